@@ -1,0 +1,1 @@
+"""Kehrwasser operator CLI."""

@@ -1,0 +1,237 @@
+"""The ``kehrwasser`` operator CLI: run the network, run one service, drive the network by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.contracts.registry import CommandContract
+
+from . import commands
+from .settings import CliSettings
+
+app = typer.Typer(help="Kehrwasser: the backend for networks of founder alliances.", no_args_is_help=True)
+member_app = typer.Typer(help="Members: register and look up.", no_args_is_help=True)
+alliance_app = typer.Typer(help="Alliances: found and join.", no_args_is_help=True)
+meeting_app = typer.Typer(help="Meetings of an alliance.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The contribution ledger.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
+app.add_typer(alliance_app, name="alliance")
+app.add_typer(meeting_app, name="meeting")
+app.add_typer(ledger_app, name="ledger")
+
+
+class Service(StrEnum):
+    members = "members"
+    alliances = "alliances"
+    ledger = "ledger"
+    notify = "notify"
+
+
+NatsUrl = Annotated[str | None, typer.Option("--nats-url", help="NATS to talk to (env KEHRWASSER_NATS_URL)")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env KEHRWASSER_DATA_DIR)")]
+
+
+def _settings(nats_url: str | None = None, data_dir: Path | None = None) -> CliSettings:
+    overrides: dict[str, Any] = {}
+    if nats_url:
+        overrides["nats_url"] = nats_url
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    return CliSettings(**overrides)
+
+
+def _send(nats_url: str | None, contract: CommandContract[Any, Any], **fields: Any) -> None:
+    try:
+        request = contract.request.model_validate(fields)
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(commands.run_command(_settings(nats_url).command_nats_url(), contract, request))
+
+
+@app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Start NATS, an SMTP sink and the four services on this machine; Ctrl-C stops them."""
+    from .network import up as run_network
+
+    raise typer.Exit(run_network(_settings(data_dir=data_dir)))
+
+
+@app.command()
+def demo(nats_url: NatsUrl = None, data_dir: DataDir = None) -> None:
+    """Seed an alliance, push a member below the threshold and schedule a meeting (needs a running `up`)."""
+    from .demo import demo as run_demo
+
+    settings = _settings(nats_url, data_dir)
+    asyncio.run(run_demo(settings.command_nats_url(), str(settings.data_dir.resolve() / "mail")))
+
+
+@app.command()
+def run(service: Service) -> None:
+    """Run one service in the foreground (configured by KEHRWASSER_* variables)."""
+    _exec_service(service.value, "serve")
+
+
+@app.command()
+def migrate(service: Service) -> None:
+    """Apply a service's database migrations and exit."""
+    _exec_service(service.value, "migrate")
+
+
+def _exec_service(service: str, command: str) -> None:
+    # exec, so signals and the exit code are the service's own, exactly as under a process supervisor.
+    os.execv(sys.executable, [sys.executable, "-m", f"kehrwasser_{service}", command])
+
+
+@app.command()
+def docs(output: Annotated[Path, typer.Option(help="Where the docs live")] = Path("docs")) -> None:
+    """Regenerate the AsyncAPI document and JSON Schemas from the contracts."""
+    from kehrwasser_shared.contracts.documents import write_documents
+
+    written = write_documents(output)
+    typer.echo("\n".join(f"wrote {output / path}" for path in written) or "contract documents are current")
+
+
+@member_app.command("register")
+def member_register(
+    name: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option()],
+    company: Annotated[str, typer.Option()] = "",
+    language: Annotated[str, typer.Option(help="de or en")] = "en",
+    focus: Annotated[list[str] | None, typer.Option(help="Focus tag; repeat for several")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Register a member."""
+    _send(nats_url, members.REGISTER, name=name, email=email, company=company, language=language, focus=focus or [])
+
+
+@member_app.command("get")
+def member_get(member_id: str, nats_url: NatsUrl = None) -> None:
+    """Show a member."""
+    _send(nats_url, members.GET, member_id=member_id)
+
+
+@alliance_app.command("create")
+def alliance_create(
+    name: Annotated[str, typer.Option()],
+    moderator: Annotated[str, typer.Option(help="Member id of the founding moderator")],
+    purpose: Annotated[str, typer.Option()] = "",
+    focus: Annotated[list[str] | None, typer.Option(help="Focus tag; repeat for several")] = None,
+    threshold: Annotated[str, typer.Option(help="Balance warning threshold, e.g. -10")] = "-10",
+    nats_url: NatsUrl = None,
+) -> None:
+    """Found an alliance."""
+    _send(
+        nats_url,
+        alliances.CREATE,
+        name=name,
+        purpose=purpose,
+        focus=focus or [],
+        warning_threshold=Decimal(threshold),
+        moderator_id=moderator,
+    )
+
+
+@alliance_app.command("join")
+def alliance_join(alliance_id: str, member_id: str, nats_url: NatsUrl = None) -> None:
+    """Add a member to an alliance."""
+    _send(nats_url, alliances.JOIN, alliance_id=alliance_id, member_id=member_id)
+
+
+@app.command()
+def contribute(
+    alliance: Annotated[str, typer.Option()],
+    giver: Annotated[str, typer.Option()],
+    receiver: Annotated[str, typer.Option(help="Member id, or 'alliance' for the alliance itself")],
+    kind: Annotated[ledger.ContributionKind, typer.Option()],
+    value: Annotated[str, typer.Option(help="Points, e.g. 2.50")],
+    note: Annotated[str, typer.Option()] = "",
+    contribution_id: Annotated[
+        str | None, typer.Option("--id", help="Your id for it; retrying with it is safe")
+    ] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Record a contribution (exactly once per id)."""
+    _send(
+        nats_url,
+        ledger.RECORD_CONTRIBUTION,
+        contribution_id=contribution_id or str(uuid.uuid4()),
+        alliance_id=alliance,
+        giver_id=giver,
+        receiver_id=receiver,
+        kind=kind,
+        value=Decimal(value),
+        note=note,
+    )
+
+
+@ledger_app.command("reverse")
+def ledger_reverse(
+    contribution_id: str,
+    by: Annotated[str, typer.Option(help="Moderator or original giver")],
+    reason: Annotated[str, typer.Option()] = "",
+    reversal_id: Annotated[str | None, typer.Option("--id")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Correct a contribution with a reversal entry."""
+    _send(
+        nats_url,
+        ledger.REVERSE_CONTRIBUTION,
+        reversal_id=reversal_id or str(uuid.uuid4()),
+        contribution_id=contribution_id,
+        requested_by=by,
+        reason=reason,
+    )
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    alliance: Annotated[str | None, typer.Option(help="One alliance; all by default")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Recompute hash chains and balances from the entries and report any difference."""
+    _send(nats_url, ledger.VERIFY, alliance_id=alliance)
+
+
+@app.command()
+def balance(alliance_id: str, member_id: str, nats_url: NatsUrl = None) -> None:
+    """A member's balance of contribution in an alliance."""
+    _send(nats_url, ledger.BALANCE, alliance_id=alliance_id, member_id=member_id)
+
+
+@meeting_app.command("schedule")
+def meeting_schedule(
+    alliance: Annotated[str, typer.Option()],
+    by: Annotated[str, typer.Option(help="Member id of a moderator")],
+    title: Annotated[str, typer.Option()],
+    start: Annotated[datetime, typer.Option(help="Wall-clock start, e.g. 2026-12-01T18:00")],
+    timezone: Annotated[str, typer.Option()] = "Europe/Berlin",
+    duration: Annotated[int, typer.Option(help="Minutes")] = 60,
+    location: Annotated[str, typer.Option(help="Place or link")] = "",
+    nats_url: NatsUrl = None,
+) -> None:
+    """Schedule a meeting; every member gets an invitation."""
+    _send(
+        nats_url,
+        alliances.SCHEDULE_MEETING,
+        alliance_id=alliance,
+        requested_by=by,
+        title=title,
+        starts_at=start,
+        timezone=timezone,
+        duration_minutes=duration,
+        location=location,
+    )

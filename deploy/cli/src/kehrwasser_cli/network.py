@@ -1,0 +1,165 @@
+"""`kehrwasser up`: the whole network on one machine, supervised, with its logs in one terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from kehrwasser_shared.embedded.mail_sink import MailSink
+from kehrwasser_shared.embedded.nats_server import NatsServer
+
+from .settings import SERVICES, UP_FILE, CliSettings
+
+COLOURS = {"members": "36", "alliances": "35", "ledger": "33", "notify": "32", "up": "1"}
+STOP_GRACE_SECONDS = 15.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def say(source: str, line: str) -> None:
+    prefix = f"[{source}]".ljust(12)
+    if sys.stdout.isatty():
+        prefix = f"\033[{COLOURS.get(source, '0')}m{prefix}\033[0m"
+    print(f"{prefix} {line}", flush=True)
+
+
+@dataclass
+class Supervised:
+    """One service process; restarted with growing delays if it dies while the network is up."""
+
+    service: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"kehrwasser_{self.service}", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Own session: Ctrl-C reaches `up` only, which then stops services before NATS, in order.
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self.reader = threading.Thread(target=_relay_lines, args=(self.service, self.process.stdout), daemon=True)
+        self.reader.start()
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            say("up", f"{self.service} did not stop in time; killing it")
+            self.process.kill()
+            self.process.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=2)
+
+
+def _relay_lines(service: str, stream: IO[bytes]) -> None:
+    for raw in iter(stream.readline, b""):
+        say(service, raw.decode(errors="replace").rstrip())
+    stream.close()
+
+
+def up(settings: CliSettings) -> int:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    nats = NatsServer(data_dir / "nats", port=settings.embedded_nats_port, log_file=data_dir / "nats.log")
+    mail_dir = data_dir / "mail"
+    sink = MailSink(port=settings.embedded_smtp_port, directory=mail_dir)
+    try:
+        nats.start()
+    except RuntimeError as exc:
+        say("up", f"cannot start nats-server: {exc} (is another `up` running? see {data_dir / 'nats.log'})")
+        return 1
+    try:
+        sink.start()
+    except OSError as exc:
+        nats.stop()
+        say("up", f"cannot start the SMTP sink on port {settings.embedded_smtp_port}: {exc}")
+        return 1
+
+    env = {
+        **os.environ,
+        "KEHRWASSER_NATS_URL": nats.url,
+        "KEHRWASSER_DATA_DIR": str(data_dir),
+        "KEHRWASSER_SMTP_HOST": sink.host,
+        "KEHRWASSER_SMTP_PORT": str(sink.port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    services = [Supervised(service, env) for service in SERVICES]
+    for each in services:
+        each.start()
+    (data_dir / UP_FILE).write_text(
+        json.dumps({"nats_url": nats.url, "smtp": f"{sink.host}:{sink.port}", "mail_dir": str(mail_dir)}, indent=2)
+    )
+    _print_overview(data_dir, nats, sink, services)
+    try:
+        _supervise(services, stop)
+    finally:
+        say("up", "stopping the services …")
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for each in services:
+            each.terminate()
+        for each in services:
+            each.wait(deadline)
+        sink.stop()
+        nats.stop()
+        (data_dir / UP_FILE).unlink(missing_ok=True)
+        say("up", f"stopped; data kept in {data_dir} (run `kehrwasser up` again to resume)")
+    return 0
+
+
+def _supervise(services: list[Supervised], stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        now = time.monotonic()
+        for each in services:
+            code = each.exited()
+            if code is None:
+                continue
+            if each.next_start == 0.0:
+                delay = RESTART_DELAYS[min(each.restarts, len(RESTART_DELAYS) - 1)]
+                say("up", f"{each.service} exited with code {code}; restarting in {delay:.0f}s")
+                each.next_start = now + delay
+            elif now >= each.next_start:
+                each.restarts += 1
+                each.next_start = 0.0
+                each.start()
+
+
+def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: list[Supervised]) -> None:
+    rows = [
+        ("NATS (JetStream)", f"{nats.url}  store {data_dir / 'nats'}"),
+        ("SMTP sink", f"{sink.host}:{sink.port}  mail as .eml in {data_dir / 'mail'}"),
+    ]
+    rows += [
+        (each.service, f"pid {each.process.pid if each.process else '?'}  database {data_dir / (each.service + '.db')}")
+        for each in services
+    ]
+    say("up", "Kehrwasser is starting:")
+    for name, where in rows:
+        say("up", f"  {name:<18} {where}")
+    say("up", "Try `uv run kehrwasser demo` in another terminal; Ctrl-C stops everything.")

@@ -1,0 +1,1 @@
+"""Kehrwasser alliances service: purpose, focus, members and roles, moderation, meetings."""

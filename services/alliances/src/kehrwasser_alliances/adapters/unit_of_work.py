@@ -1,0 +1,16 @@
+"""The alliances unit of work: one transaction over alliances, known members, outbox and inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
+
+from ..service_layer.unit_of_work import AlliancesUnitOfWork
+from .repository import SqlAllianceRepository, SqlKnownMembers
+
+
+class SqlAlliancesUnitOfWork(SqlUnitOfWork, AlliancesUnitOfWork):
+    def _open(self, connection: AsyncConnection) -> None:
+        self.alliances = SqlAllianceRepository(connection)
+        self.known_members = SqlKnownMembers(connection)

@@ -1,0 +1,49 @@
+"""The composition root of the alliances service: the only place that builds engines, brokers and clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream.nats import NatsRouter
+
+from kehrwasser_shared.contracts import alliances as contracts
+from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.messaging.commands import CommandEndpoints
+from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
+from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
+
+from .adapters.tables import messaging
+from .adapters.unit_of_work import SqlAlliancesUnitOfWork
+from .config import SERVICE, AlliancesSettings
+from .domain.model import AllianceError
+from .service_layer import handlers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(settings: AlliancesSettings) -> ServiceParts:
+    plumbing = build_plumbing(settings, messaging)
+
+    def uow() -> SqlAlliancesUnitOfWork:
+        return SqlAlliancesUnitOfWork(
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
+        )
+
+    router = NatsRouter()
+    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(AllianceError,))
+    endpoints.bind(contracts.CREATE, lambda cmd: handlers.create_alliance(cmd, uow(), utc_now))
+    endpoints.bind(contracts.JOIN, lambda cmd: handlers.join_alliance(cmd, uow(), utc_now))
+    endpoints.bind(contracts.SCHEDULE_MEETING, lambda cmd: handlers.schedule_meeting(cmd, uow()))
+    members = EventConsumer(
+        durable=handlers.MEMBERS_CONSUMER,
+        source_service="members",
+        subscriptions=[
+            Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_member(e, d, uow()))
+        ],
+    )
+    return assemble(settings, plumbing, MIGRATIONS, router, consumers=[members])

@@ -1,0 +1,143 @@
+"""Alliances use cases against an in-memory unit of work: no I/O."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from kehrwasser_alliances.domain import model
+from kehrwasser_alliances.service_layer import handlers
+from kehrwasser_alliances.service_layer.unit_of_work import AllianceRepository, AlliancesUnitOfWork, KnownMembers
+from kehrwasser_shared.contracts import alliances as contracts
+from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.messaging.ports import FakeUnitOfWorkMixin
+
+NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class FakeAlliances(AllianceRepository):
+    def __init__(self) -> None:
+        self.stored: dict[str, model.Alliance] = {}
+        self.meetings: list[model.Meeting] = []
+
+    async def add(self, alliance: model.Alliance) -> None:
+        self.stored[alliance.alliance_id] = copy.deepcopy(alliance)
+
+    async def get(self, alliance_id: str) -> model.Alliance | None:
+        return copy.deepcopy(self.stored.get(alliance_id))
+
+    async def add_membership(self, alliance_id: str, membership: model.Membership) -> None:
+        self.stored[alliance_id].members[membership.member_id] = membership
+
+    async def add_meeting(self, meeting: model.Meeting) -> None:
+        self.meetings.append(meeting)
+
+
+class FakeKnownMembers(KnownMembers):
+    def __init__(self, *member_ids: str) -> None:
+        self.names = dict.fromkeys(member_ids, "someone")
+
+    async def add(self, member_id: str, name: str) -> None:
+        self.names[member_id] = name
+
+    async def exists(self, member_id: str) -> bool:
+        return member_id in self.names
+
+
+class FakeAlliancesUnitOfWork(FakeUnitOfWorkMixin, AlliancesUnitOfWork):
+    def __init__(self, *known: str) -> None:
+        super().__init__()
+        self.alliances = FakeAlliances()
+        self.known_members = FakeKnownMembers(*known)
+
+
+async def hamburg(uow: FakeAlliancesUnitOfWork) -> contracts.AllianceView:
+    return await handlers.create_alliance(
+        contracts.CreateAlliance(name="Hamburg Founders", moderator_id="ada", warning_threshold=Decimal("-5")),
+        uow,
+        lambda: NOON,
+    )
+
+
+async def test_founding_makes_the_founder_a_moderator_and_announces_both() -> None:
+    uow = FakeAlliancesUnitOfWork("ada")
+    view = await hamburg(uow)
+    assert view.member_ids == ["ada"]
+    assert uow.emitted_types() == [
+        "kehrwasser.alliances.alliance-created.v1",
+        "kehrwasser.alliances.member-joined.v1",
+    ]
+    assert uow.emitted[1][1].role == "moderator"  # type: ignore[attr-defined]
+
+
+async def test_an_unknown_founder_is_told_the_member_is_not_known_yet() -> None:
+    with pytest.raises(model.UnknownMember):
+        await hamburg(FakeAlliancesUnitOfWork())
+
+
+async def test_joining_twice_changes_nothing_the_second_time() -> None:
+    uow = FakeAlliancesUnitOfWork("ada", "grace")
+    alliance = await hamburg(uow)
+    join = contracts.JoinAlliance(alliance_id=alliance.alliance_id, member_id="grace")
+    first = await handlers.join_alliance(join, uow, lambda: NOON)
+    second = await handlers.join_alliance(join, uow, lambda: NOON)
+    assert first == second
+    assert uow.emitted_types().count("kehrwasser.alliances.member-joined.v1") == 2  # founder + grace once
+
+
+async def test_only_a_moderator_schedules_and_every_member_is_invited() -> None:
+    uow = FakeAlliancesUnitOfWork("ada", "grace")
+    alliance = await hamburg(uow)
+    await handlers.join_alliance(
+        contracts.JoinAlliance(alliance_id=alliance.alliance_id, member_id="grace"), uow, lambda: NOON
+    )
+    schedule = contracts.ScheduleMeeting(
+        alliance_id=alliance.alliance_id,
+        requested_by="grace",
+        title="Course check",
+        starts_at=datetime(2026, 12, 1, 18, 0),
+        timezone="Europe/Berlin",
+    )
+    with pytest.raises(model.NotAModerator):
+        await handlers.schedule_meeting(schedule, uow)
+    meeting = await handlers.schedule_meeting(schedule.model_copy(update={"requested_by": "ada"}), uow)
+    assert meeting.attendee_ids == ["ada", "grace"]
+    assert uow.emitted[-1][1].alliance_name == "Hamburg Founders"  # type: ignore[attr-defined]
+
+
+async def test_a_meeting_in_an_unknown_time_zone_is_rejected() -> None:
+    uow = FakeAlliancesUnitOfWork("ada")
+    alliance = await hamburg(uow)
+    with pytest.raises(model.InvalidTimezone):
+        await handlers.schedule_meeting(
+            contracts.ScheduleMeeting(
+                alliance_id=alliance.alliance_id,
+                requested_by="ada",
+                title="x",
+                starts_at=datetime(2026, 12, 1, 18, 0),
+                timezone="Mars/Olympus_Mons",
+            ),
+            uow,
+        )
+
+
+async def test_a_redelivered_member_registered_event_is_learned_once() -> None:
+    uow = FakeAlliancesUnitOfWork()
+    data = member_contracts.MemberRegisteredV1(
+        member_id="linus",
+        name="Linus",
+        email="linus@example.org",
+        company="",
+        language="en",
+        focus=[],
+        registered_at=NOON,
+    )
+    event = make_event(type_=member_contracts.MEMBER_REGISTERED.type, source="/members", data=data)
+    await handlers.learn_member(event, data, uow)
+    uow.known_members.names.clear()
+    await handlers.learn_member(event, data, uow)
+    assert not await uow.known_members.exists("linus")

@@ -1,0 +1,1 @@
+"""Kehrwasser ledger service: the contribution ledger, balances, the balance policy and warnings."""

@@ -1,0 +1,306 @@
+"""SQLAlchemy Core implementations of the ledger repositories (few round trips per contribution)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
+from ..service_layer.unit_of_work import AccountRepository, AllianceBooksRepository, ContributionRepository
+from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
+
+GENESIS = "0" * 64
+
+
+def cents(value: Decimal) -> int:
+    return int(value * 100)
+
+
+def points(value: int) -> Decimal:
+    return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+class SqlAllianceBooks(AllianceBooksRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, alliance_id: str, policy: BalancePolicy) -> None:
+        await self._connection.execute(
+            insert(ledger_alliances).values(
+                alliance_id=alliance_id,
+                warning_threshold_cents=cents(policy.warning_threshold),
+                chain_length=0,
+                chain_head=GENESIS,
+            )
+        )
+
+    async def get(self, alliance_id: str, *, for_update: bool = False) -> AllianceBooks | None:
+        query = select(ledger_alliances).where(ledger_alliances.c.alliance_id == alliance_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).first()
+        if row is None:
+            return None
+        moderators = await self._connection.scalars(
+            select(ledger_members.c.member_id).where(
+                ledger_members.c.alliance_id == alliance_id, ledger_members.c.role == "moderator"
+            )
+        )
+        return AllianceBooks(
+            alliance_id=alliance_id,
+            policy=BalancePolicy(warning_threshold=points(row.warning_threshold_cents)),
+            moderators=frozenset(moderators),
+            chain_length=row.chain_length,
+            chain_head=row.chain_head,
+        )
+
+    async def get_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        rows = (
+            await self._connection.execute(
+                select(ledger_alliances)
+                .where(ledger_alliances.c.alliance_id.in_(alliance_ids))
+                .order_by(ledger_alliances.c.alliance_id)
+                .with_for_update()
+            )
+        ).all()
+        moderators: dict[str, set[str]] = {row.alliance_id: set() for row in rows}
+        for alliance_id, member_id in await self._connection.execute(
+            select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
+                ledger_members.c.alliance_id.in_(alliance_ids), ledger_members.c.role == "moderator"
+            )
+        ):
+            moderators[alliance_id].add(member_id)
+        return {
+            row.alliance_id: AllianceBooks(
+                alliance_id=row.alliance_id,
+                policy=BalancePolicy(warning_threshold=points(row.warning_threshold_cents)),
+                moderators=frozenset(moderators[row.alliance_id]),
+                chain_length=row.chain_length,
+                chain_head=row.chain_head,
+            )
+            for row in rows
+        }
+
+    async def memberships(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        # Two IN lists instead of a row-value IN, which SQLite cannot bind; the over-fetch is filtered here.
+        rows = await self._connection.execute(
+            select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
+                ledger_members.c.alliance_id.in_({a for a, _ in pairs}),
+                ledger_members.c.member_id.in_({m for _, m in pairs}),
+            )
+        )
+        return {(a, m) for a, m in rows} & pairs
+
+    async def add_member(self, alliance_id: str, member_id: str, role: str) -> None:
+        await self._connection.execute(
+            insert(ledger_members).values(alliance_id=alliance_id, member_id=member_id, role=role)
+        )
+
+    async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]:
+        found = await self._connection.scalars(
+            select(ledger_members.c.member_id).where(
+                ledger_members.c.alliance_id == alliance_id, ledger_members.c.member_id.in_(candidates)
+            )
+        )
+        return set(found)
+
+    async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
+        await self._connection.execute(
+            update(ledger_alliances)
+            .where(ledger_alliances.c.alliance_id == bindparam("b_alliance_id"))
+            .values(chain_length=bindparam("b_length"), chain_head=bindparam("b_head")),
+            [{"b_alliance_id": a, "b_length": length, "b_head": head} for a, (length, head) in heads.items()],
+        )
+
+    async def all_ids(self) -> list[str]:
+        return list(await self._connection.scalars(select(ledger_alliances.c.alliance_id).order_by("alliance_id")))
+
+
+class SqlAccounts(AccountRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get_many(self, alliance_id: str, owner_ids: list[str]) -> dict[str, Account]:
+        rows = await self._connection.execute(
+            select(accounts).where(accounts.c.alliance_id == alliance_id, accounts.c.owner_id.in_(owner_ids))
+        )
+        return {row.owner_id: _account(row) for row in rows}
+
+    async def get_pairs(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Account]:
+        rows = await self._connection.execute(
+            select(accounts).where(
+                accounts.c.alliance_id.in_({a for a, _ in pairs}), accounts.c.owner_id.in_({o for _, o in pairs})
+            )
+        )
+        found = {(row.alliance_id, row.owner_id): _account(row) for row in rows}
+        return {key: account for key, account in found.items() if key in pairs}
+
+    async def save(self, changed: list[Account], *, new: bool = False) -> None:
+        if not changed:
+            return
+        if new:
+            await self._connection.execute(insert(accounts), [_account_row(a) for a in changed])
+            return
+        await self._update([(a, None) for a in changed])
+
+    async def update(self, changes: list[tuple[Account, int]]) -> None:
+        await self._update(list(changes))
+
+    async def _update(self, changes: list[tuple[Account, int | None]]) -> None:
+        if not changes:
+            return
+        # Writers hold the alliance (get_many ... FOR UPDATE), so these rows cannot change under us; the
+        # version predicate turns a forgotten lock into a loud failure instead of a lost update.
+        statement = update(accounts).where(
+            accounts.c.alliance_id == bindparam("b_alliance_id"), accounts.c.owner_id == bindparam("b_owner_id")
+        )
+        if changes[0][1] is not None:
+            statement = statement.where(accounts.c.version == bindparam("b_loaded_version"))
+        result = await self._connection.execute(
+            statement.values(
+                balance_cents=bindparam("b_balance_cents"),
+                given_cents=bindparam("b_given_cents"),
+                received_cents=bindparam("b_received_cents"),
+                version=bindparam("b_version"),
+                warned=bindparam("b_warned"),
+            ),
+            [{f"b_{k}": v for k, v in _account_row(a).items()} | {"b_loaded_version": loaded} for a, loaded in changes],
+        )
+        if self._connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+            raise RuntimeError("an account changed while it was being booked")
+
+    async def all_of(self, alliance_id: str) -> list[Account]:
+        rows = await self._connection.execute(select(accounts).where(accounts.c.alliance_id == alliance_id))
+        return [_account(row) for row in rows]
+
+
+class SqlContributions(ContributionRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, contribution_id: str) -> Contribution | None:
+        row = (
+            await self._connection.execute(
+                select(contributions).where(contributions.c.contribution_id == contribution_id)
+            )
+        ).first()
+        return _contribution(row) if row else None
+
+    async def get_many(self, contribution_ids: list[str]) -> dict[str, Contribution]:
+        rows = await self._connection.execute(
+            select(contributions).where(contributions.c.contribution_id.in_(contribution_ids))
+        )
+        return {row.contribution_id: _contribution(row) for row in rows}
+
+    async def add(self, new: list[Contribution], new_entries: list[Entry]) -> None:
+        await self._connection.execute(
+            insert(contributions),
+            [
+                {
+                    "contribution_id": c.contribution_id,
+                    "alliance_id": c.alliance_id,
+                    "sequence": c.sequence,
+                    "giver_id": c.giver_id,
+                    "receiver_id": c.receiver_id,
+                    "kind": c.kind,
+                    "value_cents": cents(c.value),
+                    "note": c.note,
+                    "recorded_at": c.recorded_at,
+                    "reverses": c.reverses,
+                    "prev_hash": c.prev_hash,
+                    "hash": c.hash,
+                    "giver_balance_cents": cents(c.giver_balance),
+                    "receiver_balance_cents": cents(c.receiver_balance),
+                }
+                for c in new
+            ],
+        )
+        await self._connection.execute(
+            insert(entries),
+            [
+                {
+                    "alliance_id": e.alliance_id,
+                    "owner_id": e.owner_id,
+                    "version": e.version,
+                    "contribution_id": e.contribution_id,
+                    "amount_cents": cents(e.amount),
+                    "balance_before_cents": cents(e.balance_before),
+                    "balance_after_cents": cents(e.balance_after),
+                }
+                for e in new_entries
+            ],
+        )
+
+    async def reversal_of(self, contribution_id: str) -> str | None:
+        return await self._connection.scalar(
+            select(contributions.c.contribution_id).where(contributions.c.reverses == contribution_id)
+        )
+
+    async def of_alliance(self, alliance_id: str) -> list[Contribution]:
+        rows = await self._connection.execute(
+            select(contributions).where(contributions.c.alliance_id == alliance_id).order_by(contributions.c.sequence)
+        )
+        return [_contribution(row) for row in rows]
+
+    async def entries_of(self, alliance_id: str) -> list[Entry]:
+        rows = await self._connection.execute(
+            select(entries).where(entries.c.alliance_id == alliance_id).order_by(entries.c.owner_id, entries.c.version)
+        )
+        return [
+            Entry(
+                alliance_id=row.alliance_id,
+                owner_id=row.owner_id,
+                version=row.version,
+                contribution_id=row.contribution_id,
+                amount=points(row.amount_cents),
+                balance_before=points(row.balance_before_cents),
+                balance_after=points(row.balance_after_cents),
+            )
+            for row in rows
+        ]
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        alliance_id=row.alliance_id,
+        owner_id=row.owner_id,
+        balance=points(row.balance_cents),
+        given=points(row.given_cents),
+        received=points(row.received_cents),
+        version=row.version,
+        warned=bool(row.warned),
+    )
+
+
+def _account_row(account: Account) -> dict[str, Any]:
+    return {
+        "alliance_id": account.alliance_id,
+        "owner_id": account.owner_id,
+        "balance_cents": cents(account.balance),
+        "given_cents": cents(account.given),
+        "received_cents": cents(account.received),
+        "version": account.version,
+        "warned": account.warned,
+    }
+
+
+def _contribution(row: Any) -> Contribution:
+    return Contribution(
+        contribution_id=row.contribution_id,
+        alliance_id=row.alliance_id,
+        giver_id=row.giver_id,
+        receiver_id=row.receiver_id,
+        kind=row.kind,
+        value=points(row.value_cents),
+        note=row.note,
+        recorded_at=row.recorded_at,
+        sequence=row.sequence,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        giver_balance=points(row.giver_balance_cents),
+        receiver_balance=points(row.receiver_balance_cents),
+        reverses=row.reverses,
+    )

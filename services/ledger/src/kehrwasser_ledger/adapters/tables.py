@@ -1,0 +1,91 @@
+"""The ledger's own database schema (plus its outbox and inbox).
+
+Amounts are stored as integer cents: exact on SQLite (which has no decimal type) and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from kehrwasser_shared.messaging.tables import define_messaging_tables
+from kehrwasser_shared.persistence.types import UtcDateTime
+
+metadata = MetaData()
+
+ledger_alliances = Table(
+    "ledger_alliances",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("warning_threshold_cents", BigInteger, nullable=False),
+    Column("chain_length", Integer, nullable=False),
+    Column("chain_head", String(64), nullable=False),
+)
+
+ledger_members = Table(
+    "ledger_members",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("role", String(20), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("owner_id", String(64), primary_key=True),
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("given_cents", BigInteger, nullable=False),
+    Column("received_cents", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("warned", Boolean, nullable=False),
+)
+
+contributions = Table(
+    "contributions",
+    metadata,
+    Column("contribution_id", String(64), primary_key=True),
+    Column("alliance_id", String(64), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("giver_id", String(64), nullable=False),
+    Column("receiver_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("value_cents", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("reverses", String(64), nullable=True, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("giver_balance_cents", BigInteger, nullable=False),
+    Column("receiver_balance_cents", BigInteger, nullable=False),
+    UniqueConstraint("alliance_id", "sequence", name="uq_contributions_chain"),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("owner_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("contribution_id", String(64), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("balance_before_cents", BigInteger, nullable=False),
+    Column("balance_after_cents", BigInteger, nullable=False),
+    ForeignKeyConstraint(["contribution_id"], ["contributions.contribution_id"]),
+    ForeignKeyConstraint(["alliance_id", "owner_id"], ["accounts.alliance_id", "accounts.owner_id"]),
+)
+Index("ix_entries_contribution", entries.c.contribution_id)
+
+messaging = define_messaging_tables(metadata)

@@ -1,0 +1,89 @@
+"""The composition root of the ledger service: the only place that builds engines, brokers and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from faststream.nats import NatsRouter
+from sqlalchemy.exc import IntegrityError
+
+from kehrwasser_shared.contracts import alliances as alliance_contracts
+from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.messaging.commands import CommandEndpoints
+from kehrwasser_shared.messaging.consumer import BatchEventConsumer, EventConsumer, Subscription
+from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
+
+from .adapters.tables import messaging
+from .adapters.unit_of_work import SqlLedgerUnitOfWork
+from .config import SERVICE, LedgerSettings
+from .domain.errors import LedgerError
+from .service_layer import handlers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def retried_on_conflicting_insert(handler: Callable[[Any], Awaitable[T]]) -> Callable[[Any], Awaitable[T]]:
+    """Two requests racing with one new id: the loser's insert fails; run again, it answers exists/conflict."""
+
+    async def run(command: Any) -> T:
+        try:
+            return await handler(command)
+        except IntegrityError:
+            return await handler(command)
+
+    return run
+
+
+def bootstrap(settings: LedgerSettings) -> ServiceParts:
+    plumbing = build_plumbing(settings, messaging)
+
+    def uow() -> SqlLedgerUnitOfWork:
+        return SqlLedgerUnitOfWork(
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
+        )
+
+    router = NatsRouter()
+    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(LedgerError,))
+    endpoints.bind(
+        contracts.RECORD_CONTRIBUTION,
+        retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), utc_now)),
+    )
+    endpoints.bind(
+        contracts.REVERSE_CONTRIBUTION,
+        retried_on_conflicting_insert(lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now)),
+    )
+    endpoints.bind(contracts.BALANCE, lambda query: handlers.balance(query, uow()))
+    endpoints.bind(contracts.VERIFY, lambda cmd: handlers.verify(cmd, uow()))
+    alliances = EventConsumer(
+        durable=handlers.ALLIANCES_CONSUMER,
+        source_service="alliances",
+        subscriptions=[
+            Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
+            Subscription(alliance_contracts.MEMBER_JOINED, lambda e, d: handlers.learn_membership(e, d, uow())),
+        ],
+    )
+
+    async def book_submissions(batch: list[tuple[Any, Any]]) -> None:
+        await handlers.record_contributions([data for _, data in batch], uow(), utc_now)
+
+    intake = BatchEventConsumer(
+        durable=handlers.INTAKE_CONSUMER,
+        source_service="ledger",
+        subscriptions=[Subscription(contracts.CONTRIBUTION_SUBMITTED, _never_called)],
+        batch_handler=book_submissions,
+        batch_size=settings.intake_batch_size,
+        fetch_timeout=settings.intake_fetch_seconds,
+    )
+    return assemble(settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake])
+
+
+async def _never_called(event: Any, data: Any) -> None:
+    raise AssertionError("the intake consumer books whole batches")

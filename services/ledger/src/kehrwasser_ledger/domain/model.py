@@ -1,0 +1,266 @@
+"""Double-entry books of contribution: accounts, immutable entries, hash-chained contributions.
+
+A member's balance in an alliance is what they gave minus what they received. Every contribution moves
+``value`` from the receiver's side to the giver's side of the same alliance, so the balances of an alliance
+(the alliance's own account included) always sum to zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from .errors import InvalidContribution, NotAMember
+
+ALLIANCE_ACCOUNT = "alliance"
+CENT = Decimal("0.01")
+GENESIS_HASH = "0" * 64
+KINDS = ("advice", "introduction", "referral", "resource", "knowledge", "hosting", "attendance")
+
+
+@dataclass(frozen=True)
+class BalancePolicy:
+    """What an alliance considers a worrying balance; bands, floors and probation build on this."""
+
+    warning_threshold: Decimal
+
+    def is_below(self, balance: Decimal) -> bool:
+        return balance < self.warning_threshold
+
+
+@dataclass(frozen=True)
+class Account:
+    alliance_id: str
+    owner_id: str
+    balance: Decimal = Decimal("0.00")
+    given: Decimal = Decimal("0.00")
+    received: Decimal = Decimal("0.00")
+    version: int = 0
+    warned: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One side of a contribution on one account; ``version`` is gapless per account."""
+
+    alliance_id: str
+    owner_id: str
+    version: int
+    contribution_id: str
+    amount: Decimal
+    balance_before: Decimal
+    balance_after: Decimal
+
+
+@dataclass(frozen=True)
+class Contribution:
+    contribution_id: str
+    alliance_id: str
+    giver_id: str
+    receiver_id: str
+    kind: str
+    value: Decimal
+    note: str
+    recorded_at: datetime
+    sequence: int
+    prev_hash: str
+    hash: str
+    giver_balance: Decimal
+    receiver_balance: Decimal
+    reverses: str | None = None
+
+    @property
+    def sign(self) -> int:
+        """+1 for a contribution, -1 for a reversal: a reversal undoes the original on the same accounts."""
+        return -1 if self.reverses else 1
+
+
+@dataclass(frozen=True)
+class BalanceSignal:
+    """A member's balance crossed the warning threshold, down (``warning``) or back up (``recovered``)."""
+
+    kind: str
+    owner_id: str
+    balance: Decimal
+    threshold: Decimal
+
+
+@dataclass(frozen=True)
+class Posting:
+    contribution: Contribution
+    entries: tuple[Entry, Entry]
+    accounts: tuple[Account, Account]
+    signals: tuple[BalanceSignal, ...]
+
+
+def check_value(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise InvalidContribution("a contribution's value must be positive")
+    quantized = value.quantize(CENT)
+    if quantized != value:
+        raise InvalidContribution("values have at most two decimal places")
+    return quantized
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise InvalidContribution(f"kind must be one of {', '.join(KINDS)}")
+
+
+def check_parties(alliance_id: str, members: set[str], giver_id: str, receiver_id: str) -> None:
+    if giver_id == receiver_id:
+        raise InvalidContribution("giver and receiver must differ")
+    if giver_id == ALLIANCE_ACCOUNT:
+        raise InvalidContribution("the alliance itself is never the giver; record who gave on its behalf")
+    for party in (giver_id, receiver_id):
+        if party != ALLIANCE_ACCOUNT and party not in members:
+            raise NotAMember(party, alliance_id)
+
+
+def canonical_time(moment: datetime) -> str:
+    """UTC with microseconds: the same text whichever database stored the time (SQLite drops the zone)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(
+    *,
+    prev_hash: str,
+    contribution_id: str,
+    alliance_id: str,
+    sequence: int,
+    giver_id: str,
+    receiver_id: str,
+    kind: str,
+    value: Decimal,
+    note: str,
+    recorded_at: datetime,
+    reverses: str | None,
+) -> str:
+    canonical = json.dumps(
+        [
+            prev_hash,
+            contribution_id,
+            alliance_id,
+            sequence,
+            giver_id,
+            receiver_id,
+            kind,
+            str(value.quantize(CENT)),
+            note,
+            canonical_time(recorded_at),
+            reverses,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def post(
+    *,
+    policy: BalancePolicy,
+    giver: Account,
+    receiver: Account,
+    contribution_id: str,
+    kind: str,
+    value: Decimal,
+    note: str,
+    recorded_at: datetime,
+    sequence: int,
+    prev_hash: str,
+    reverses: str | None = None,
+) -> Posting:
+    """Post a contribution (or, with ``reverses``, its reversal) to the two accounts."""
+    sign = -1 if reverses else 1
+    giver_after, giver_entry = _apply(giver, contribution_id, sign * value, gave=True)
+    receiver_after, receiver_entry = _apply(receiver, contribution_id, -sign * value, gave=False)
+    giver_after, giver_signal = _watch(policy, giver_after)
+    receiver_after, receiver_signal = _watch(policy, receiver_after)
+    digest = chain_hash(
+        prev_hash=prev_hash,
+        contribution_id=contribution_id,
+        alliance_id=giver.alliance_id,
+        sequence=sequence,
+        giver_id=giver.owner_id,
+        receiver_id=receiver.owner_id,
+        kind=kind,
+        value=value,
+        note=note,
+        recorded_at=recorded_at,
+        reverses=reverses,
+    )
+    contribution = Contribution(
+        contribution_id=contribution_id,
+        alliance_id=giver.alliance_id,
+        giver_id=giver.owner_id,
+        receiver_id=receiver.owner_id,
+        kind=kind,
+        value=value,
+        note=note,
+        recorded_at=recorded_at,
+        sequence=sequence,
+        prev_hash=prev_hash,
+        hash=digest,
+        giver_balance=giver_after.balance,
+        receiver_balance=receiver_after.balance,
+        reverses=reverses,
+    )
+    signals = tuple(s for s in (giver_signal, receiver_signal) if s is not None)
+    return Posting(contribution, (giver_entry, receiver_entry), (giver_after, receiver_after), signals)
+
+
+def _apply(account: Account, contribution_id: str, amount: Decimal, *, gave: bool) -> tuple[Account, Entry]:
+    # A reversal posts the opposite amount, which also takes the value back out of given/received.
+    magnitude = amount if gave else -amount
+    after = replace(
+        account,
+        balance=account.balance + amount,
+        given=account.given + magnitude if gave else account.given,
+        received=account.received + magnitude if not gave else account.received,
+        version=account.version + 1,
+    )
+    entry = Entry(
+        alliance_id=account.alliance_id,
+        owner_id=account.owner_id,
+        version=after.version,
+        contribution_id=contribution_id,
+        amount=amount,
+        balance_before=account.balance,
+        balance_after=after.balance,
+    )
+    return after, entry
+
+
+def _watch(policy: BalancePolicy, account: Account) -> tuple[Account, BalanceSignal | None]:
+    """Warn once per crossing: the ``warned`` flag holds until the balance is back at the threshold."""
+    if account.owner_id == ALLIANCE_ACCOUNT:
+        return account, None
+    below = policy.is_below(account.balance)
+    if below and not account.warned:
+        signal = BalanceSignal("warning", account.owner_id, account.balance, policy.warning_threshold)
+        return replace(account, warned=True), signal
+    if not below and account.warned:
+        signal = BalanceSignal("recovered", account.owner_id, account.balance, policy.warning_threshold)
+        return replace(account, warned=False), signal
+    return account, None
+
+
+def differences(existing: Contribution, **requested: object) -> list[str]:
+    """Fields of a retried request that differ from the stored contribution with the same id."""
+    return [name for name, value in requested.items() if getattr(existing, name) != value]
+
+
+@dataclass(frozen=True)
+class AllianceBooks:
+    """The ledger's view of an alliance: its policy, moderators and the head of its hash chain."""
+
+    alliance_id: str
+    policy: BalancePolicy
+    moderators: frozenset[str]
+    chain_length: int
+    chain_head: str

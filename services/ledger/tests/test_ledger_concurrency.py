@@ -1,0 +1,154 @@
+"""Many writers on the same accounts, and two ledger processes sharing the work, keep the books exact."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from ledger_fakes import NOON
+
+from kehrwasser_ledger.adapters.tables import messaging
+from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
+from kehrwasser_ledger.bootstrap import retried_on_conflicting_insert
+from kehrwasser_ledger.service_layer import handlers
+from kehrwasser_shared.contracts import alliances as alliance_contracts
+from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.persistence.database import create_engine
+from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
+from kehrwasser_shared.testing.processes import ServiceProcess
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MEMBERS = ["ada", "grace", "linus", "margaret"]
+
+
+def alliance_events() -> list[tuple[Any, Any]]:
+    events: list[tuple[Any, Any]] = [
+        (
+            alliance_contracts.ALLIANCE_CREATED,
+            alliance_contracts.AllianceCreatedV1(
+                alliance_id="hamburg",
+                name="Hamburg Founders",
+                purpose="",
+                focus=[],
+                warning_threshold=Decimal("-5"),
+                moderator_id="ada",
+                created_at=NOON,
+            ),
+        )
+    ]
+    events += [
+        (
+            alliance_contracts.MEMBER_JOINED,
+            alliance_contracts.MemberJoinedV1(
+                alliance_id="hamburg", member_id=m, role="moderator" if m == "ada" else "member", joined_at=NOON
+            ),
+        )
+        for m in MEMBERS
+    ]
+    return events
+
+
+def random_contributions(count: int, seed: int) -> list[contracts.RecordContribution]:
+    rng = random.Random(seed)
+    result = []
+    for number in range(count):
+        giver, receiver = rng.sample(MEMBERS, 2)
+        result.append(
+            contracts.RecordContribution(
+                contribution_id=f"c{number}",
+                alliance_id="hamburg",
+                giver_id=giver,
+                receiver_id=receiver,
+                kind=contracts.ContributionKind.ADVICE,
+                value=Decimal(rng.randint(1, 999)) / 100,
+            )
+        )
+    return result
+
+
+def expected_balances(contributions: list[contracts.RecordContribution]) -> dict[str, Decimal]:
+    balances: dict[str, Decimal] = defaultdict(Decimal)
+    for c in contributions:
+        balances[c.giver_id] += c.value
+        balances[c.receiver_id] -= c.value
+    return dict(balances)
+
+
+async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_book_everything_once(
+    database_url: str,
+) -> None:
+    await upgrade_to_head_async(MIGRATIONS, database_url)
+    engine = create_engine(database_url)
+    try:
+
+        def uow() -> SqlLedgerUnitOfWork:
+            return SqlLedgerUnitOfWork(engine, messaging, source="/ledger")
+
+        for contract, data in alliance_events():
+            event = make_event(type_=contract.type, source="/alliances", data=data)
+            if contract is alliance_contracts.ALLIANCE_CREATED:
+                await handlers.learn_alliance(event, data, uow())
+            else:
+                await handlers.learn_membership(event, data, uow())
+        contributions = random_contributions(120, seed=7)
+        record = retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), lambda: NOON))
+        # Every contribution is sent three times at once: retries racing their originals.
+        results = await asyncio.gather(*(record(c) for c in contributions for _ in range(3)))
+        assert sum(r.status == "created" for r in results) == len(contributions)
+        verification = await handlers.verify(contracts.VerifyLedger(), uow())
+        assert verification.ok, verification.problems
+        assert verification.entries_checked == 2 * len(contributions)
+        for member, balance in expected_balances(contributions).items():
+            view = await handlers.balance(contracts.QueryBalance(alliance_id="hamburg", member_id=member), uow())
+            assert view.balance == balance
+    finally:
+        await engine.dispose()
+
+
+async def test_two_ledger_processes_give_the_same_books_as_one(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "KEHRWASSER_NATS_URL": nats_url,
+        "KEHRWASSER_DATA_DIR": str(tmp_path),
+        "KEHRWASSER_LEDGER_DATABASE_URL": database_url,
+    }
+    await upgrade_to_head_async(MIGRATIONS, database_url)  # not twice at once from both processes
+    ledgers = [ServiceProcess("ledger", env, tmp_path / f"logs-{n}").start() for n in (1, 2)]
+    try:
+        for process in ledgers:
+            await asyncio.to_thread(process.wait_ready)
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for contract, data in alliance_events():
+                event = make_event(type_=contract.type, source="/alliances", data=data)
+                await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+            client = CommandClient(nc, timeout=30)
+            contributions = random_contributions(200, seed=11)
+            results = await asyncio.gather(
+                *(client.send_when_known(contracts.RECORD_CONTRIBUTION, c) for c in contributions + contributions[:50])
+            )
+            assert sum(r.status == "created" for r in results) == len(contributions)
+            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            assert verification.ok, verification.problems
+            assert verification.contributions_checked == len(contributions)
+            for member, balance in expected_balances(contributions).items():
+                view = await client.send(
+                    contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id=member)
+                )
+                assert view.balance == balance
+        finally:
+            await nc.close()
+    finally:
+        for process in ledgers:
+            process.stop()

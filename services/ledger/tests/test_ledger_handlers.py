@@ -1,0 +1,107 @@
+"""Ledger use cases against an in-memory unit of work: double entry, exact idempotency, warnings, reversals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from ledger_fakes import HAMBURG, clock, contribution, founded_alliance
+
+from kehrwasser_ledger.domain import errors
+from kehrwasser_ledger.service_layer import handlers
+from kehrwasser_shared.contracts import ledger as contracts
+
+
+async def test_a_contribution_moves_value_from_receiver_to_giver_and_sums_to_zero() -> None:
+    uow = await founded_alliance("ada", "linus")
+    result = await handlers.record_contribution(contribution("c1", "ada", "linus", "3.50"), uow, clock)
+    assert (result.status, result.giver_balance, result.receiver_balance) == (
+        "created",
+        Decimal("3.50"),
+        Decimal("-3.50"),
+    )
+    assert sum(a.balance for a in await uow.accounts.all_of(HAMBURG)) == 0
+    assert [e.version for e in uow.contributions.entries] == [1, 1]
+
+
+async def test_the_same_id_with_the_same_fields_returns_the_original_result() -> None:
+    uow = await founded_alliance("ada", "linus")
+    first = await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    again = await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    assert again.status == "exists"
+    assert again.model_dump(exclude={"status"}) == first.model_dump(exclude={"status"})
+    assert len(uow.contributions.contributions) == 1
+
+
+async def test_the_same_id_with_other_fields_is_a_conflict_never_absorbed() -> None:
+    uow = await founded_alliance("ada", "linus")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    with pytest.raises(errors.ContributionConflict, match="value"):
+        await handlers.record_contribution(contribution("c1", "ada", "linus", "4"), uow, clock)
+
+
+async def test_contributions_from_or_to_non_members_are_rejected() -> None:
+    uow = await founded_alliance("ada", "linus")
+    with pytest.raises(errors.NotAMember):
+        await handlers.record_contribution(contribution("c1", "mallory", "linus", "3"), uow, clock)
+    with pytest.raises(errors.NotAMember):
+        await handlers.record_contribution(contribution("c2", "ada", "mallory", "3"), uow, clock)
+    assert not uow.contributions.contributions
+
+
+async def test_the_alliance_itself_can_receive() -> None:
+    uow = await founded_alliance("ada", "linus")
+    result = await handlers.record_contribution(contribution("c1", "ada", "alliance", "10", "hosting"), uow, clock)
+    assert result.receiver_balance == Decimal("-10")
+
+
+async def test_a_warning_is_published_once_per_crossing_and_recovery_rearms_it() -> None:
+    uow = await founded_alliance("ada", "grace", "linus")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    await handlers.record_contribution(contribution("c2", "grace", "linus", "4"), uow, clock)  # -7: crossing
+    await handlers.record_contribution(contribution("c3", "ada", "linus", "1"), uow, clock)  # -8: still below
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v1") == 1
+    await handlers.record_contribution(contribution("c4", "linus", "ada", "5"), uow, clock)  # -3: recovered
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-recovered.v1") == 1
+    await handlers.record_contribution(contribution("c5", "grace", "linus", "5"), uow, clock)  # -8: new crossing
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v1") == 2
+
+
+async def test_a_reversal_undoes_the_original_and_references_it() -> None:
+    uow = await founded_alliance("ada", "linus")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    reversal = await handlers.reverse_contribution(
+        contracts.ReverseContribution(reversal_id="r1", contribution_id="c1", requested_by="ada", reason="typo"),
+        uow,
+        clock,
+    )
+    assert (reversal.reverses, reversal.giver_balance, reversal.receiver_balance) == ("c1", 0, 0)
+    with pytest.raises(errors.AlreadyReversed):
+        await handlers.reverse_contribution(
+            contracts.ReverseContribution(reversal_id="r2", contribution_id="c1", requested_by="ada"), uow, clock
+        )
+    verification = await handlers.verify(contracts.VerifyLedger(), uow)
+    assert verification.ok, verification.problems
+    assert verification.entries_checked == 4
+
+
+async def test_verify_reports_a_tampered_contribution() -> None:
+    from dataclasses import replace
+
+    uow = await founded_alliance("ada", "linus")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    await handlers.record_contribution(contribution("c2", "ada", "linus", "2"), uow, clock)
+    stored = uow.contributions.contributions["c1"]
+    uow.contributions.contributions["c1"] = replace(stored, note="I gave much more")
+    verification = await handlers.verify(contracts.VerifyLedger(alliance_id=HAMBURG), uow)
+    assert not verification.ok
+    assert any("c1 was altered" in p for p in verification.problems)
+
+
+async def test_balance_of_a_member_is_read_from_the_maintained_account() -> None:
+    uow = await founded_alliance("ada", "linus")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "6"), uow, clock)
+    view = await handlers.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id="linus"), uow)
+    assert (view.balance, view.received, view.below_threshold) == (Decimal("-6"), Decimal("6"), True)
+    with pytest.raises(errors.UnknownAlliance):
+        await handlers.balance(contracts.QueryBalance(alliance_id="atlantis", member_id="linus"), uow)

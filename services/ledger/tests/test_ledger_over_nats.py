@@ -1,0 +1,163 @@
+"""The ledger against a real nats-server and every reachable database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from kehrwasser_ledger.bootstrap import bootstrap
+from kehrwasser_ledger.config import LedgerSettings
+from kehrwasser_shared.contracts import alliances as alliance_contracts
+from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts.replies import CommandFailed
+from kehrwasser_shared.contracts.subjects import stream_name
+from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.testing import running
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+async def publish(js: Any, contract: Any, data: Any) -> None:
+    event = make_event(type_=contract.type, source="/alliances", data=data)
+    await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+
+
+async def found_hamburg(js: Any) -> None:
+    await publish(
+        js,
+        alliance_contracts.ALLIANCE_CREATED,
+        alliance_contracts.AllianceCreatedV1(
+            alliance_id="hamburg",
+            name="Hamburg Founders",
+            purpose="",
+            focus=[],
+            warning_threshold=Decimal("-5"),
+            moderator_id="ada",
+            created_at=NOW,
+        ),
+    )
+    for member, role in (("ada", "moderator"), ("grace", "member"), ("linus", "member")):
+        await publish(
+            js,
+            alliance_contracts.MEMBER_JOINED,
+            alliance_contracts.MemberJoinedV1(alliance_id="hamburg", member_id=member, role=role, joined_at=NOW),
+        )
+
+
+def gift(cid: str, giver: str, value: str, receiver: str = "linus") -> contracts.RecordContribution:
+    return contracts.RecordContribution(
+        contribution_id=cid,
+        alliance_id="hamburg",
+        giver_id=giver,
+        receiver_id=receiver,
+        kind=contracts.ContributionKind.ADVICE,
+        value=Decimal(value),
+    )
+
+
+async def test_contributions_are_booked_once_and_warn_once_per_crossing(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
+    async with running(bootstrap(settings)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            client = CommandClient(nc)
+            await found_hamburg(js)
+            first = await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
+            assert first.status == "created"
+            retried = await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
+            assert retried.status == "exists"
+            assert retried.recorded_at == first.recorded_at
+            with pytest.raises(CommandFailed) as conflict:
+                await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "30"))
+            assert conflict.value.code == "conflict"
+            with pytest.raises(CommandFailed) as outsider:
+                await client.send(contracts.RECORD_CONTRIBUTION, gift("c9", "mallory", "1"))
+            assert outsider.value.code == "not-a-member"
+
+            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c2", "grace", "4"))
+            further = await client.send(contracts.RECORD_CONTRIBUTION, gift("c3", "ada", "1.25"))
+            assert further.receiver_balance == Decimal("-8.25")
+            balance = await client.send(
+                contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus")
+            )
+            assert (balance.balance, balance.received, balance.below_threshold) == (
+                Decimal("-8.25"),
+                Decimal("8.25"),
+                True,
+            )
+            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            assert verification.ok, verification.problems
+            assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
+
+            sub = await js.pull_subscribe("kehrwasser.evt.ledger.>", stream=stream_name("ledger"))
+            messages = await sub.fetch(4, timeout=10)
+            types = [json.loads(m.data)["type"] for m in messages]
+            assert types == [
+                "kehrwasser.ledger.contribution-recorded.v1",
+                "kehrwasser.ledger.contribution-recorded.v1",
+                "kehrwasser.ledger.balance-warning.v1",
+                "kehrwasser.ledger.contribution-recorded.v1",
+            ]
+            warning = json.loads(messages[2].data)["data"]
+            assert (warning["member_id"], warning["balance"], warning["threshold"]) == ("linus", "-7.00", "-5.00")
+        finally:
+            await nc.close()
+
+
+async def test_submitted_contributions_are_booked_in_batches_exactly_once(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
+    async with running(bootstrap(settings)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            client = CommandClient(nc)
+            await found_hamburg(js)
+            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "grace", "1", receiver="ada"))
+            submissions = [gift(f"s{n}", ("ada", "grace")[n % 2], "0.50") for n in range(300)]
+            submissions += submissions[:20]  # a producer retrying
+            submissions += [gift("s0", "ada", "9.99"), gift("s-outsider", "mallory", "1")]
+            for submission in submissions:
+                # A changed Nats-Msg-Id defeats the stream's deduplication: the ledger itself must hold.
+                await publish_submission(js, submission, msg_id=f"{submission.contribution_id}-{id(submission)}")
+            verification = None
+            for _ in range(200):
+                verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+                if verification.contributions_checked >= 301:
+                    break
+                await asyncio.sleep(0.05)
+            assert verification is not None
+            assert verification.ok, verification.problems
+            assert verification.contributions_checked == 301
+            balance = await client.send(
+                contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus")
+            )
+            assert balance.balance == Decimal("-150")
+            sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
+            rejected = [json.loads(m.data)["data"] for m in await sub.fetch(2, timeout=10)]
+            assert sorted((r["contribution_id"], r["code"]) for r in rejected) == [
+                ("s-outsider", "not-a-member"),
+                ("s0", "conflict"),
+            ]
+        finally:
+            await nc.close()
+
+
+async def publish_submission(js: Any, submission: contracts.RecordContribution, msg_id: str) -> None:
+    event = make_event(type_=contracts.CONTRIBUTION_SUBMITTED.type, source="/producer", data=submission)
+    await js.publish(
+        contracts.CONTRIBUTION_SUBMITTED.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id}
+    )

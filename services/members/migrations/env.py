@@ -1,0 +1,4 @@
+from kehrwasser_members.adapters.tables import metadata
+from kehrwasser_shared.persistence.alembic_env import run_migrations
+
+run_migrations(metadata)

@@ -1,0 +1,1 @@
+"""Kehrwasser members service: owns members' profile, contact, language and focus."""

@@ -1,0 +1,39 @@
+"""The composition root of the members service: the only place that builds engines, brokers and clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream.nats import NatsRouter
+
+from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.messaging.commands import CommandEndpoints
+from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
+
+from .adapters.tables import messaging
+from .adapters.unit_of_work import SqlMembersUnitOfWork
+from .config import SERVICE, MembersSettings
+from .domain.model import MemberError
+from .service_layer import handlers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(settings: MembersSettings) -> ServiceParts:
+    plumbing = build_plumbing(settings, messaging)
+
+    def uow() -> SqlMembersUnitOfWork:
+        return SqlMembersUnitOfWork(
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
+        )
+
+    router = NatsRouter()
+    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(MemberError,))
+    endpoints.bind(contracts.REGISTER, lambda cmd: handlers.register_member(cmd, uow(), utc_now))
+    endpoints.bind(contracts.GET, lambda cmd: handlers.get_member(cmd, uow()))
+    return assemble(settings, plumbing, MIGRATIONS, router)

@@ -1,0 +1,1 @@
+"""Kehrwasser notify service: emails members balance warnings and meeting invitations."""

@@ -1,0 +1,45 @@
+"""The notify service's own database schema (plus its outbox and inbox)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+from kehrwasser_shared.messaging.tables import define_messaging_tables
+from kehrwasser_shared.persistence.types import UtcDateTime
+
+metadata = MetaData()
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("language", String(2), nullable=False),
+)
+
+alliance_names = Table(
+    "alliance_names",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", String(64), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("member_id", String(64), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("message", LargeBinary, nullable=False),
+    Column("status", String(10), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+
+messaging = define_messaging_tables(metadata)

@@ -1,0 +1,88 @@
+"""The composition root of the notify service: the only place that builds engines, brokers and clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream.nats import NatsRouter
+
+from kehrwasser_shared.contracts import alliances as alliance_contracts
+from kehrwasser_shared.contracts import ledger as ledger_contracts
+from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
+from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
+
+from .adapters.smtp import SmtpMailSender
+from .adapters.tables import messaging
+from .adapters.unit_of_work import SqlNotifyUnitOfWork
+from .config import SERVICE, NotifySettings
+from .entrypoints.mailer import Mailer
+from .service_layer import handlers
+from .service_layer.unit_of_work import MailSender
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -> ServiceParts:
+    plumbing = build_plumbing(settings, messaging)
+    sender = mail_sender or SmtpMailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        start_tls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
+    )
+    mailer: Mailer
+
+    def uow() -> SqlNotifyUnitOfWork:
+        # Deliveries are this service's outbox for mail: a commit that queued some wakes the mailer.
+        return SqlNotifyUnitOfWork(plumbing.engine, messaging, source=f"/{SERVICE}", on_commit=lambda: mailer.wake())
+
+    mailer = Mailer(uow, sender, utc_now, settings.mail_poll_seconds)
+    mail_from = settings.mail_from
+
+    def consumer(durable: str, source: str, subscriptions: list[Subscription]) -> EventConsumer:
+        return EventConsumer(
+            durable=durable,
+            source_service=source,
+            subscriptions=subscriptions,
+            backoff_seconds=settings.consumer_backoff_seconds,
+            max_attempts=settings.consumer_max_attempts,
+        )
+
+    consumers = [
+        consumer(
+            handlers.MEMBERS_CONSUMER,
+            "members",
+            [Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_contact(e, d, uow()))],
+        ),
+        consumer(
+            handlers.ALLIANCES_CONSUMER,
+            "alliances",
+            [
+                Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
+                Subscription(
+                    alliance_contracts.MEETING_SCHEDULED,
+                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now),
+                ),
+            ],
+        ),
+        consumer(
+            handlers.LEDGER_CONSUMER,
+            "ledger",
+            [
+                Subscription(
+                    ledger_contracts.BALANCE_WARNING,
+                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, utc_now),
+                )
+            ],
+        ),
+    ]
+    return assemble(settings, plumbing, MIGRATIONS, NatsRouter(), consumers=consumers, background=[mailer.run])

@@ -1,0 +1,167 @@
+"""Build the emails: multipart plain text and HTML, and for meetings an iCalendar REQUEST (RFC 5545/5546).
+
+Pure functions: they take what the mail says and return ``EmailMessage`` objects, never send anything.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from . import texts
+from .model import Contact
+
+PRODID = "-//Kehrwasser//Alliances//EN"
+
+
+@dataclass(frozen=True)
+class MeetingDetails:
+    meeting_id: str
+    sequence: int
+    alliance_name: str
+    title: str
+    starts_at: datetime  # wall-clock time in `timezone`
+    timezone: str
+    duration_minutes: int
+    location: str
+
+
+def balance_warning(
+    *,
+    sender: str,
+    contact: Contact,
+    alliance_name: str,
+    balance: Decimal,
+    threshold: Decimal,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    language = contact.language
+    subject, body = texts.balance_warning(
+        language,
+        name=contact.name,
+        alliance=alliance_name,
+        balance=texts.points(balance, language),
+        threshold=texts.points(threshold, language),
+    )
+    message = _envelope(sender, contact, subject, message_id, now)
+    message.set_content(body)
+    message.add_alternative(_html(subject, body), subtype="html")
+    message["Content-Language"] = language
+    return message
+
+
+def meeting_invitation(
+    *,
+    sender: str,
+    contact: Contact,
+    organizer: Contact | None,
+    meeting: MeetingDetails,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    language = contact.language
+    subject, body = texts.meeting_invitation(
+        language,
+        name=contact.name,
+        alliance=meeting.alliance_name,
+        title=meeting.title,
+        when_text=texts.when(meeting.starts_at, meeting.timezone, language),
+        location=meeting.location,
+        duration=meeting.duration_minutes,
+    )
+    calendar = meeting_calendar(meeting, attendee=contact, organizer=organizer, sender=sender, now=now)
+    message = _envelope(sender, contact, subject, message_id, now)
+    message.set_content(body)
+    message.add_alternative(_html(subject, body), subtype="html")
+    # Calendar clients look for the REQUEST inside multipart/alternative; some mail programs only offer
+    # the attached .ics, so it goes both ways, as the big calendar services send it.
+    message.add_alternative(calendar.decode(), subtype="calendar", params={"method": "REQUEST"})
+    message.add_attachment(calendar, maintype="application", subtype="ics", filename="invite.ics")
+    # Set last: turning the message multipart moves Content-* headers down into the first part.
+    message["Content-Language"] = language
+    return message
+
+
+def meeting_calendar(
+    meeting: MeetingDetails, *, attendee: Contact, organizer: Contact | None, sender: str, now: datetime
+) -> bytes:
+    zone = ZoneInfo(meeting.timezone)
+    start = meeting.starts_at.replace(tzinfo=zone)
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "REQUEST")
+    # A VTIMEZONE for the years around the meeting keeps the invite small and exact for clients that
+    # do not know the zone by name.
+    calendar.add_component(
+        icalendar.Timezone.from_tzid(
+            meeting.timezone, first_date=date(start.year - 1, 1, 1), last_date=date(start.year + 2, 1, 1)
+        )
+    )
+    event = icalendar.Event()
+    event.add("uid", f"{meeting.meeting_id}@kehrwasser")
+    event.add("sequence", meeting.sequence)
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=meeting.duration_minutes))
+    event.add("summary", meeting.title)
+    event.add("description", f"{meeting.alliance_name}: {meeting.title}")
+    if meeting.location:
+        event.add("location", meeting.location)
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    organizer_name, organizer_email = (
+        (organizer.name, organizer.email) if organizer else (parseaddr(sender)[0] or "Kehrwasser", parseaddr(sender)[1])
+    )
+    event.add("organizer", _address(organizer_email, CN=organizer_name))
+    event.add(
+        "attendee",
+        _address(
+            attendee.email,
+            CN=attendee.name,
+            ROLE="REQ-PARTICIPANT",
+            PARTSTAT="NEEDS-ACTION",
+            RSVP="TRUE",
+            CUTYPE="INDIVIDUAL",
+        ),
+    )
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _address(email: str, **params: str) -> icalendar.vCalAddress:
+    address = icalendar.vCalAddress(f"mailto:{email}")
+    for key, value in params.items():
+        address.params[key] = value
+    return address
+
+
+def _envelope(sender: str, contact: Contact, subject: str, message_id: str, now: datetime) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=contact.name, addr_spec=contact.email)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _html(subject: str, body: str) -> str:
+    paragraphs = "".join(
+        f"<p>{html.escape(paragraph).replace(chr(10), '<br>')}</p>" for paragraph in body.split("\n\n")
+    )
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(subject)}</title></head>'
+        f'<body style="font-family: sans-serif; line-height: 1.5">{paragraphs}</body></html>'
+    )

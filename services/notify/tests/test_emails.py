@@ -1,0 +1,106 @@
+"""The emails as calendar programs and mail readers will see them (pure rendering, no I/O)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import icalendar
+
+from kehrwasser_notify.domain import emails
+from kehrwasser_notify.domain.model import Contact, delivery_id, retry_delay
+
+SENDER = "Kehrwasser <noreply@kehrwasser.local>"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ADA = Contact("ada", "Ada Lovelace", "ada@example.org", "de")
+LINUS = Contact("linus", "Linus <Torvalds>", "linus@example.org", "en")
+COURSE_CHECK = emails.MeetingDetails(
+    meeting_id="m-1",
+    sequence=0,
+    alliance_name="Hamburg Founders",
+    title="Course check",
+    starts_at=datetime(2026, 12, 1, 18, 0),
+    timezone="Europe/Berlin",
+    duration_minutes=90,
+    location="https://meet.example.org/hamburg",
+)
+
+
+def parsed(message: email.message.EmailMessage) -> email.message.EmailMessage:
+    result = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(result, email.message.EmailMessage)
+    return result
+
+
+def test_balance_warning_speaks_english_and_escapes_names_in_html() -> None:
+    message = parsed(
+        emails.balance_warning(
+            sender=SENDER,
+            contact=LINUS,
+            alliance_name="Hamburg Founders",
+            balance=Decimal("-7"),
+            threshold=Decimal("-5"),
+            message_id="<w1@kehrwasser>",
+            now=NOW,
+        )
+    )
+    assert message["Content-Language"] == "en"
+    assert message["Subject"] == "Your balance of contribution in Hamburg Founders fell below -5.00"
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "-7.00 points" in plain
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Linus &lt;Torvalds&gt;" in html
+
+
+def test_balance_warning_in_german_uses_a_decimal_comma() -> None:
+    message = parsed(
+        emails.balance_warning(
+            sender=SENDER,
+            contact=ADA,
+            alliance_name="Hamburg Founders",
+            balance=Decimal("-7.5"),
+            threshold=Decimal("-5"),
+            message_id="<w2@kehrwasser>",
+            now=NOW,
+        )
+    )
+    assert message["Content-Language"] == "de"
+    assert "-7,50 Punkten" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_meeting_invitation_carries_a_request_with_timezone_uid_and_attendee() -> None:
+    message = parsed(
+        emails.meeting_invitation(
+            sender=SENDER, contact=ADA, organizer=LINUS, meeting=COURSE_CHECK, message_id="<i1@kehrwasser>", now=NOW
+        )
+    )
+    assert message.get_content_type() == "multipart/mixed"
+    [calendar_part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar_part.get_param("method") == "REQUEST"
+    [attachment] = [p for p in message.walk() if p.get_filename() == "invite.ics"]
+    assert attachment.get_content_type() == "application/ics"
+    calendar = icalendar.Calendar.from_ical(calendar_part.get_payload(decode=True))
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == "m-1@kehrwasser"
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert event["DTSTART"].dt.utcoffset().total_seconds() == 3600
+    assert (event["DTEND"].dt - event["DTSTART"].dt).total_seconds() == 90 * 60
+    assert str(event["ATTENDEE"]) == "mailto:ada@example.org"
+    assert event["ATTENDEE"].params["RSVP"] == "TRUE"
+    assert str(event["ORGANIZER"]) == "mailto:linus@example.org"
+    assert message["Subject"].startswith("Einladung: Course check")
+
+
+def test_delivery_ids_are_stable_per_event_member_and_kind() -> None:
+    assert delivery_id("e1", "ada", "warning") == delivery_id("e1", "ada", "warning")
+    assert delivery_id("e1", "ada", "warning") != delivery_id("e1", "grace", "warning")
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    assert retry_delay(1).total_seconds() == 5
+    assert retry_delay(2).total_seconds() == 10
+    assert retry_delay(30).total_seconds() == 3600

@@ -1,0 +1,31 @@
+"""Settings common to every service, read from ``KEHRWASSER_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "KEHRWASSER_"
+
+
+class ServiceSettings(BaseSettings):
+    """Each service subclasses this, names itself and adds ``database_url`` under its own variable name."""
+
+    SERVICE: ClassVar[str] = ""
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_creds: Path | None = Field(None, description="NATS credentials file (production)")
+    data_dir: Path = Field(Path(".kehrwasser"), description="Where embedded SQLite files and mail live")
+    migrate_on_start: bool = Field(True, description="Apply Alembic migrations when a service starts")
+    stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
+    log_level: str = Field("INFO", description="Python logging level")
+    outbox_poll_seconds: float = Field(1.0, description="How often the outbox relay looks for unsent events")
+
+    def resolved_database_url(self) -> str:
+        """The service's own database: its configured URL, or a SQLite file in the data directory."""
+        configured: str | None = getattr(self, "database_url", None)
+        return configured or f"sqlite+aiosqlite:///{(self.data_dir / f'{self.SERVICE}.db').resolve()}"

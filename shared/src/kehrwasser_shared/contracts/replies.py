@@ -1,0 +1,53 @@
+"""Typed replies of request/reply commands: the result, or a structured error."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. 'invalid-command', 'email-taken'")
+    message: str
+    details: list[FieldError] = Field(default_factory=list)
+
+
+class OkReply(BaseModel, Generic[ResultT]):
+    ok: Literal[True] = True
+    result: ResultT
+
+
+class ErrorReply(BaseModel):
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+class CommandFailed(Exception):
+    """Raised on the caller's side when a command's reply is an error."""
+
+    def __init__(self, error: ErrorBody) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+
+def error_reply(code: str, message: str, details: list[FieldError] | None = None) -> ErrorReply:
+    return ErrorReply(error=ErrorBody(code=code, message=message, details=details or []))
+
+
+def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
+    return [
+        FieldError(field=".".join(str(p) for p in err.get("loc", ())) or "<root>", message=err.get("msg", ""))
+        for err in errors
+    ]

@@ -1,0 +1,1 @@
+"""Reliable messaging: transactional outbox, idempotent inbox, durable consumers with dead letters."""

@@ -1,0 +1,228 @@
+"""Durable JetStream pull consumers with explicit acks, bounded redelivery with backoff, and dead letters.
+
+The pull loop is plain nats-py: FastStream 0.7's batch pull subscriber lets asyncio's TimeoutError from an
+idle partial fetch escape and restarts the task after a pause, which stalled consumers under load.
+
+Every message is parsed as a CloudEvent, matched to a contract by its ``type`` and validated against the
+contract's data model before a handler sees it. A message that cannot be parsed or validated, has a type
+this consumer does not know, or keeps failing, is moved to the dead-letter stream with the reason and the
+original payload; the consumer then acknowledges it and keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import BaseModel, ValidationError
+
+from ..contracts.envelope import CloudEvent
+from ..contracts.registry import EventContract
+from ..contracts.subjects import deadletter_subject, stream_name
+from .streams import ensure_consumer
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[CloudEvent, Any], Awaitable[None]]
+
+DEFAULT_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_MAX_ATTEMPTS = 7
+
+# Headers on a dead letter; the payload is the original message, byte for byte.
+REASON_HEADER = "Kehrwasser-Deadletter-Reason"
+CONSUMER_HEADER = "Kehrwasser-Deadletter-Consumer"
+ORIGINAL_SUBJECT_HEADER = "Kehrwasser-Original-Subject"
+ORIGINAL_SEQUENCE_HEADER = "Kehrwasser-Original-Stream-Sequence"
+ATTEMPTS_HEADER = "Kehrwasser-Deadletter-Attempts"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    contract: EventContract[Any]
+    handler: EventHandler
+
+
+class DeadLetter(Exception):
+    """Raised inside a consumer for a message that must not be retried."""
+
+
+class EventConsumer:
+    """One durable consumer of one service's stream, dispatching by CloudEvents type."""
+
+    def __init__(
+        self,
+        *,
+        durable: str,
+        source_service: str,
+        subscriptions: Sequence[Subscription],
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff_seconds: Sequence[float] = DEFAULT_BACKOFF_SECONDS,
+        batch_size: int = 100,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.durable = durable
+        self.stream = stream_name(source_service)
+        self._by_type = {s.contract.type: s for s in subscriptions}
+        self._max_attempts = max_attempts
+        self._backoff = tuple(backoff_seconds)
+        self._batch_size = batch_size
+        self._fetch_timeout = fetch_timeout
+        self._js: JetStreamContext | None = None
+
+    @property
+    def filter_subjects(self) -> list[str]:
+        return sorted({s.contract.subject for s in self._by_type.values()})
+
+    async def declare(self, js: JetStreamContext) -> None:
+        self._js = js
+        await ensure_consumer(js, stream=self.stream, durable=self.durable, filter_subjects=self.filter_subjects)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and settle batches until ``stop`` is set; a message in flight is finished first."""
+        assert self._js is not None, "declare() binds the consumer before it runs"
+        subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self._batch_size, timeout=self._fetch_timeout)
+            except TimeoutError:
+                # nats-py raises both its own TimeoutError and asyncio's (the builtin) for an idle fetch.
+                continue
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.ConnectionReconnectingError,
+                nats.js.errors.ServiceUnavailableError,
+            ) as exc:
+                log.warning("%s: NATS unavailable (%r); fetching again shortly", self.durable, exc)
+                await asyncio.sleep(1.0)
+                continue
+            await self.process_batch(messages)
+
+    async def process_batch(self, messages: list[Msg]) -> None:
+        """Handle a fetched batch in order, one message at a time."""
+        for msg in messages:
+            await self.process(msg)
+
+    async def process(self, msg: Msg) -> None:
+        """Handle one message and settle it: ack, nak with backoff, or dead-letter and ack."""
+        attempts = msg.metadata.num_delivered if msg.metadata else 1
+        try:
+            subscription, event, data = self._decode(msg)
+        except DeadLetter as reason:
+            await self._dead_letter(msg, str(reason), attempts)
+            return
+        try:
+            await subscription.handler(event, data)
+        except DeadLetter as reason:
+            await self._dead_letter(msg, str(reason), attempts)
+            return
+        except Exception as exc:
+            await self._retry_or_give_up(msg, event, exc)
+            return
+        await msg.ack()
+
+    async def _retry_or_give_up(self, msg: Msg, event: CloudEvent, exc: Exception) -> None:
+        attempts = msg.metadata.num_delivered if msg.metadata else 1
+        if attempts >= self._max_attempts:
+            log.error("%s: event %s failed %d times; dead-lettering: %r", self.durable, event.id, attempts, exc)
+            await self._dead_letter(msg, f"handler failed {attempts} times: {exc!r}", attempts)
+            return
+        delay = self._backoff[min(attempts, len(self._backoff)) - 1]
+        log.warning(
+            "%s: event %s (%s) failed (attempt %d/%d), retrying in %.1fs: %r",
+            self.durable,
+            event.id,
+            event.type,
+            attempts,
+            self._max_attempts,
+            delay,
+            exc,
+        )
+        await msg.nak(delay=delay)
+
+    async def decode_or_dead_letter(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel] | None:
+        try:
+            return self._decode(msg)
+        except DeadLetter as reason:
+            await self._dead_letter(msg, str(reason), msg.metadata.num_delivered if msg.metadata else 1)
+            return None
+
+    def _decode(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel]:
+        try:
+            envelope = json.loads(msg.data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DeadLetter(f"malformed JSON: {exc}") from exc
+        try:
+            event = CloudEvent.model_validate(envelope)
+        except ValidationError as exc:
+            raise DeadLetter(f"not a valid CloudEvent: {_summarise(exc)}") from exc
+        subscription = self._by_type.get(event.type)
+        if subscription is None:
+            raise DeadLetter(f"unknown event type {event.type!r} for consumer {self.durable}")
+        if msg.subject != subscription.contract.subject:
+            raise DeadLetter(f"event type {event.type!r} arrived on the wrong subject {msg.subject!r}")
+        try:
+            data = subscription.contract.data.model_validate(event.data)
+        except ValidationError as exc:
+            raise DeadLetter(f"data does not match {event.type}: {_summarise(exc)}") from exc
+        return subscription, event, data
+
+    async def _dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
+        assert self._js is not None, "declare() must run before messages are processed"
+        sequence = msg.metadata.sequence.stream if msg.metadata else 0
+        headers = {
+            REASON_HEADER: _header_safe(reason),
+            CONSUMER_HEADER: self.durable,
+            ORIGINAL_SUBJECT_HEADER: msg.subject,
+            ORIGINAL_SEQUENCE_HEADER: str(sequence),
+            ATTEMPTS_HEADER: str(attempts),
+            # The same message dead-lettered twice (a crash before the ack) is stored once.
+            "Nats-Msg-Id": f"{self.durable}:{self.stream}:{sequence}",
+        }
+        log.error("%s: dead-lettering stream sequence %s: %s", self.durable, sequence, reason)
+        await self._js.publish(deadletter_subject(self.durable), msg.data, headers=headers)
+        await msg.ack()
+
+
+def _summarise(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:10])
+
+
+def _header_safe(text: str) -> str:
+    return " ".join(text.split())[:1024]
+
+
+BatchHandler = Callable[[list[tuple[CloudEvent, Any]]], Awaitable[None]]
+
+
+class BatchEventConsumer(EventConsumer):
+    """Hands a whole fetched batch to one handler (one transaction for thousands of events).
+
+    Messages that do not decode are dead-lettered first; if the handler raises, every message of the batch
+    is retried with backoff (and dead-lettered after the last attempt), exactly as a single event would be.
+    The handler must be idempotent per event, since a batch may be redelivered after its commit.
+    """
+
+    def __init__(self, *, batch_handler: BatchHandler, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._batch_handler = batch_handler
+
+    async def process_batch(self, messages: list[Msg]) -> None:
+        decoded = [(msg, await self.decode_or_dead_letter(msg)) for msg in messages]
+        good = [(msg, item[1], item[2]) for msg, item in decoded if item is not None]
+        if not good:
+            return
+        try:
+            await self._batch_handler([(event, data) for _, event, data in good])
+        except Exception as exc:
+            for msg, event, _ in good:
+                await self._retry_or_give_up(msg, event, exc)
+            return
+        await asyncio.gather(*(msg.ack() for msg, _, _ in good))

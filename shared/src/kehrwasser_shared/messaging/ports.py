@@ -1,0 +1,62 @@
+"""The unit-of-work port every service layer depends on; SqlUnitOfWork implements it, tests fake it."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Self
+
+from pydantic import BaseModel
+
+
+class UnitOfWork(abc.ABC):
+    """One atomic change: repositories, events to publish and incoming events claimed, committed together."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.rollback()
+
+    @abc.abstractmethod
+    def emit(self, contract: Any, data: BaseModel) -> Any:
+        """Queue an event to publish if and when this unit of work commits."""
+
+    @abc.abstractmethod
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        """False when ``consumer`` has already processed ``event_id`` (a redelivery)."""
+
+    @abc.abstractmethod
+    async def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None: ...
+
+
+class FakeUnitOfWorkMixin(UnitOfWork):
+    """In-memory behaviour of the port for unit tests: records emitted events and claims."""
+
+    def __init__(self) -> None:
+        self.emitted: list[tuple[Any, BaseModel]] = []
+        self.claimed: set[tuple[str, str]] = set()
+        self.committed = False
+        self._pending: list[tuple[Any, BaseModel]] = []
+
+    def emit(self, contract: Any, data: BaseModel) -> Any:
+        self._pending.append((contract, data))
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        if (consumer, event_id) in self.claimed:
+            return False
+        self.claimed.add((consumer, event_id))
+        return True
+
+    async def commit(self) -> None:
+        self.emitted += self._pending
+        self._pending = []
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self._pending = []
+
+    def emitted_types(self) -> list[str]:
+        return [contract.type for contract, _ in self.emitted]

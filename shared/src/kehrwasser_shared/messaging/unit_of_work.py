@@ -1,0 +1,115 @@
+"""A unit of work over one database transaction that also carries the outbox and the inbox.
+
+State changes, outgoing events and the record of processed incoming events commit together, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Self
+
+from pydantic import BaseModel
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .. import failpoints
+from ..contracts.envelope import CloudEvent, make_event, utcnow
+from ..contracts.registry import EventContract
+from ..contracts.subjects import event_subject
+from .ports import UnitOfWork
+from .tables import MessagingTables
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Base for each service's unit of work; subclasses add their repositories in ``_open``."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        tables: MessagingTables,
+        *,
+        source: str,
+        on_events_committed: Callable[[], None] = lambda: None,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._tables = tables
+        self._source = source
+        self._on_events_committed = on_events_committed
+        self._on_commit = on_commit
+        self._pending: list[CloudEvent] = []
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._connection is not None, "unit of work used outside 'async with'"
+        return self._connection
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self._pending = []
+        self._open(self._connection)
+        return self
+
+    def _open(self, connection: AsyncConnection) -> None:
+        """Build the repositories on the open connection."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+            self._connection = None
+
+    def emit(self, contract: EventContract[Any], data: BaseModel, subject: str | None = None) -> CloudEvent:
+        """Queue an event; it is written to the outbox in this transaction and published after commit."""
+        event = make_event(type_=contract.type, source=self._source, data=data, subject=subject)
+        self._pending.append(event)
+        return event
+
+    async def commit(self) -> None:
+        connection = self.connection
+        published = bool(self._pending)
+        if self._pending:
+            now = utcnow()
+            await connection.execute(
+                insert(self._tables.outbox),
+                [
+                    {
+                        "event_id": event.id,
+                        "subject": event_subject(event.type),
+                        "payload": event.model_dump_json().encode(),
+                        "created_at": now,
+                    }
+                    for event in self._pending
+                ],
+            )
+            self._pending = []
+        await connection.commit()
+        if published:
+            failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)
+            self._on_events_committed()
+        self._on_commit()
+
+    async def rollback(self) -> None:
+        self._pending = []
+        await self.connection.rollback()
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        """Record that ``consumer`` processes ``event_id`` now; False if it already has (a redelivery).
+
+        The record commits with the handler's effects, so a crash before commit leaves the event unclaimed.
+        """
+        inbox = self._tables.inbox
+        seen = await self.connection.scalar(
+            select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+        )
+        if seen is not None:
+            return False
+        # A concurrent claim of the same event fails this insert at the primary key; the transaction rolls
+        # back and the message is redelivered, to find the claim recorded.
+        await self.connection.execute(insert(inbox).values(consumer=consumer, event_id=event_id, processed_at=utcnow()))
+        return True

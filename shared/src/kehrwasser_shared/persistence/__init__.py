@@ -1,0 +1,1 @@
+"""Persistence plumbing: async engines for SQLite and PostgreSQL, Alembic migrations."""

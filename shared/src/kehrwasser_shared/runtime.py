@@ -1,0 +1,194 @@
+"""Lifecycle of one service process: migrate, connect, declare streams and consumers, serve, stop cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faststream.nats import NatsBroker, NatsRouter
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .config import ServiceSettings
+from .messaging.consumer import EventConsumer
+from .messaging.outbox_relay import OutboxRelay
+from .messaging.streams import ensure_streams
+from .messaging.tables import MessagingTables
+from .persistence.database import create_engine
+from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceParts:
+    """What a composition root hands to the runtime."""
+
+    name: str
+    settings: ServiceSettings
+    database_url: str
+    migrations: Path
+    engine: AsyncEngine
+    router: NatsRouter
+    relay: OutboxRelay
+    consumers: Sequence[EventConsumer] = ()
+    background: Sequence[BackgroundLoop] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """The database engine and outbox relay every service builds the same way."""
+
+    database_url: str
+    engine: AsyncEngine
+    relay: OutboxRelay
+
+
+def build_plumbing(settings: ServiceSettings, tables: MessagingTables) -> Plumbing:
+    database_url = settings.resolved_database_url()
+    engine = create_engine(database_url)
+    return Plumbing(database_url, engine, OutboxRelay(engine, tables, poll_interval=settings.outbox_poll_seconds))
+
+
+def assemble(
+    settings: ServiceSettings,
+    plumbing: Plumbing,
+    migrations: Path,
+    router: NatsRouter,
+    consumers: Sequence[EventConsumer] = (),
+    background: Sequence[BackgroundLoop] = (),
+) -> ServiceParts:
+    return ServiceParts(
+        name=settings.SERVICE,
+        settings=settings,
+        database_url=plumbing.database_url,
+        migrations=migrations,
+        engine=plumbing.engine,
+        router=router,
+        relay=plumbing.relay,
+        consumers=consumers,
+        background=background,
+    )
+
+
+def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    kwargs: dict[str, Any] = {}
+    if settings.nats_creds:
+        kwargs["user_credentials"] = str(settings.nats_creds)
+    return NatsBroker(
+        servers,
+        name=f"kehrwasser-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        graceful_timeout=15.0,
+        # One access-log line per message drowns the logs; keep them for DEBUG.
+        log_level=logging.DEBUG,
+        **kwargs,
+    )
+
+
+async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    if parts.settings.migrate_on_start:
+        await upgrade_to_head_async(parts.migrations, parts.database_url)
+    broker = make_broker(parts.settings, parts.name)
+    broker.include_router(parts.router)
+    nc = await broker.connect()
+    js: JetStreamContext = nc.jetstream()
+    await ensure_streams(js, replicas=parts.settings.stream_replicas)
+    for consumer in parts.consumers:
+        await consumer.declare(js)
+    await broker.start()
+    tasks = [asyncio.create_task(parts.relay.run(js), name=f"{parts.name}-outbox-relay")]
+    tasks += [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
+    tasks += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
+    log.info(
+        "%s service ready (NATS %s, database %s)",
+        parts.name,
+        parts.settings.nats_url,
+        _redact(parts.database_url),
+    )
+    if ready is not None:
+        ready.set()
+    try:
+        await _until_stopped(stop, tasks)
+    finally:
+        log.info("%s service stopping", parts.name)
+        stop.set()
+        parts.relay.stop()
+        await broker.stop()
+        # Consumers finish the batch in hand and the relay its round; what outlasts the grace is cancelled
+        # and, being uncommitted or unacknowledged, done again after the restart.
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await parts.engine.dispose()
+        log.info("%s service stopped", parts.name)
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def configure_logging(level: str, name: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s %(levelname)-7s [{name}] %(name)s: %(message)s",
+    )
+
+
+def service_main(
+    settings_type: type[ServiceSettings],
+    bootstrap: Callable[[Any], ServiceParts],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> None:
+    """Entry point of a service process: ``kehrwasser-<service> [serve|migrate]``."""
+    name = settings_type.SERVICE
+    parser = argparse.ArgumentParser(prog=f"kehrwasser-{name}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    settings = settings_type()
+    configure_logging(settings.log_level, name)
+    if args.command == "migrate":
+        upgrade_to_head(migrations, settings.resolved_database_url())
+        return
+
+    async def run(stop: asyncio.Event) -> None:
+        await serve(bootstrap(settings), stop)
+
+    run_until_signalled(run)
+
+
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main`` until SIGINT or SIGTERM, then let it shut down gracefully."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())

@@ -1,0 +1,166 @@
+"""EventConsumer against a real nats-server: dispatch, retries with backoff, and the dead-letter path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+import pytest
+
+from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts.envelope import CloudEvent
+from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject
+from kehrwasser_shared.messaging.consumer import REASON_HEADER, EventConsumer, Subscription
+from kehrwasser_shared.messaging.streams import ensure_streams
+
+pytestmark = pytest.mark.integration
+
+
+def member_registered(name: str) -> CloudEvent:
+    return make_event(
+        type_=contracts.MEMBER_REGISTERED.type,
+        source="/test",
+        data=contracts.MemberRegisteredV1(
+            member_id=name.lower(),
+            name=name,
+            email=f"{name.lower()}@example.org",
+            company="",
+            language="en",
+            focus=[],
+            registered_at=datetime.now(UTC),
+        ),
+    )
+
+
+class Recorder:
+    def __init__(self, failures_before_success: int = 0) -> None:
+        self.seen: list[str] = []
+        self.attempts: dict[str, int] = {}
+        self.failures_before_success = failures_before_success
+
+    async def __call__(self, event: CloudEvent, data: Any) -> None:
+        self.attempts[event.id] = self.attempts.get(event.id, 0) + 1
+        if self.attempts[event.id] <= self.failures_before_success:
+            raise RuntimeError("the database is briefly away")
+        self.seen.append(data.name)
+
+
+class RunningConsumer:
+    def __init__(self, nc: Any, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+        self.nc, self._stop, self._task = nc, stop, task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+        await self.nc.close()
+
+
+async def start_consumer(nats_url: str, consumer: EventConsumer) -> tuple[RunningConsumer, Any]:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    await consumer.declare(js)
+    stop = asyncio.Event()
+    return RunningConsumer(nc, stop, asyncio.create_task(consumer.run(stop))), js
+
+
+async def publish(js: Any, subject: str, payload: bytes, msg_id: str) -> None:
+    await js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+
+
+async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def dead_letters(nats_url: str, consumer: str, expected: int) -> list[Any]:
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(deadletter_subject(consumer), stream=DEADLETTER_STREAM)
+        letters: list[Any] = []
+        while len(letters) < expected:
+            letters += await sub.fetch(expected - len(letters), timeout=10)
+        return letters
+    finally:
+        await nc.close()
+
+
+async def test_poison_messages_land_in_the_dead_letter_stream_while_valid_events_keep_flowing(
+    nats_url: str,
+) -> None:
+    recorder = Recorder()
+    consumer = EventConsumer(
+        durable="test-from-members",
+        source_service="members",
+        subscriptions=[Subscription(contracts.MEMBER_REGISTERED, recorder)],
+    )
+    broker, js = await start_consumer(nats_url, consumer)
+    subject = contracts.MEMBER_REGISTERED.subject
+    try:
+        ada = member_registered("Ada")
+        await publish(js, subject, ada.model_dump_json().encode(), ada.id)
+        await publish(js, subject, b"{this is not json", "poison-1")
+        wrong_schema = member_registered("Bad").model_dump(mode="json")
+        wrong_schema["data"]["email"] = "not an email"
+        await publish(js, subject, json.dumps(wrong_schema).encode(), "poison-2")
+        unknown = member_registered("Unknown").model_dump(mode="json")
+        unknown["type"] = "kehrwasser.members.member-teleported.v1"
+        await publish(js, subject, json.dumps(unknown).encode(), "poison-3")
+        grace = member_registered("Grace")
+        await publish(js, subject, grace.model_dump_json().encode(), grace.id)
+
+        await wait_until(lambda: recorder.seen == ["Ada", "Grace"])
+        letters = await dead_letters(nats_url, "test-from-members", 3)
+        reasons = [letter.headers[REASON_HEADER] for letter in letters]
+        assert reasons[0].startswith("malformed JSON")
+        assert reasons[1].startswith("data does not match kehrwasser.members.member-registered.v1: email")
+        assert reasons[2].startswith("unknown event type 'kehrwasser.members.member-teleported.v1'")
+        assert letters[0].data == b"{this is not json"
+        assert all(letter.headers["Kehrwasser-Original-Subject"] == subject for letter in letters)
+    finally:
+        await broker.stop()
+
+
+async def test_a_failing_handler_is_retried_with_backoff_and_then_succeeds(nats_url: str) -> None:
+    recorder = Recorder(failures_before_success=2)
+    consumer = EventConsumer(
+        durable="test-retry",
+        source_service="members",
+        subscriptions=[Subscription(contracts.MEMBER_REGISTERED, recorder)],
+        backoff_seconds=(0.1, 0.2),
+    )
+    broker, js = await start_consumer(nats_url, consumer)
+    try:
+        ada = member_registered("Ada")
+        await publish(js, contracts.MEMBER_REGISTERED.subject, ada.model_dump_json().encode(), ada.id)
+        await wait_until(lambda: recorder.seen == ["Ada"])
+        assert recorder.attempts[ada.id] == 3
+    finally:
+        await broker.stop()
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_attempt(nats_url: str) -> None:
+    recorder = Recorder(failures_before_success=100)
+    consumer = EventConsumer(
+        durable="test-give-up",
+        source_service="members",
+        subscriptions=[Subscription(contracts.MEMBER_REGISTERED, recorder)],
+        backoff_seconds=(0.05,),
+        max_attempts=3,
+    )
+    broker, js = await start_consumer(nats_url, consumer)
+    try:
+        ada = member_registered("Ada")
+        await publish(js, contracts.MEMBER_REGISTERED.subject, ada.model_dump_json().encode(), ada.id)
+        [letter] = await dead_letters(nats_url, "test-give-up", 1)
+        assert letter.headers[REASON_HEADER].startswith("handler failed 3 times")
+        assert recorder.attempts[ada.id] == 3
+    finally:
+        await broker.stop()

@@ -1,0 +1,200 @@
+"""The core flow through all four services, each a separate OS process, over one real nats-server and SMTP.
+
+Members register, a moderator founds an alliance, members join, contributions push one member below the
+threshold (one warning email in that member's language, not one per contribution), and a meeting is scheduled
+(an invitation with a calendar invite for every member).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+
+import icalendar
+import nats
+import pytest
+
+from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.embedded.mail_sink import MailSink
+from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.processes import ServiceProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+SERVICES = ("members", "alliances", "ledger", "notify")
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgresql"] if postgres_url_from_environment() else ["sqlite"]
+
+
+@pytest.fixture(params=backends())
+def database_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Each service its own database: SQLite files by default, or four fresh PostgreSQL databases."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with contextlib.ExitStack() as stack:
+        admin_url = postgres_url_from_environment() or ""
+        yield {
+            f"KEHRWASSER_{service.upper()}_DATABASE_URL": stack.enter_context(fresh_postgres_database(admin_url))
+            for service in SERVICES
+        }
+
+
+@pytest.fixture
+def network(
+    nats_url: str, mail_sink: MailSink, database_urls: dict[str, str], tmp_path: Path
+) -> Iterator[list[ServiceProcess]]:
+    env = {
+        "KEHRWASSER_NATS_URL": nats_url,
+        "KEHRWASSER_DATA_DIR": str(tmp_path / "data"),
+        "KEHRWASSER_SMTP_HOST": mail_sink.host,
+        "KEHRWASSER_SMTP_PORT": str(mail_sink.port),
+        "KEHRWASSER_OUTBOX_POLL_SECONDS": "0.2",
+        **database_urls,
+    }
+    processes = [ServiceProcess(service, env, tmp_path / "logs").start() for service in SERVICES]
+    try:
+        for process in processes:
+            process.wait_ready()
+        yield processes
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def calendar_of(message: EmailMessage) -> icalendar.Calendar:
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1, [p.get_content_type() for p in message.walk()]
+    assert parts[0].get_param("method") == "REQUEST"
+    return icalendar.Calendar.from_ical(parts[0].get_payload(decode=True))
+
+
+async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_member(
+    network: list[ServiceProcess], nats_url: str, mail_sink: MailSink
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    nc = await nats.connect(nats_url)
+    try:
+        client = CommandClient(nc)
+        ada = await client.send(
+            members.REGISTER,
+            members.RegisterMember(
+                name="Ada Lovelace",
+                email=f"ada-{run}@example.org",
+                company="Analytical Engines",
+                language="de",
+                focus=["compute"],
+            ),
+        )
+        grace = await client.send(
+            members.REGISTER,
+            members.RegisterMember(name="Grace Hopper", email=f"grace-{run}@example.org", language="en"),
+        )
+        linus = await client.send(
+            members.REGISTER,
+            members.RegisterMember(name="Linus Torvalds", email=f"linus-{run}@example.org", language="en"),
+        )
+        alliance = await client.send_when_known(
+            alliances.CREATE,
+            alliances.CreateAlliance(
+                name="Hamburg Founders",
+                purpose="Challenge each other's course",
+                focus=["compute"],
+                warning_threshold=Decimal("-5"),
+                moderator_id=ada.member_id,
+            ),
+        )
+        for newcomer in (grace, linus):
+            await client.send_when_known(
+                alliances.JOIN,
+                alliances.JoinAlliance(alliance_id=alliance.alliance_id, member_id=newcomer.member_id),
+            )
+
+        async def contribute(giver: str, value: str, kind: ledger.ContributionKind) -> ledger.ContributionResult:
+            return await client.send_when_known(
+                ledger.RECORD_CONTRIBUTION,
+                ledger.RecordContribution(
+                    contribution_id=str(uuid.uuid4()),
+                    alliance_id=alliance.alliance_id,
+                    giver_id=giver,
+                    receiver_id=linus.member_id,
+                    kind=kind,
+                    value=Decimal(value),
+                    note="",
+                ),
+            )
+
+        await contribute(ada.member_id, "3", ledger.ContributionKind.ADVICE)
+        crossing = await contribute(grace.member_id, "4", ledger.ContributionKind.INTRODUCTION)
+        assert crossing.receiver_balance == Decimal("-7")
+        further = await contribute(ada.member_id, "1", ledger.ContributionKind.KNOWLEDGE)
+        assert further.receiver_balance == Decimal("-8")
+        balance = await client.send(
+            ledger.BALANCE, ledger.QueryBalance(alliance_id=alliance.alliance_id, member_id=linus.member_id)
+        )
+        assert balance.balance == Decimal("-8")
+        assert balance.below_threshold
+
+        tomorrow = (datetime.now() + timedelta(days=1)).replace(hour=18, minute=0, second=0, microsecond=0)
+        meeting = await client.send(
+            alliances.SCHEDULE_MEETING,
+            alliances.ScheduleMeeting(
+                alliance_id=alliance.alliance_id,
+                requested_by=ada.member_id,
+                title="Monthly course check",
+                starts_at=tomorrow,
+                timezone="Europe/Berlin",
+                duration_minutes=90,
+                location="https://meet.example.org/hamburg",
+            ),
+        )
+    finally:
+        await nc.close()
+
+    messages = await asyncio.to_thread(mail_sink.wait_for, 4, 60.0)
+    await asyncio.sleep(2.0)  # a second warning, if one were wrongly sent, would arrive in this time
+    messages = mail_sink.messages
+    invitations = [m for m in messages if any(p.get_content_type() == "text/calendar" for p in m.walk())]
+    warnings = [m for m in messages if m not in invitations]
+
+    assert len(warnings) == 1, [m["Subject"] for m in messages]
+    [warning] = warnings
+    assert warning["To"].addresses[0].addr_spec == linus.email
+    assert warning["Content-Language"] == "en"
+    assert "Hamburg Founders" in text_of(warning)
+    assert "-8" in text_of(warning) or "-7" in text_of(warning)
+    assert warning.get_body(preferencelist=("html",)) is not None
+
+    assert sorted(m["To"].addresses[0].addr_spec for m in invitations) == sorted([ada.email, grace.email, linus.email])
+    uids = set()
+    for invitation in invitations:
+        recipient = invitation["To"].addresses[0].addr_spec
+        calendar = calendar_of(invitation)
+        assert str(calendar["METHOD"]) == "REQUEST"
+        [event] = calendar.walk("VEVENT")
+        uids.add(str(event["UID"]))
+        attendees = event.get("ATTENDEE")
+        attendees = attendees if isinstance(attendees, list) else [attendees]
+        assert [str(a).lower() for a in attendees] == [f"mailto:{recipient}"]
+        assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+        assert event["DTSTART"].dt.replace(tzinfo=None) == meeting.starts_at.replace(tzinfo=None)
+        assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+        assert str(event["SUMMARY"]) == "Monthly course check"
+        expected_language = "de" if recipient == ada.email else "en"
+        assert invitation["Content-Language"] == expected_language
+    assert uids == {f"{meeting.meeting_id}@kehrwasser"}

@@ -125,13 +125,14 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         log.info("%s service stopping", parts.name)
         stop.set()
         parts.relay.stop()
-        await broker.stop()
         # Consumers finish the batch in hand and the relay its round; what outlasts the grace is cancelled
-        # and, being uncommitted or unacknowledged, done again after the restart.
+        # and, being uncommitted or unacknowledged, done again after the restart. They stop before the broker
+        # drains the connection: a drain waits for every subscription, their pull subscriptions included.
         _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await broker.stop()
         await parts.engine.dispose()
         log.info("%s service stopped", parts.name)
 

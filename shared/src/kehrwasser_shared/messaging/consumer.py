@@ -12,6 +12,7 @@ original payload; the consumer then acknowledges it and keeps going.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -89,6 +90,15 @@ class EventConsumer:
         """Fetch and settle batches until ``stop`` is set; a message in flight is finished first."""
         assert self._js is not None, "declare() binds the consumer before it runs"
         subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        try:
+            await self._pull(subscription, stop)
+        finally:
+            # Messages fetched but not handled are redelivered after the ack wait; dropping the subscription
+            # here lets the connection drain instead of waiting for them.
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _pull(self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(self._batch_size, timeout=self._fetch_timeout)

@@ -15,7 +15,7 @@ from kehrwasser_shared.contracts import alliances, make_event, members
 from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.messaging.consumer import REASON_HEADER
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import fetch_exactly, running
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ async def test_alliances_dead_letters_poison_and_still_learns_the_valid_member(
             )
             assert founded.member_ids == ["ada"]
             sub = await js.pull_subscribe(deadletter_subject("alliances-from-members"), stream=DEADLETTER_STREAM)
-            letters = await sub.fetch(3, timeout=10)
+            letters = await fetch_exactly(sub, 3)
         finally:
             await nc.close()
     reasons = [letter.headers[REASON_HEADER] for letter in letters]

@@ -18,7 +18,7 @@ from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import fetch_exactly, running
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ async def test_founding_joining_and_scheduling_publish_their_events(
             assert no_alliance.value.code == "unknown-alliance"
 
             sub = await js.pull_subscribe("kehrwasser.evt.alliances.>", stream=stream_name("alliances"))
-            messages = await sub.fetch(4, timeout=10)
+            messages = await fetch_exactly(sub, 4)
             types = [json.loads(m.data)["type"] for m in messages]
             assert types == [
                 "kehrwasser.alliances.alliance-created.v1",

@@ -6,13 +6,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kehrwasser_ledger.domain.model import GENESIS_HASH, Account, AllianceBooks, BalancePolicy, Contribution, Entry
+from kehrwasser_ledger.domain.analytics import Flow
+from kehrwasser_ledger.domain.confirmation import PendingContribution, PendingStatus
+from kehrwasser_ledger.domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
+from kehrwasser_ledger.domain.policy import BalancePolicy
 from kehrwasser_ledger.service_layer import handlers
+from kehrwasser_ledger.service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
 from kehrwasser_ledger.service_layer.unit_of_work import (
     AccountRepository,
     AllianceBooksRepository,
     ContributionRepository,
     LedgerUnitOfWork,
+    PendingRepository,
 )
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
@@ -54,6 +59,12 @@ class FakeBooks(AllianceBooksRepository):
 
     async def all_ids(self) -> list[str]:
         return sorted(self.books)
+
+    async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None:
+        self.books[alliance_id] = replace(self.books[alliance_id], policy=policy)
+
+    async def with_inactivity_window(self) -> list[str]:
+        return sorted(a for a, b in self.books.items() if b.policy.inactivity_window is not None)
 
 
 class FakeAccounts(AccountRepository):
@@ -111,6 +122,33 @@ class FakeContributions(ContributionRepository):
         return [e for e in self.entries if e.alliance_id == alliance_id]
 
 
+class FakePending(PendingRepository):
+    def __init__(self) -> None:
+        self.held: dict[str, PendingContribution] = {}
+
+    async def get(self, contribution_id: str, *, for_update: bool = False) -> PendingContribution | None:
+        return self.held.get(contribution_id)
+
+    async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
+        return {c: self.held[c] for c in contribution_ids if c in self.held}
+
+    async def add(self, held: list[PendingContribution]) -> None:
+        for pending in held:
+            assert pending.contribution_id not in self.held
+            self.held[pending.contribution_id] = pending
+
+    async def decide(self, decided: list[PendingContribution]) -> None:
+        for pending in decided:
+            self.held[pending.contribution_id] = pending
+
+    async def due(self, now: datetime, limit: int) -> list[PendingContribution]:
+        due = [p for p in self.held.values() if p.status is PendingStatus.PENDING and p.expires_at <= now]
+        return sorted(due, key=lambda p: p.expires_at)[:limit]
+
+    async def of_alliance(self, alliance_id: str, statuses: list[PendingStatus]) -> list[PendingContribution]:
+        return [p for p in self.held.values() if p.alliance_id == alliance_id and p.status in statuses]
+
+
 class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, LedgerUnitOfWork):
     """Commits are immediate in memory; handlers that raise before commit leave no trace only because they
     validate before they write, which the property tests check through the books' invariants."""
@@ -120,6 +158,7 @@ class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, LedgerUnitOfWork):
         self.alliances = FakeBooks()
         self.accounts = FakeAccounts()
         self.contributions = FakeContributions()
+        self.pending = FakePending()
 
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -165,4 +204,70 @@ def contribution(
         kind=contracts.ContributionKind(kind),
         value=Decimal(value),
         note=note,
+    )
+
+
+class FakeLedgerReadModel(LedgerReadModel):
+    """Reads what a `FakeLedgerUnitOfWork` holds, as the SQL read model reads the ledger's tables."""
+
+    def __init__(self, uow: FakeLedgerUnitOfWork) -> None:
+        self._uow = uow
+
+    async def alliance_known(self, alliance_id: str) -> bool:
+        return await self._uow.alliances.get(alliance_id) is not None
+
+    async def alliance_ids(self) -> list[str]:
+        return await self._uow.alliances.all_ids()
+
+    async def members(self, alliance_id: str) -> list[str]:
+        return sorted(m for a, m in self._uow.alliances.roles if a == alliance_id)
+
+    async def statement_lines(
+        self, alliance_id: str, member_id: str, *, after_version: int | None, limit: int, newest_first: bool
+    ) -> list[StatementLine]:
+        mine = sorted(
+            (e for e in await self._uow.contributions.entries_of(alliance_id) if e.owner_id == member_id),
+            key=lambda e: e.version,
+            reverse=newest_first,
+        )
+        if after_version is not None:
+            mine = [e for e in mine if (e.version < after_version if newest_first else e.version > after_version)]
+        booked = self._uow.contributions.contributions
+        return [_statement_line(e, booked[e.contribution_id]) for e in mine[:limit]]
+
+    async def balance_mark_at(self, alliance_id: str, member_id: str, moment: datetime) -> BalanceMark | None:
+        booked = self._uow.contributions.contributions
+        before = [
+            e
+            for e in await self._uow.contributions.entries_of(alliance_id)
+            if e.owner_id == member_id and booked[e.contribution_id].recorded_at <= moment
+        ]
+        last = max(before, key=lambda e: e.version, default=None)
+        if last is None:
+            return None
+        recorded_at = booked[last.contribution_id].recorded_at
+        return BalanceMark(last.version, last.balance_after, last.contribution_id, recorded_at)
+
+    async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
+        totals: dict[tuple[str, str, str], tuple[Decimal, int]] = {}
+        for c in await self._uow.contributions.of_alliance(alliance_id):
+            if kind is None or c.kind == kind:
+                value, count = totals.get((c.giver_id, c.receiver_id, c.kind), (Decimal("0.00"), 0))
+                totals[(c.giver_id, c.receiver_id, c.kind)] = (value + c.sign * c.value, count + c.sign)
+        return [Flow(g, r, k, value, count) for (g, r, k), (value, count) in totals.items()]
+
+
+def _statement_line(entry: Entry, booked: Contribution) -> StatementLine:
+    return StatementLine(
+        version=entry.version,
+        contribution_id=entry.contribution_id,
+        recorded_at=booked.recorded_at,
+        giver_id=booked.giver_id,
+        receiver_id=booked.receiver_id,
+        kind=booked.kind,
+        amount=entry.amount,
+        balance_before=entry.balance_before,
+        balance_after=entry.balance_after,
+        note=booked.note,
+        reverses=booked.reverses,
     )

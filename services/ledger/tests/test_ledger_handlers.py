@@ -60,11 +60,11 @@ async def test_a_warning_is_published_once_per_crossing_and_recovery_rearms_it()
     await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
     await handlers.record_contribution(contribution("c2", "grace", "linus", "4"), uow, clock)  # -7: crossing
     await handlers.record_contribution(contribution("c3", "ada", "linus", "1"), uow, clock)  # -8: still below
-    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v1") == 1
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v2") == 1
     await handlers.record_contribution(contribution("c4", "linus", "ada", "5"), uow, clock)  # -3: recovered
-    assert uow.emitted_types().count("kehrwasser.ledger.balance-recovered.v1") == 1
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-recovered.v2") == 1
     await handlers.record_contribution(contribution("c5", "grace", "linus", "5"), uow, clock)  # -8: new crossing
-    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v1") == 2
+    assert uow.emitted_types().count("kehrwasser.ledger.balance-warning.v2") == 2
 
 
 async def test_a_reversal_undoes_the_original_and_references_it() -> None:

@@ -20,7 +20,7 @@ from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import fetch_exactly, running
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -102,12 +102,12 @@ async def test_contributions_are_booked_once_and_warn_once_per_crossing(
             assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
 
             sub = await js.pull_subscribe("kehrwasser.evt.ledger.>", stream=stream_name("ledger"))
-            messages = await sub.fetch(4, timeout=10)
+            messages = await fetch_exactly(sub, 4)
             types = [json.loads(m.data)["type"] for m in messages]
             assert types == [
                 "kehrwasser.ledger.contribution-recorded.v1",
                 "kehrwasser.ledger.contribution-recorded.v1",
-                "kehrwasser.ledger.balance-warning.v1",
+                "kehrwasser.ledger.balance-warning.v2",
                 "kehrwasser.ledger.contribution-recorded.v1",
             ]
             warning = json.loads(messages[2].data)["data"]
@@ -147,7 +147,7 @@ async def test_submitted_contributions_are_booked_in_batches_exactly_once(
             )
             assert balance.balance == Decimal("-150")
             sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
-            rejected = [json.loads(m.data)["data"] for m in await sub.fetch(2, timeout=10)]
+            rejected = [json.loads(m.data)["data"] for m in await fetch_exactly(sub, 2)]
             assert sorted((r["contribution_id"], r["code"]) for r in rejected) == [
                 ("s-outsider", "not-a-member"),
                 ("s0", "conflict"),

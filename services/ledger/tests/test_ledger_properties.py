@@ -59,6 +59,6 @@ async def _run(operations: list[tuple[object, ...]]) -> None:
         HAMBURG, await uow.contributions.of_alliance(HAMBURG), await uow.contributions.entries_of(HAMBURG), accounts
     )
     assert problems == []
-    warnings = uow.emitted_types().count("kehrwasser.ledger.balance-warning.v1")
-    recoveries = uow.emitted_types().count("kehrwasser.ledger.balance-recovered.v1")
+    warnings = uow.emitted_types().count("kehrwasser.ledger.balance-warning.v2")
+    recoveries = uow.emitted_types().count("kehrwasser.ledger.balance-recovered.v2")
     assert recoveries <= warnings <= recoveries + 3  # alternating per member: never two warnings in a row

@@ -14,7 +14,7 @@ from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import fetch_exactly, running
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ async def test_registering_a_member_replies_and_publishes_member_registered(
 
             js = nc.jetstream()
             sub = await js.pull_subscribe(contracts.MEMBER_REGISTERED.subject, stream=stream_name("members"))
-            [msg] = await sub.fetch(1, timeout=10)
+            [msg] = await fetch_exactly(sub, 1)
             event = json.loads(msg.data)
             assert event["type"] == "kehrwasser.members.member-registered.v1"
             assert event["specversion"] == "1.0"

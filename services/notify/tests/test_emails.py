@@ -42,14 +42,16 @@ def test_balance_warning_speaks_english_and_escapes_names_in_html() -> None:
             alliance_name="Hamburg Founders",
             balance=Decimal("-7"),
             threshold=Decimal("-5"),
+            light="red",
             message_id="<w1@kehrwasser>",
             now=NOW,
         )
     )
     assert message["Content-Language"] == "en"
-    assert message["Subject"] == "Your balance of contribution in Hamburg Founders fell below -5.00"
+    assert message["Subject"] == "Your balance of contribution in Hamburg Founders is red"
     plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "-7.00 points" in plain
+    assert "-7.00 points, below the threshold of -5.00" in plain
+    assert "moderators are told as well" in plain
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Linus &lt;Torvalds&gt;" in html
 
@@ -61,13 +63,49 @@ def test_balance_warning_in_german_uses_a_decimal_comma() -> None:
             contact=ADA,
             alliance_name="Hamburg Founders",
             balance=Decimal("-7.5"),
-            threshold=Decimal("-5"),
+            threshold=Decimal("-2"),
+            light="yellow",
             message_id="<w2@kehrwasser>",
             now=NOW,
         )
     )
     assert message["Content-Language"] == "de"
+    assert message["Subject"] == "Deine Beitragsbilanz in Hamburg Founders steht auf gelb"
     assert "-7,50 Punkten" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_an_inactivity_warning_says_that_nothing_was_given_lately() -> None:
+    message = parsed(
+        emails.balance_warning(
+            sender=SENDER,
+            contact=LINUS,
+            alliance_name="Hamburg Founders",
+            balance=Decimal("3"),
+            threshold=None,
+            light="yellow",
+            message_id="<w3@kehrwasser>",
+            now=NOW,
+        )
+    )
+    assert "not contributed anything lately" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_red_escalation_tells_the_moderator_in_the_moderators_language() -> None:
+    message = parsed(
+        emails.red_escalation(
+            sender=SENDER,
+            moderator=ADA,
+            member_name="Linus Torvalds",
+            alliance_name="Hamburg Founders",
+            balance=Decimal("-12"),
+            threshold=Decimal("-10"),
+            message_id="<e1@kehrwasser>",
+            now=NOW,
+        )
+    )
+    assert message["To"].addresses[0].addr_spec == ADA.email
+    assert message["Subject"] == "Linus Torvalds steht in Hamburg Founders auf Rot"
+    assert "-12,00 Punkten" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def test_meeting_invitation_carries_a_request_with_timezone_uid_and_attendee() -> None:

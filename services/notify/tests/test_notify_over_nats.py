@@ -52,12 +52,16 @@ def registered(member_id: str, name: str, language: str) -> members.MemberRegist
     )
 
 
-def warning_for(member_id: str) -> ledger.BalanceWarningV1:
-    return ledger.BalanceWarningV1(
+def warning_for(member_id: str, escalate_to: list[str] | None = None) -> ledger.BalanceWarningV2:
+    return ledger.BalanceWarningV2(
         alliance_id="hamburg",
         member_id=member_id,
+        light=ledger.TrafficLight.RED,
+        previous_light=ledger.TrafficLight.GREEN,
+        reason=ledger.LightReason.BALANCE,
         balance=Decimal("-7"),
         threshold=Decimal("-5"),
+        escalate_to=escalate_to or [],
         contribution_id="c2",
         occurred_at=NOW,
     )
@@ -133,3 +137,22 @@ async def test_every_attendee_gets_an_invitation_with_the_same_uid(
         assert str(event["UID"]) == "m-1@kehrwasser"
         assert str(event["ATTENDEE"]) == f"mailto:{message['To'].addresses[0].addr_spec}"
         assert str(event["ORGANIZER"]) == "mailto:ada@example.org"
+
+
+async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    async with running(bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+            await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
+            await publish(js, ledger.BALANCE_WARNING, warning_for("linus", escalate_to=["ada"]))
+            messages = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
+        finally:
+            await nc.close()
+    by_recipient = {m["To"].addresses[0].addr_spec: m for m in messages}
+    assert set(by_recipient) == {"ada@example.org", "linus@example.org"}
+    assert by_recipient["linus@example.org"]["Subject"] == "Your balance of contribution in hamburg is red"
+    assert by_recipient["ada@example.org"]["Subject"] == "Linus Torvalds steht in hamburg auf Rot"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -27,6 +28,24 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> BackgroundLoop:
+    """A background loop doing ``work`` now and then every ``seconds`` until the service stops.
+
+    A failed round is logged and retried at the next one: a database outage must not stop the service.
+    """
+
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await work()
+            except Exception:
+                log.exception("%s failed; retrying in %.0fs", what, seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    return loop
 
 
 @dataclass

@@ -206,6 +206,56 @@ def ledger_verify(
     _send(nats_url, ledger.VERIFY, alliance_id=alliance)
 
 
+@ledger_app.command("statement")
+def ledger_statement(
+    alliance_id: str,
+    member_id: str,
+    after_version: Annotated[
+        int | None, typer.Option(help="Continue after this entry (the previous page's next_after_version)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Entries per page")] = 50,
+    order: Annotated[ledger.StatementOrder, typer.Option()] = ledger.StatementOrder.NEWEST_FIRST,
+    nats_url: NatsUrl = None,
+) -> None:
+    """A member's entries in an alliance, a page at a time."""
+    _send(
+        nats_url,
+        ledger.STATEMENT,
+        alliance_id=alliance_id,
+        member_id=member_id,
+        after_version=after_version,
+        limit=limit,
+        order=order,
+    )
+
+
+@ledger_app.command("balance-at")
+def ledger_balance_at(
+    alliance_id: str,
+    member_id: str,
+    at: Annotated[str, typer.Argument(help="ISO time, e.g. 2026-11-24T12:00:00Z (no zone: UTC)")],
+    nats_url: NatsUrl = None,
+) -> None:
+    """A member's balance in an alliance as of a past time."""
+    _send(nats_url, ledger.BALANCE_AT, alliance_id=alliance_id, member_id=member_id, at=at)
+
+
+@ledger_app.command("matrix")
+def ledger_matrix(
+    alliance_id: str,
+    kind: Annotated[ledger.ContributionKind | None, typer.Option(help="Only this kind")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Who gave to whom in an alliance, by kind, with the one-way flows."""
+    _send(nats_url, ledger.FLOW_MATRIX, alliance_id=alliance_id, kind=kind)
+
+
+@ledger_app.command("health")
+def ledger_health(alliance_id: str, nats_url: NatsUrl = None) -> None:
+    """An alliance's reciprocity health: Gini coefficient of giving, active givers, one-way flows."""
+    _send(nats_url, ledger.ALLIANCE_HEALTH, alliance_id=alliance_id)
+
+
 @app.command()
 def balance(alliance_id: str, member_id: str, nats_url: NatsUrl = None) -> None:
     """A member's balance of contribution in an alliance."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,13 +14,16 @@ from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import BatchEventConsumer, EventConsumer, Subscription
-from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
+from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
+from .adapters.read_model import SqlLedgerReadModel
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlLedgerUnitOfWork
 from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
-from .service_layer import handlers
+from .entrypoints.health import PeriodicHealth
+from .service_layer import confirmations, handlers, policies, queries
+from .service_layer.maintenance import maintain
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 T = TypeVar("T")
@@ -62,6 +65,26 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
     )
     endpoints.bind(contracts.BALANCE, lambda query: handlers.balance(query, uow()))
     endpoints.bind(contracts.VERIFY, lambda cmd: handlers.verify(cmd, uow()))
+    endpoints.bind(contracts.CONFIRM_CONTRIBUTION, lambda cmd: confirmations.confirm_contribution(cmd, uow(), utc_now))
+    endpoints.bind(contracts.REJECT_CONTRIBUTION, lambda cmd: confirmations.reject_contribution(cmd, uow(), utc_now))
+    endpoints.bind(contracts.DISPUTES, lambda query: confirmations.disputes(query, uow()))
+    endpoints.bind(contracts.SET_POLICY, lambda cmd: policies.set_policy(cmd, uow(), utc_now))
+    endpoints.bind(contracts.POLICY, lambda query: policies.policy(query, uow()))
+    endpoints.bind(contracts.TRAFFIC_LIGHT, lambda query: policies.traffic_lights(query, uow(), utc_now))
+    maintenance = every(
+        settings.maintenance_interval_seconds, lambda: maintain(uow, utc_now), "expiring and re-lighting"
+    )
+
+    def read_model() -> SqlLedgerReadModel:
+        return SqlLedgerReadModel(plumbing.engine)
+
+    endpoints.bind(contracts.STATEMENT, lambda query: queries.statement(query, read_model()))
+    endpoints.bind(contracts.BALANCE_AT, lambda query: queries.balance_at(query, read_model()))
+    endpoints.bind(contracts.FLOW_MATRIX, lambda query: queries.flow_matrix(query, read_model()))
+    endpoints.bind(contracts.ALLIANCE_HEALTH, lambda query: queries.alliance_health(query, read_model(), utc_now))
+    health = PeriodicHealth(
+        period=timedelta(seconds=settings.health_interval_seconds), read_model=read_model, uow=uow, clock=utc_now
+    )
     alliances = EventConsumer(
         durable=handlers.ALLIANCES_CONSUMER,
         source_service="alliances",
@@ -82,7 +105,9 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         batch_size=settings.intake_batch_size,
         fetch_timeout=settings.intake_fetch_seconds,
     )
-    return assemble(settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake])
+    return assemble(
+        settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake], background=[health.run, maintenance]
+    )
 
 
 async def _never_called(event: Any, data: Any) -> None:

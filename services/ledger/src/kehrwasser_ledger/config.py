@@ -18,3 +18,9 @@ class LedgerSettings(ServiceSettings):
     )
     intake_batch_size: int = Field(1000, description="Submitted contributions booked per transaction, at most")
     intake_fetch_seconds: float = Field(0.05, description="How long the intake waits to fill a batch")
+    maintenance_interval_seconds: float = Field(
+        60, gt=0, description="How often pending contributions are expired and inactivity lights reviewed"
+    )
+    health_interval_seconds: int = Field(
+        3600, ge=1, description="Period of the alliance-health event: one per alliance and period"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -41,21 +42,41 @@ class ContributionRecordedV1(BaseModel):
     reverses: str | None = Field(None, description="The contribution this entry corrects, for a reversal")
 
 
-class BalanceWarningV1(BaseModel):
+class TrafficLight(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class LightReason(StrEnum):
+    BALANCE = "balance"
+    INACTIVITY = "inactivity"
+
+
+class BalanceWarningV2(BaseModel):
     alliance_id: Identifier
     member_id: Identifier
+    light: TrafficLight = Field(description="The new, worse light: yellow or red")
+    previous_light: TrafficLight
+    reason: LightReason = Field(description="balance, or inactivity: nothing given within the policy's window")
     balance: Points
-    threshold: Points
-    contribution_id: Identifier = Field(description="The contribution that took the balance below the threshold")
+    threshold: Points | None = Field(description="The threshold the balance fell below (none for inactivity)")
+    escalate_to: list[Identifier] = Field(
+        default_factory=list, description="Moderators to tell as well: every moderator but the member, on red"
+    )
+    contribution_id: Identifier | None = Field(
+        None, description="The contribution that changed the light; none when a policy review or time did"
+    )
     occurred_at: datetime
 
 
-class BalanceRecoveredV1(BaseModel):
+class BalanceRecoveredV2(BaseModel):
     alliance_id: Identifier
     member_id: Identifier
+    light: TrafficLight = Field(description="The new, better light")
+    previous_light: TrafficLight
     balance: Points
-    threshold: Points
-    contribution_id: Identifier
+    contribution_id: Identifier | None = None
     occurred_at: datetime
 
 
@@ -69,6 +90,11 @@ class RecordContribution(BaseModel):
     kind: ContributionKind
     value: Points = Field(gt=0)
     note: str = Field(default="", max_length=2000)
+    recorded_by: Identifier | None = Field(
+        None,
+        description="Who records it: the giver (the default), the receiver (a thank-you) or a moderator. In an "
+        "alliance that requires confirmation, a giver's record stays pending until the receiver confirms it",
+    )
 
 
 class ContributionRejectedV1(BaseModel):
@@ -99,7 +125,9 @@ class LedgerVerification(BaseModel):
 
 
 class ContributionResult(BaseModel):
-    status: Literal["created", "exists"]
+    status: Literal["created", "exists", "pending"] = Field(
+        description="pending: waits for the receiver's confirmation and is not in the balances yet"
+    )
     contribution_id: str
     alliance_id: str
     giver_id: str
@@ -124,8 +152,9 @@ class BalanceView(BaseModel):
     balance: Points
     given: Points
     received: Points
-    threshold: Points
+    threshold: Points = Field(description="The red threshold")
     below_threshold: bool
+    light: TrafficLight
 
 
 CONTRIBUTION_RECORDED = EventContract(
@@ -134,16 +163,16 @@ CONTRIBUTION_RECORDED = EventContract(
 BALANCE_WARNING = EventContract(
     SERVICE,
     "balance-warning",
-    1,
-    BalanceWarningV1,
-    "A member's balance fell below the alliance's warning threshold (once per crossing).",
+    2,
+    BalanceWarningV2,
+    "A member's traffic light worsened (once per crossing); on red the alliance's moderators are told as well.",
 )
 BALANCE_RECOVERED = EventContract(
     SERVICE,
     "balance-recovered",
-    1,
-    BalanceRecoveredV1,
-    "A warned member's balance is back at or above the warning threshold.",
+    2,
+    BalanceRecoveredV2,
+    "A member's traffic light improved (after clearing the threshold by the policy's hysteresis).",
 )
 CONTRIBUTION_SUBMITTED = EventContract(
     SERVICE,
@@ -185,11 +214,382 @@ BALANCE = CommandContract(
     SERVICE, "balance", QueryBalance, BalanceView, "A member's balance of contribution in an alliance."
 )
 
+# --- Balance policy, traffic lights and confirmation -------------------------------------------------------
+
+
+class PendingStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class PendingContributionView(BaseModel):
+    contribution_id: str
+    alliance_id: str
+    giver_id: str
+    receiver_id: str
+    kind: ContributionKind
+    value: Points
+    note: str
+    recorded_by: str
+    submitted_at: datetime
+    expires_at: datetime
+    status: PendingStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+
+
+class ContributionPendingV1(PendingContributionView):
+    """A giver's record waits for the receiver's confirmation (status is always pending here)."""
+
+
+class ContributionDisputedV1(PendingContributionView):
+    """The receiver or a moderator rejected a pending contribution (status rejected, with the reason)."""
+
+
+class ContributionExpiredV1(PendingContributionView):
+    """Nobody confirmed a pending contribution in time (status expired)."""
+
+
+class ConfirmContribution(BaseModel):
+    contribution_id: Identifier
+    confirmed_by: Identifier = Field(description="The receiver, or a moderator of the alliance")
+
+
+class RejectContribution(BaseModel):
+    contribution_id: Identifier
+    rejected_by: Identifier = Field(description="The receiver, or a moderator of the alliance")
+    reason: str = Field(default="", max_length=2000)
+
+
+class QueryDisputes(BaseModel):
+    alliance_id: Identifier
+    requested_by: Identifier = Field(description="A moderator: disputes are visible to moderators")
+
+
+class Disputes(BaseModel):
+    alliance_id: str
+    pending: list[PendingContributionView]
+    rejected: list[PendingContributionView]
+    expired: list[PendingContributionView]
+
+
+PolicyLimit = Literal["yellow_below", "floor", "inactivity_days", "probation_limit"]
+
+
+class SetPolicy(BaseModel):
+    """Change an alliance's balance policy; fields left out keep their value, ``clear`` removes optional limits."""
+
+    alliance_id: Identifier
+    requested_by: Identifier = Field(description="A moderator of the alliance")
+    red_below: Points | None = Field(None, description="Red below this net balance (the warning threshold)")
+    yellow_below: Points | None = Field(None, description="Yellow below this net balance (at or above red)")
+    floor: Points | None = Field(None, description="Hard floor: a contribution taking a receiver below it is refused")
+    inactivity_days: int | None = Field(None, gt=0, description="Yellow when nothing was given in this many days")
+    hysteresis: Points | None = Field(None, ge=0, description="How far past a threshold a light must recover")
+    probation_limit: Points | None = Field(
+        None, ge=0, description="What a newcomer who has given nothing yet may receive in all"
+    )
+    requires_confirmation: bool | None = Field(None, description="Givers' records wait for the receiver")
+    pending_expiry_hours: int | None = Field(None, gt=0, description="Pending contributions expire after this")
+    clear: list[PolicyLimit] = Field(default_factory=list, description="Optional limits to remove")
+
+
+class QueryPolicy(BaseModel):
+    alliance_id: Identifier
+
+
+class PolicyView(BaseModel):
+    alliance_id: str
+    red_below: Points
+    yellow_below: Points | None
+    floor: Points | None
+    inactivity_days: int | None
+    hysteresis: Points
+    probation_limit: Points | None
+    requires_confirmation: bool
+    pending_expiry_hours: int
+
+
+class PolicyChangedV1(PolicyView):
+    """An alliance's balance policy changed; lights were reviewed against it at once."""
+
+    changed_by: str
+    occurred_at: datetime
+
+
+class QueryTrafficLight(BaseModel):
+    alliance_id: Identifier
+    member_id: Identifier | None = Field(None, description="One member, or every member when omitted")
+
+
+class TrafficLightView(BaseModel):
+    member_id: str
+    light: TrafficLight
+    balance: Points
+    given: Points
+    received: Points
+    inactive: bool = Field(description="Nothing given within the policy's inactivity window")
+    on_probation: bool = Field(description="Has not given anything yet while the alliance has a probation limit")
+    last_given_at: datetime | None
+
+
+class TrafficLights(BaseModel):
+    alliance_id: str
+    policy: PolicyView
+    members: list[TrafficLightView]
+
+
+CONTRIBUTION_PENDING = EventContract(
+    SERVICE,
+    "contribution-pending",
+    1,
+    ContributionPendingV1,
+    "A contribution recorded by its giver waits for the receiver's confirmation (not in the balances yet).",
+)
+CONTRIBUTION_DISPUTED = EventContract(
+    SERVICE,
+    "contribution-disputed",
+    1,
+    ContributionDisputedV1,
+    "The receiver or a moderator rejected a pending contribution; moderators see it among the disputes.",
+)
+CONTRIBUTION_EXPIRED = EventContract(
+    SERVICE, "contribution-expired", 1, ContributionExpiredV1, "A pending contribution was not confirmed in time."
+)
+POLICY_CHANGED = EventContract(
+    SERVICE, "policy-changed", 1, PolicyChangedV1, "A moderator changed an alliance's balance policy."
+)
+CONFIRM_CONTRIBUTION = CommandContract(
+    SERVICE,
+    "confirm-contribution",
+    ConfirmContribution,
+    ContributionResult,
+    "The receiver (or a moderator) confirms a pending contribution: it is posted now (idempotent).",
+)
+REJECT_CONTRIBUTION = CommandContract(
+    SERVICE,
+    "reject-contribution",
+    RejectContribution,
+    PendingContributionView,
+    "The receiver (or a moderator) rejects a pending contribution; it becomes a dispute (idempotent).",
+)
+DISPUTES = CommandContract(
+    SERVICE,
+    "disputes",
+    QueryDisputes,
+    Disputes,
+    "Pending, rejected and expired contributions of an alliance, for its moderators.",
+)
+SET_POLICY = CommandContract(
+    SERVICE,
+    "set-policy",
+    SetPolicy,
+    PolicyView,
+    "A moderator changes the alliance's balance policy; every member's light is reviewed against it.",
+)
+POLICY = CommandContract(SERVICE, "policy", QueryPolicy, PolicyView, "An alliance's balance policy.")
+TRAFFIC_LIGHT = CommandContract(
+    SERVICE,
+    "traffic-light",
+    QueryTrafficLight,
+    TrafficLights,
+    "The traffic light (green, yellow, red) of one member or of every member of an alliance.",
+)
+
+
+# --- Reciprocity analytics, statements and their queries ----------------------------------------------------
+
+
+class StatementOrder(StrEnum):
+    NEWEST_FIRST = "newest-first"
+    OLDEST_FIRST = "oldest-first"
+
+
+class QueryStatement(BaseModel):
+    alliance_id: Identifier
+    member_id: Identifier
+    after_version: int | None = Field(
+        None,
+        ge=0,
+        description="Cursor: continue after this account version in the chosen order (the previous page's "
+        "next_after_version); omitted: start at the newest (or oldest) entry",
+    )
+    limit: int = Field(50, ge=1, le=500, description="Entries per page")
+    order: StatementOrder = StatementOrder.NEWEST_FIRST
+
+
+class StatementLine(BaseModel):
+    version: int = Field(description="The account's entry number: gapless, 1 for the member's first entry")
+    contribution_id: str
+    recorded_at: datetime
+    role: Literal["giver", "receiver"] = Field(description="The member's side of the contribution")
+    counterparty_id: str = Field(description=f"The other side: a member id, or '{ALLIANCE_ACCOUNT}'")
+    kind: ContributionKind
+    amount: Points = Field(description="Change of the member's balance (negative for receiving or a reversal)")
+    balance_before: Points
+    balance_after: Points
+    note: str
+    reverses: str | None = Field(None, description="The contribution this entry corrects, for a reversal")
+
+
+class MemberStatement(BaseModel):
+    alliance_id: str
+    member_id: str
+    order: StatementOrder
+    items: list[StatementLine]
+    next_after_version: int | None = Field(description="Pass as after_version for the next page; none at the end")
+
+
+class QueryBalanceAt(BaseModel):
+    alliance_id: Identifier
+    member_id: Identifier
+    at: datetime = Field(description="Any past (or present) time; a time without zone is read as UTC")
+
+
+class BalanceAtView(BaseModel):
+    alliance_id: str
+    member_id: str
+    at: datetime
+    balance: Points = Field(description="The balance after the member's last entry recorded at or before `at`")
+    version: int = Field(description="That entry's account version; 0 before the member's first entry")
+    contribution_id: str | None = Field(description="The contribution of that entry")
+    recorded_at: datetime | None
+
+
+class QueryFlowMatrix(BaseModel):
+    alliance_id: Identifier
+    kind: ContributionKind | None = Field(None, description="Only this kind of contribution; all when omitted")
+
+
+class FlowCell(BaseModel):
+    giver_id: str
+    receiver_id: str = Field(description=f"A member id, or '{ALLIANCE_ACCOUNT}' for the alliance itself")
+    kind: ContributionKind
+    value: Points = Field(description="Net value: reversals subtract what they undo")
+    contributions: int = Field(description="Net number of contributions (reversed ones cancel out)")
+
+
+class OneWayFlowView(BaseModel):
+    member_id: str
+    received: Points = Field(description="Net value received from other members")
+    given: Points = Field(description="Net value given to anyone in the alliance, the alliance itself included")
+    referrals_received: Points = Field(description="The part of `received` that were referrals")
+    sources: int = Field(description="How many distinct members gave to this member")
+
+
+class FlowMatrixView(BaseModel):
+    alliance_id: str
+    kind: ContributionKind | None
+    cells: list[FlowCell] = Field(description="Who gave to whom, by kind; cells reversals emptied are left out")
+    given: dict[str, Points] = Field(description="Net value given per member")
+    received: dict[str, Points] = Field(description="Net value received per member (and the alliance itself)")
+    total: Points
+    one_way: list[OneWayFlowView] = Field(
+        description="Members who received from others but gave back less than one_way_floor times that"
+    )
+    one_way_floor: Decimal
+
+
+class QueryAllianceHealth(BaseModel):
+    alliance_id: Identifier
+
+
+class AllianceHealthView(BaseModel):
+    alliance_id: str
+    members: int
+    active_givers: int = Field(description="Members who gave anything (net of reversals)")
+    total_given: Points
+    gini: Decimal = Field(
+        description="Gini coefficient of giving over all members (non-givers count as 0): 0 when everyone gave "
+        "the same (or nobody gave), towards 1 when one member gave everything; truncated to four places"
+    )
+    one_way_count: int
+    one_way_members: list[str] = Field(description="Members who received but gave back less than one_way_floor")
+    one_way_floor: Decimal
+    computed_at: datetime
+
+
+class AllianceHealthV1(BaseModel):
+    alliance_id: Identifier
+    period_start: datetime = Field(description="The period this figure stands for (one event per alliance each)")
+    period_seconds: int
+    members: int
+    active_givers: int
+    total_given: Points
+    gini: Decimal = Field(description="Gini coefficient of giving over all members, truncated to four places")
+    one_way_count: int
+    one_way_members: list[Identifier]
+    one_way_floor: Decimal
+    computed_at: datetime
+
+
+ALLIANCE_HEALTH_PUBLISHED = EventContract(
+    SERVICE,
+    "alliance-health",
+    1,
+    AllianceHealthV1,
+    "An alliance's reciprocity health (Gini coefficient of giving, active givers, one-way flows), published "
+    "once per alliance and period; the event id is derived from alliance and period, so a second copy is "
+    "dropped by the ledger's outbox and by the stream's deduplication.",
+)
+STATEMENT = CommandContract(
+    SERVICE,
+    "statement",
+    QueryStatement,
+    MemberStatement,
+    "A member's entries in an alliance, a page at a time (cursor: account version), newest or oldest first.",
+)
+BALANCE_AT = CommandContract(
+    SERVICE,
+    "balance-at",
+    QueryBalanceAt,
+    BalanceAtView,
+    "A member's balance in an alliance as of any past time.",
+)
+FLOW_MATRIX = CommandContract(
+    SERVICE,
+    "flow-matrix",
+    QueryFlowMatrix,
+    FlowMatrixView,
+    "Who gave to whom in an alliance, by kind, with each member's totals and the one-way flows.",
+)
+ALLIANCE_HEALTH = CommandContract(
+    SERVICE,
+    "alliance-health",
+    QueryAllianceHealth,
+    AllianceHealthView,
+    "An alliance's reciprocity health now: Gini coefficient of giving, active givers, one-way flows.",
+)
+
+
 EVENTS: list[EventContract[Any]] = [
     CONTRIBUTION_SUBMITTED,
     CONTRIBUTION_RECORDED,
     CONTRIBUTION_REJECTED,
     BALANCE_WARNING,
     BALANCE_RECOVERED,
+    CONTRIBUTION_PENDING,
+    CONTRIBUTION_DISPUTED,
+    CONTRIBUTION_EXPIRED,
+    POLICY_CHANGED,
+    ALLIANCE_HEALTH_PUBLISHED,
 ]
-COMMANDS: list[CommandContract[Any, Any]] = [RECORD_CONTRIBUTION, REVERSE_CONTRIBUTION, BALANCE, VERIFY]
+COMMANDS: list[CommandContract[Any, Any]] = [
+    RECORD_CONTRIBUTION,
+    REVERSE_CONTRIBUTION,
+    BALANCE,
+    VERIFY,
+    CONFIRM_CONTRIBUTION,
+    REJECT_CONTRIBUTION,
+    DISPUTES,
+    SET_POLICY,
+    POLICY,
+    TRAFFIC_LIGHT,
+    STATEMENT,
+    BALANCE_AT,
+    FLOW_MATRIX,
+    ALLIANCE_HEALTH,
+]

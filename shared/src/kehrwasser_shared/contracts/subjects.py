@@ -17,7 +17,7 @@ DEADLETTER_SUBJECTS = f"{PREFIX}.dlq.>"
 
 
 def event_type(service: str, name: str, version: int) -> str:
-    """CloudEvents type, e.g. ``kehrwasser.ledger.balance-warning.v1``."""
+    """CloudEvents type, e.g. ``kehrwasser.ledger.balance-warning.v2``."""
     return f"{PREFIX}.{service}.{name}.v{version}"
 
 

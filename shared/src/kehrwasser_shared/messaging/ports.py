@@ -18,8 +18,11 @@ class UnitOfWork(abc.ABC):
         await self.rollback()
 
     @abc.abstractmethod
-    def emit(self, contract: Any, data: BaseModel) -> Any:
-        """Queue an event to publish if and when this unit of work commits."""
+    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any:
+        """Queue an event to publish if and when this unit of work commits.
+
+        A caller-chosen ``event_id`` makes the event unique: the outbox refuses a second one with that id.
+        """
 
     @abc.abstractmethod
     async def claim_event(self, consumer: str, event_id: str) -> bool:
@@ -37,11 +40,15 @@ class FakeUnitOfWorkMixin(UnitOfWork):
 
     def __init__(self) -> None:
         self.emitted: list[tuple[Any, BaseModel]] = []
+        self.event_ids: dict[int, str] = {}
+        """The caller-chosen id of an emitted event, by its position in ``emitted``."""
         self.claimed: set[tuple[str, str]] = set()
         self.committed = False
         self._pending: list[tuple[Any, BaseModel]] = []
 
-    def emit(self, contract: Any, data: BaseModel) -> Any:
+    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any:
+        if event_id is not None:
+            self.event_ids[len(self.emitted) + len(self._pending)] = event_id
         self._pending.append((contract, data))
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:
@@ -57,6 +64,7 @@ class FakeUnitOfWorkMixin(UnitOfWork):
 
     async def rollback(self) -> None:
         self._pending = []
+        self.event_ids = {at: event_id for at, event_id in self.event_ids.items() if at < len(self.emitted)}
 
     def emitted_types(self) -> list[str]:
         return [contract.type for contract, _ in self.emitted]

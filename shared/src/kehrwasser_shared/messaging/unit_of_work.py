@@ -64,9 +64,16 @@ class SqlUnitOfWork(UnitOfWork):
             await self._connection.close()
             self._connection = None
 
-    def emit(self, contract: EventContract[Any], data: BaseModel, subject: str | None = None) -> CloudEvent:
+    def emit(
+        self,
+        contract: EventContract[Any],
+        data: BaseModel,
+        subject: str | None = None,
+        *,
+        event_id: str | None = None,
+    ) -> CloudEvent:
         """Queue an event; it is written to the outbox in this transaction and published after commit."""
-        event = make_event(type_=contract.type, source=self._source, data=data, subject=subject)
+        event = make_event(type_=contract.type, source=self._source, data=data, subject=subject, id_=event_id)
         self._pending.append(event)
         return event
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from ..runtime import ServiceParts, serve
 
@@ -27,3 +29,21 @@ async def running(parts: ServiceParts, timeout: float = 30.0) -> AsyncIterator[S
     finally:
         stop.set()
         await task
+
+
+async def fetch_exactly(subscription: Any, count: int, timeout: float = 10.0) -> list[Any]:
+    """Fetch ``count`` messages from a pull subscription, waiting up to ``timeout`` for stragglers.
+
+    One nats-py fetch returns early with what is there (its first pull is no-wait), so a test that needs
+    several events published moments apart pulls until it has them all.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    messages: list[Any] = []
+    while len(messages) < count:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"{len(messages)} of {count} messages within {timeout}s")
+        with contextlib.suppress(TimeoutError):
+            messages += await subscription.fetch(count - len(messages), timeout=min(remaining, 1.0))
+    return messages

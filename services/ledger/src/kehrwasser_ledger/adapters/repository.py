@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
+from ..domain.model import Account, AllianceBooks, Contribution, Entry
+from ..domain.policy import BalancePolicy, Light
 from ..service_layer.unit_of_work import AccountRepository, AllianceBooksRepository, ContributionRepository
 from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
 
@@ -30,10 +32,21 @@ class SqlAllianceBooks(AllianceBooksRepository):
     async def add(self, alliance_id: str, policy: BalancePolicy) -> None:
         await self._connection.execute(
             insert(ledger_alliances).values(
-                alliance_id=alliance_id,
-                warning_threshold_cents=cents(policy.warning_threshold),
-                chain_length=0,
-                chain_head=GENESIS,
+                alliance_id=alliance_id, chain_length=0, chain_head=GENESIS, **_policy_row(policy)
+            )
+        )
+
+    async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None:
+        await self._connection.execute(
+            update(ledger_alliances).where(ledger_alliances.c.alliance_id == alliance_id).values(**_policy_row(policy))
+        )
+
+    async def with_inactivity_window(self) -> list[str]:
+        return list(
+            await self._connection.scalars(
+                select(ledger_alliances.c.alliance_id)
+                .where(ledger_alliances.c.inactivity_days.is_not(None))
+                .order_by(ledger_alliances.c.alliance_id)
             )
         )
 
@@ -51,7 +64,7 @@ class SqlAllianceBooks(AllianceBooksRepository):
         )
         return AllianceBooks(
             alliance_id=alliance_id,
-            policy=BalancePolicy(warning_threshold=points(row.warning_threshold_cents)),
+            policy=_policy(row),
             moderators=frozenset(moderators),
             chain_length=row.chain_length,
             chain_head=row.chain_head,
@@ -76,7 +89,7 @@ class SqlAllianceBooks(AllianceBooksRepository):
         return {
             row.alliance_id: AllianceBooks(
                 alliance_id=row.alliance_id,
-                policy=BalancePolicy(warning_threshold=points(row.warning_threshold_cents)),
+                policy=_policy(row),
                 moderators=frozenset(moderators[row.alliance_id]),
                 chain_length=row.chain_length,
                 chain_head=row.chain_head,
@@ -165,7 +178,9 @@ class SqlAccounts(AccountRepository):
                 given_cents=bindparam("b_given_cents"),
                 received_cents=bindparam("b_received_cents"),
                 version=bindparam("b_version"),
-                warned=bindparam("b_warned"),
+                light=bindparam("b_light"),
+                opened_at=bindparam("b_opened_at"),
+                last_given_at=bindparam("b_last_given_at"),
             ),
             [{f"b_{k}": v for k, v in _account_row(a).items()} | {"b_loaded_version": loaded} for a, loaded in changes],
         )
@@ -271,7 +286,9 @@ def _account(row: Any) -> Account:
         given=points(row.given_cents),
         received=points(row.received_cents),
         version=row.version,
-        warned=bool(row.warned),
+        light=Light(row.light),
+        opened_at=row.opened_at,
+        last_given_at=row.last_given_at,
     )
 
 
@@ -283,7 +300,9 @@ def _account_row(account: Account) -> dict[str, Any]:
         "given_cents": cents(account.given),
         "received_cents": cents(account.received),
         "version": account.version,
-        "warned": account.warned,
+        "light": account.light.value,
+        "opened_at": account.opened_at,
+        "last_given_at": account.last_given_at,
     }
 
 
@@ -304,3 +323,38 @@ def _contribution(row: Any) -> Contribution:
         receiver_balance=points(row.receiver_balance_cents),
         reverses=row.reverses,
     )
+
+
+def _policy(row: Any) -> BalancePolicy:
+    return BalancePolicy(
+        red_below=points(row.warning_threshold_cents),
+        yellow_below=_optional_points(row.yellow_below_cents),
+        floor=_optional_points(row.floor_cents),
+        inactivity_window=timedelta(days=row.inactivity_days) if row.inactivity_days is not None else None,
+        hysteresis=points(row.hysteresis_cents),
+        probation_limit=_optional_points(row.probation_limit_cents),
+        requires_confirmation=bool(row.requires_confirmation),
+        pending_expiry=timedelta(hours=row.pending_expiry_hours),
+    )
+
+
+def _policy_row(policy: BalancePolicy) -> dict[str, Any]:
+    window = policy.inactivity_window
+    return {
+        "warning_threshold_cents": cents(policy.red_below),
+        "yellow_below_cents": _optional_cents(policy.yellow_below),
+        "floor_cents": _optional_cents(policy.floor),
+        "inactivity_days": window.days if window is not None else None,
+        "hysteresis_cents": cents(policy.hysteresis),
+        "probation_limit_cents": _optional_cents(policy.probation_limit),
+        "requires_confirmation": policy.requires_confirmation,
+        "pending_expiry_hours": int(policy.pending_expiry.total_seconds() // 3600),
+    }
+
+
+def _optional_points(value: int | None) -> Decimal | None:
+    return None if value is None else points(value)
+
+
+def _optional_cents(value: Decimal | None) -> int | None:
+    return None if value is None else cents(value)

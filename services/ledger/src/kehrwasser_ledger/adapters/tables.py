@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from kehrwasser_shared.messaging.tables import define_messaging_tables
@@ -28,9 +29,16 @@ ledger_alliances = Table(
     "ledger_alliances",
     metadata,
     Column("alliance_id", String(64), primary_key=True),
-    Column("warning_threshold_cents", BigInteger, nullable=False),
+    Column("warning_threshold_cents", BigInteger, nullable=False),  # the policy's red threshold
     Column("chain_length", Integer, nullable=False),
     Column("chain_head", String(64), nullable=False),
+    Column("yellow_below_cents", BigInteger, nullable=True),
+    Column("floor_cents", BigInteger, nullable=True),
+    Column("inactivity_days", Integer, nullable=True),
+    Column("hysteresis_cents", BigInteger, nullable=False, server_default="100"),
+    Column("probation_limit_cents", BigInteger, nullable=True),
+    Column("requires_confirmation", Boolean, nullable=False, server_default=false()),
+    Column("pending_expiry_hours", Integer, nullable=False, server_default="336"),
 )
 
 ledger_members = Table(
@@ -50,7 +58,9 @@ accounts = Table(
     Column("given_cents", BigInteger, nullable=False),
     Column("received_cents", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("warned", Boolean, nullable=False),
+    Column("light", String(6), nullable=False, server_default="green"),
+    Column("opened_at", UtcDateTime, nullable=True),
+    Column("last_given_at", UtcDateTime, nullable=True),
 )
 
 contributions = Table(
@@ -87,5 +97,26 @@ entries = Table(
     ForeignKeyConstraint(["alliance_id", "owner_id"], ["accounts.alliance_id", "accounts.owner_id"]),
 )
 Index("ix_entries_contribution", entries.c.contribution_id)
+
+pending_contributions = Table(
+    "pending_contributions",
+    metadata,
+    Column("contribution_id", String(64), primary_key=True),
+    Column("alliance_id", String(64), nullable=False),
+    Column("giver_id", String(64), nullable=False),
+    Column("receiver_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("value_cents", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=False),
+)
+Index("ix_pending_due", pending_contributions.c.status, pending_contributions.c.expires_at)
+Index("ix_pending_alliance", pending_contributions.c.alliance_id, pending_contributions.c.status)
 
 messaging = define_messaging_tables(metadata)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 
 from ..service_layer.unit_of_work import LedgerUnitOfWork
+from .pending_repository import SqlPending
 from .repository import SqlAccounts, SqlAllianceBooks, SqlContributions
 
 
@@ -15,3 +16,4 @@ class SqlLedgerUnitOfWork(SqlUnitOfWork, LedgerUnitOfWork):
         self.alliances = SqlAllianceBooks(connection)
         self.accounts = SqlAccounts(connection)
         self.contributions = SqlContributions(connection)
+        self.pending = SqlPending(connection)

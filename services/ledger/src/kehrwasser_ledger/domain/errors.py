@@ -50,3 +50,34 @@ class AlreadyReversed(LedgerError):
 
 class NotAllowed(LedgerError):
     code = "not-allowed"
+
+
+class InvalidPolicy(LedgerError):
+    code = "invalid-policy"
+
+
+class TakingRefused(LedgerError):
+    """The alliance's policy refuses the receiver more: they have to give before they take again."""
+
+
+class BelowFloor(TakingRefused):
+    code = "below-floor"
+
+    def __init__(self, balance_after: object, floor: object) -> None:
+        super().__init__(f"the receiver's balance would fall to {balance_after}, below the alliance's floor of {floor}")
+
+
+class ProbationLimitReached(TakingRefused):
+    code = "probation-limit"
+
+    def __init__(self, received_after: object, limit: object) -> None:
+        super().__init__(
+            f"a newcomer who has not given yet may receive at most {limit} points (this would make {received_after})"
+        )
+
+
+class NotPending(LedgerError):
+    code = "not-pending"
+
+    def __init__(self, contribution_id: str, status: str) -> None:
+        super().__init__(f"contribution {contribution_id} is {status}, not pending")

@@ -14,21 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from .errors import InvalidContribution, NotAMember
+from .policy import BalancePolicy, Light, check_may_take
 
 ALLIANCE_ACCOUNT = "alliance"
 CENT = Decimal("0.01")
 GENESIS_HASH = "0" * 64
 KINDS = ("advice", "introduction", "referral", "resource", "knowledge", "hosting", "attendance")
-
-
-@dataclass(frozen=True)
-class BalancePolicy:
-    """What an alliance considers a worrying balance; bands, floors and probation build on this."""
-
-    warning_threshold: Decimal
-
-    def is_below(self, balance: Decimal) -> bool:
-        return balance < self.warning_threshold
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,9 @@ class Account:
     given: Decimal = Decimal("0.00")
     received: Decimal = Decimal("0.00")
     version: int = 0
-    warned: bool = False
+    light: Light = Light.GREEN
+    opened_at: datetime | None = None
+    last_given_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,13 +72,19 @@ class Contribution:
 
 
 @dataclass(frozen=True)
-class BalanceSignal:
-    """A member's balance crossed the warning threshold, down (``warning``) or back up (``recovered``)."""
+class LightChange:
+    """A member's traffic light changed: a warning when it worsened, a recovery when it improved."""
 
-    kind: str
     owner_id: str
+    before: Light
+    after: Light
     balance: Decimal
-    threshold: Decimal
+    reason: str  # "balance", or "inactivity" when nothing given within the window is all that is wrong
+    threshold: Decimal | None = None  # the threshold of the new light, for a balance that fell below one
+
+    @property
+    def worsened(self) -> bool:
+        return self.after.severity > self.before.severity
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class Posting:
     contribution: Contribution
     entries: tuple[Entry, Entry]
     accounts: tuple[Account, Account]
-    signals: tuple[BalanceSignal, ...]
+    signals: tuple[LightChange, ...]
 
 
 def check_value(value: Decimal) -> Decimal:
@@ -175,12 +174,24 @@ def post(
     prev_hash: str,
     reverses: str | None = None,
 ) -> Posting:
-    """Post a contribution (or, with ``reverses``, its reversal) to the two accounts."""
+    """Post a contribution (or, with ``reverses``, its reversal) to the two accounts.
+
+    Raises `TakingRefused` when the policy refuses the receiver more; a reversal is never refused.
+    """
     sign = -1 if reverses else 1
     giver_after, giver_entry = _apply(giver, contribution_id, sign * value, gave=True)
     receiver_after, receiver_entry = _apply(receiver, contribution_id, -sign * value, gave=False)
-    giver_after, giver_signal = _watch(policy, giver_after)
-    receiver_after, receiver_signal = _watch(policy, receiver_after)
+    if not reverses:
+        giver_after = replace(giver_after, last_given_at=recorded_at)
+        if receiver.owner_id != ALLIANCE_ACCOUNT:
+            check_may_take(
+                policy,
+                balance_after=receiver_after.balance,
+                given=receiver_after.given,
+                received_after=receiver_after.received,
+            )
+    giver_after, giver_signal = watch(policy, giver_after, recorded_at)
+    receiver_after, receiver_signal = watch(policy, receiver_after, recorded_at)
     digest = chain_hash(
         prev_hash=prev_hash,
         contribution_id=contribution_id,
@@ -236,22 +247,23 @@ def _apply(account: Account, contribution_id: str, amount: Decimal, *, gave: boo
     return after, entry
 
 
-def _watch(policy: BalancePolicy, account: Account) -> tuple[Account, BalanceSignal | None]:
-    """Warn once per crossing: the ``warned`` flag holds until the balance is back at the threshold."""
+def watch(policy: BalancePolicy, account: Account, now: datetime) -> tuple[Account, LightChange | None]:
+    """The account with its light brought up to date, and the change if there was one (once per crossing)."""
     if account.owner_id == ALLIANCE_ACCOUNT:
         return account, None
-    below = policy.is_below(account.balance)
-    if below and not account.warned:
-        signal = BalanceSignal("warning", account.owner_id, account.balance, policy.warning_threshold)
-        return replace(account, warned=True), signal
-    if not below and account.warned:
-        signal = BalanceSignal("recovered", account.owner_id, account.balance, policy.warning_threshold)
-        return replace(account, warned=False), signal
-    return account, None
+    inactive = policy.is_inactive(account.opened_at, account.last_given_at, now)
+    light = policy.next_light(account.light, account.balance, inactive)
+    if light is account.light:
+        return account, None
+    reason = (
+        "inactivity" if light is Light.YELLOW and policy.light_for(account.balance, False) is Light.GREEN else "balance"
+    )
+    change = LightChange(account.owner_id, account.light, light, account.balance, reason, policy.threshold_of(light))
+    return replace(account, light=light), change
 
 
-def differences(existing: Contribution, **requested: object) -> list[str]:
-    """Fields of a retried request that differ from the stored contribution with the same id."""
+def differences(existing: object, **requested: object) -> list[str]:
+    """Fields of a retried request that differ from the stored record (posted or pending) with the same id."""
     return [name for name, value in requested.items() if getattr(existing, name) != value]
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
-from ..domain import model
+from ..domain import confirmation, model
+from ..domain.confirmation import PendingContribution
 from ..domain.errors import ContributionConflict, LedgerError, UnknownAlliance
 from .unit_of_work import LedgerUnitOfWork
+
+T = TypeVar("T", model.Contribution, PendingContribution)
 
 
 @dataclass(frozen=True)
@@ -25,12 +29,18 @@ class Submission:
     kind: str
     value: Decimal
     note: str
+    recorded_by: str | None = None  # the giver when not given
+
+    @property
+    def recorder(self) -> str:
+        return self.recorded_by or self.giver_id
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # created, exists or rejected
+    status: str  # created, exists, pending or rejected
     contribution: model.Contribution | None = None
+    pending: PendingContribution | None = None
     error: LedgerError | None = None
 
 
@@ -40,6 +50,8 @@ class BookingSession:
     members: set[tuple[str, str]]
     accounts: dict[tuple[str, str], model.Account]
     existing: dict[str, model.Contribution]
+    pending: dict[str, PendingContribution]
+    new_pending: list[PendingContribution] = field(default_factory=list)
     new_accounts: set[tuple[str, str]] = field(default_factory=set)
     loaded_versions: dict[tuple[str, str], int] = field(default_factory=dict)
     postings: list[model.Posting] = field(default_factory=list)
@@ -53,33 +65,64 @@ class BookingSession:
             members=await uow.alliances.memberships(parties),
             accounts=await uow.accounts.get_pairs(parties),
             existing=await uow.contributions.get_many([s.contribution_id for s in submissions]),
+            pending=await uow.pending.get_many([s.contribution_id for s in submissions]),
         )
 
     def submit(self, submission: Submission, now: datetime) -> Outcome:
+        """Post, hold for confirmation, answer with the earlier result of the same id, or reject."""
         try:
             value = model.check_value(submission.value)
             model.check_kind(submission.kind)
             existing = self.existing.get(submission.contribution_id)
             if existing is not None:
                 return Outcome("exists", _same_or_conflict(existing, submission, value))
+            held = self.pending.get(submission.contribution_id)
+            if held is not None:
+                return Outcome("pending", pending=_same_or_conflict(held, submission, value, recorded_by=True))
             books = self._books(submission.alliance_id)
             members = {
                 p for p in (submission.giver_id, submission.receiver_id) if (submission.alliance_id, p) in self.members
             }
             model.check_parties(submission.alliance_id, members, submission.giver_id, submission.receiver_id)
+            confirmation.check_recorder(
+                books.moderators, submission.giver_id, submission.receiver_id, submission.recorder
+            )
+            if confirmation.needs_confirmation(
+                books.policy, books.moderators, submission.giver_id, submission.recorder
+            ):
+                return Outcome("pending", pending=self._hold(books, submission, value, now))
+            contribution = self.post(
+                books,
+                submission.contribution_id,
+                submission.giver_id,
+                submission.receiver_id,
+                submission.kind,
+                value,
+                submission.note,
+                now,
+            )
         except LedgerError as error:
             return Outcome("rejected", error=error)
-        contribution = self.post(
-            books,
-            submission.contribution_id,
-            submission.giver_id,
-            submission.receiver_id,
-            submission.kind,
-            value,
-            submission.note,
-            now,
-        )
         return Outcome("created", contribution)
+
+    def _hold(
+        self, books: model.AllianceBooks, submission: Submission, value: Decimal, now: datetime
+    ) -> PendingContribution:
+        held = confirmation.hold(
+            books.policy,
+            contribution_id=submission.contribution_id,
+            alliance_id=submission.alliance_id,
+            giver_id=submission.giver_id,
+            receiver_id=submission.receiver_id,
+            kind=submission.kind,
+            value=value,
+            note=submission.note,
+            recorded_by=submission.recorder,
+            now=now,
+        )
+        self.pending[held.contribution_id] = held
+        self.new_pending.append(held)
+        return held
 
     def post(
         self,
@@ -93,7 +136,8 @@ class BookingSession:
         now: datetime,
         reverses: str | None = None,
     ) -> model.Contribution:
-        giver, receiver = self._account(books.alliance_id, giver_id), self._account(books.alliance_id, receiver_id)
+        giver = self._account(books.alliance_id, giver_id, now)
+        receiver = self._account(books.alliance_id, receiver_id, now)
         posting = model.post(
             policy=books.policy,
             giver=giver,
@@ -120,6 +164,7 @@ class BookingSession:
         return posting.contribution
 
     async def write(self, uow: LedgerUnitOfWork) -> None:
+        await uow.pending.add(self.new_pending)
         if not self.postings:
             return
         await uow.accounts.save([self.accounts[k] for k in sorted(self.new_accounts)], new=True)
@@ -136,26 +181,30 @@ class BookingSession:
             raise UnknownAlliance(alliance_id)
         return books
 
-    def _account(self, alliance_id: str, owner_id: str) -> model.Account:
+    def _account(self, alliance_id: str, owner_id: str, now: datetime) -> model.Account:
         key = (alliance_id, owner_id)
         if key not in self.accounts:
-            # A member's account opens with their first contribution (and at joining).
-            self.accounts[key] = model.Account(alliance_id, owner_id)
+            # A member's account opens at joining, or else with their first contribution.
+            self.accounts[key] = model.Account(alliance_id, owner_id, opened_at=now)
             self.new_accounts.add(key)
         return self.accounts[key]
 
 
-def _same_or_conflict(existing: model.Contribution, submission: Submission, value: Decimal) -> model.Contribution:
-    differences = model.differences(
-        existing,
-        alliance_id=submission.alliance_id,
-        giver_id=submission.giver_id,
-        receiver_id=submission.receiver_id,
-        kind=submission.kind,
-        value=value,
-        note=submission.note,
-        reverses=None,
-    )
+def _same_or_conflict(existing: T, submission: Submission, value: Decimal, *, recorded_by: bool = False) -> T:
+    """The earlier record of this id if the retry asks for the same thing; a conflict otherwise."""
+    requested: dict[str, object] = {
+        "alliance_id": submission.alliance_id,
+        "giver_id": submission.giver_id,
+        "receiver_id": submission.receiver_id,
+        "kind": submission.kind,
+        "value": value,
+        "note": submission.note,
+    }
+    if recorded_by:
+        requested["recorded_by"] = submission.recorder
+    else:
+        requested["reverses"] = None
+    differences = model.differences(existing, **requested)
     if differences:
         raise ContributionConflict(submission.contribution_id, differences)
     return existing

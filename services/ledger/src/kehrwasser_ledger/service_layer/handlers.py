@@ -10,13 +10,16 @@ from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 
 from ..domain import model
+from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.errors import (
     AlreadyReversed,
     ContributionConflict,
     NotAllowed,
+    NotPending,
     UnknownAlliance,
     UnknownContribution,
 )
+from ..domain.policy import BalancePolicy, Light
 from ..domain.verification import verify_alliance
 from .booking import BookingSession, Outcome, Submission
 from .unit_of_work import LedgerUnitOfWork
@@ -30,8 +33,9 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return
-        await uow.alliances.add(data.alliance_id, model.BalancePolicy(warning_threshold=data.warning_threshold))
-        await uow.accounts.save([model.Account(data.alliance_id, model.ALLIANCE_ACCOUNT)], new=True)
+        await uow.alliances.add(data.alliance_id, BalancePolicy(red_below=data.warning_threshold))
+        opened = model.Account(data.alliance_id, model.ALLIANCE_ACCOUNT, opened_at=data.created_at)
+        await uow.accounts.save([opened], new=True)
         await uow.commit()
 
 
@@ -44,7 +48,8 @@ async def learn_membership(event: CloudEvent, data: alliance_contracts.MemberJoi
             raise UnknownAlliance(data.alliance_id)
         if not await uow.alliances.members_among(data.alliance_id, [data.member_id]):
             await uow.alliances.add_member(data.alliance_id, data.member_id, data.role)
-            await uow.accounts.save([model.Account(data.alliance_id, data.member_id)], new=True)
+            opened = model.Account(data.alliance_id, data.member_id, opened_at=data.joined_at)
+            await uow.accounts.save([opened], new=True)
         await uow.commit()
 
 
@@ -54,8 +59,10 @@ async def record_contribution(
     [outcome] = await record_contributions([command], uow, clock)
     if outcome.error is not None:
         raise outcome.error
+    if outcome.pending is not None:
+        return await _pending_result(outcome.pending, uow)
     assert outcome.contribution is not None
-    return _result(outcome.contribution, outcome.status)
+    return result_of(outcome.contribution, outcome.status)
 
 
 async def record_contributions(
@@ -63,7 +70,9 @@ async def record_contributions(
 ) -> list[Outcome]:
     """Book a batch in one transaction; each contribution is created, exists, or rejected with its reason."""
     submissions = [
-        Submission(c.contribution_id, c.alliance_id, c.giver_id, c.receiver_id, c.kind.value, c.value, c.note)
+        Submission(
+            c.contribution_id, c.alliance_id, c.giver_id, c.receiver_id, c.kind.value, c.value, c.note, c.recorded_by
+        )
         for c in commands
     ]
     async with uow:
@@ -72,7 +81,9 @@ async def record_contributions(
         outcomes = [session.submit(submission, now) for submission in submissions]
         await session.write(uow)
         for posting in session.postings:
-            _announce(uow, posting)
+            announce(uow, posting, session.books[posting.contribution.alliance_id].moderators)
+        for held in session.new_pending:
+            uow.emit(contracts.CONTRIBUTION_PENDING, contracts.ContributionPendingV1(**pending_view(held).model_dump()))
         for outcome, submission in zip(outcomes, submissions, strict=True):
             if outcome.error is not None and len(submissions) > 1:
                 uow.emit(
@@ -100,7 +111,7 @@ async def reverse_contribution(
         if existing is not None:
             if existing.reverses != original.contribution_id:
                 raise ContributionConflict(command.reversal_id, ["reverses"])
-            return _result(existing, "exists")
+            return result_of(existing, "exists")
         if original.reverses is not None:
             raise NotAllowed("a reversal is corrected by recording the contribution again, not by reversing it")
         if await uow.contributions.reversal_of(original.contribution_id) is not None:
@@ -125,14 +136,14 @@ async def reverse_contribution(
             reverses=original.contribution_id,
         )
         await session.write(uow)
-        _announce(uow, session.postings[0])
+        announce(uow, session.postings[0], books.moderators)
         await uow.commit()
-    return _result(reversal, "created")
+    return result_of(reversal, "created")
 
 
 async def balance(query: contracts.QueryBalance, uow: LedgerUnitOfWork) -> contracts.BalanceView:
     async with uow:
-        books = await _books(uow, query.alliance_id)
+        books = await books_of(uow, query.alliance_id)
         accounts = await uow.accounts.get_many(query.alliance_id, [query.member_id])
     account = accounts.get(query.member_id, model.Account(query.alliance_id, query.member_id))
     return contracts.BalanceView(
@@ -141,8 +152,9 @@ async def balance(query: contracts.QueryBalance, uow: LedgerUnitOfWork) -> contr
         balance=account.balance,
         given=account.given,
         received=account.received,
-        threshold=books.policy.warning_threshold,
-        below_threshold=books.policy.is_below(account.balance),
+        threshold=books.policy.red_below,
+        below_threshold=account.balance < books.policy.red_below,
+        light=contracts.TrafficLight(account.light.value),
     )
 
 
@@ -152,7 +164,7 @@ async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> cont
     async with uow:
         alliance_ids = [command.alliance_id] if command.alliance_id else await uow.alliances.all_ids()
         for alliance_id in alliance_ids:
-            await _books(uow, alliance_id)
+            await books_of(uow, alliance_id)
             alliance_contributions = await uow.contributions.of_alliance(alliance_id)
             alliance_entries = await uow.contributions.entries_of(alliance_id)
             accounts = await uow.accounts.all_of(alliance_id)
@@ -168,35 +180,109 @@ async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> cont
     )
 
 
-async def _books(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBooks:
+async def books_of(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBooks:
     books = await uow.alliances.get(alliance_id)
     if books is None:
         raise UnknownAlliance(alliance_id)
     return books
 
 
-def _announce(uow: LedgerUnitOfWork, posting: model.Posting) -> None:
+def announce(uow: LedgerUnitOfWork, posting: model.Posting, moderators: frozenset[str]) -> None:
     contribution = posting.contribution
     uow.emit(
         contracts.CONTRIBUTION_RECORDED,
-        contracts.ContributionRecordedV1(**_result(contribution, "created").model_dump(exclude={"status"})),
+        contracts.ContributionRecordedV1(**result_of(contribution, "created").model_dump(exclude={"status"})),
     )
-    for signal in posting.signals:
-        fields = {
-            "alliance_id": contribution.alliance_id,
-            "member_id": signal.owner_id,
-            "balance": signal.balance,
-            "threshold": signal.threshold,
-            "contribution_id": contribution.contribution_id,
-            "occurred_at": contribution.recorded_at,
-        }
-        if signal.kind == "warning":
-            uow.emit(contracts.BALANCE_WARNING, contracts.BalanceWarningV1(**fields))
-        else:
-            uow.emit(contracts.BALANCE_RECOVERED, contracts.BalanceRecoveredV1(**fields))
+    for change in posting.signals:
+        announce_light(
+            uow, contribution.alliance_id, change, moderators, contribution.contribution_id, contribution.recorded_at
+        )
 
 
-def _result(contribution: model.Contribution, status: str) -> contracts.ContributionResult:
+def announce_light(
+    uow: LedgerUnitOfWork,
+    alliance_id: str,
+    change: model.LightChange,
+    moderators: frozenset[str],
+    contribution_id: str | None,
+    now: datetime,
+) -> None:
+    """Yellow goes to the member; red to the member and the alliance's other moderators."""
+    light, previous = contracts.TrafficLight(change.after.value), contracts.TrafficLight(change.before.value)
+    if not change.worsened:
+        uow.emit(
+            contracts.BALANCE_RECOVERED,
+            contracts.BalanceRecoveredV2(
+                alliance_id=alliance_id,
+                member_id=change.owner_id,
+                light=light,
+                previous_light=previous,
+                balance=change.balance,
+                contribution_id=contribution_id,
+                occurred_at=now,
+            ),
+        )
+        return
+    policy_threshold = None if change.reason == "inactivity" else change.threshold
+    uow.emit(
+        contracts.BALANCE_WARNING,
+        contracts.BalanceWarningV2(
+            alliance_id=alliance_id,
+            member_id=change.owner_id,
+            light=light,
+            previous_light=previous,
+            reason=contracts.LightReason(change.reason),
+            balance=change.balance,
+            threshold=policy_threshold,
+            escalate_to=sorted(moderators - {change.owner_id}) if change.after is Light.RED else [],
+            contribution_id=contribution_id,
+            occurred_at=now,
+        ),
+    )
+
+
+async def _pending_result(held: PendingContribution, uow: LedgerUnitOfWork) -> contracts.ContributionResult:
+    """A pending contribution answers with the balances as they stand, since it is not in them yet."""
+    if held.status is not PendingStatus.PENDING:
+        raise NotPending(held.contribution_id, held.status.value)
+    async with uow:
+        accounts = await uow.accounts.get_many(held.alliance_id, [held.giver_id, held.receiver_id])
+    zero = model.Account(held.alliance_id, "")
+    return contracts.ContributionResult(
+        status="pending",
+        contribution_id=held.contribution_id,
+        alliance_id=held.alliance_id,
+        giver_id=held.giver_id,
+        receiver_id=held.receiver_id,
+        kind=contracts.ContributionKind(held.kind),
+        value=held.value,
+        note=held.note,
+        recorded_at=held.submitted_at,
+        giver_balance=accounts.get(held.giver_id, zero).balance,
+        receiver_balance=accounts.get(held.receiver_id, zero).balance,
+    )
+
+
+def pending_view(held: PendingContribution) -> contracts.PendingContributionView:
+    return contracts.PendingContributionView(
+        contribution_id=held.contribution_id,
+        alliance_id=held.alliance_id,
+        giver_id=held.giver_id,
+        receiver_id=held.receiver_id,
+        kind=contracts.ContributionKind(held.kind),
+        value=held.value,
+        note=held.note,
+        recorded_by=held.recorded_by,
+        submitted_at=held.submitted_at,
+        expires_at=held.expires_at,
+        status=contracts.PendingStatus(held.status.value),
+        decided_by=held.decided_by,
+        decided_at=held.decided_at,
+        reason=held.reason,
+    )
+
+
+def result_of(contribution: model.Contribution, status: str) -> contracts.ContributionResult:
     return contracts.ContributionResult(
         status=status,
         contribution_id=contribution.contribution_id,

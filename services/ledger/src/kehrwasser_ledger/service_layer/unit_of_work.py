@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+from datetime import datetime
 
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
+from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
 
 
@@ -37,6 +39,13 @@ class AllianceBooksRepository(abc.ABC):
 
     @abc.abstractmethod
     async def all_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None: ...
+
+    @abc.abstractmethod
+    async def with_inactivity_window(self) -> list[str]:
+        """Alliances whose lights change with time alone, so a periodic review has work there."""
 
 
 class AccountRepository(abc.ABC):
@@ -78,7 +87,32 @@ class ContributionRepository(abc.ABC):
     async def entries_of(self, alliance_id: str) -> list[Entry]: ...
 
 
+class PendingRepository(abc.ABC):
+    """Contributions waiting for confirmation, and what became of them."""
+
+    @abc.abstractmethod
+    async def get(self, contribution_id: str, *, for_update: bool = False) -> PendingContribution | None: ...
+
+    @abc.abstractmethod
+    async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]: ...
+
+    @abc.abstractmethod
+    async def add(self, held: list[PendingContribution]) -> None: ...
+
+    @abc.abstractmethod
+    async def decide(self, decided: list[PendingContribution]) -> None:
+        """Store the new status, decider, time and reason of each."""
+
+    @abc.abstractmethod
+    async def due(self, now: datetime, limit: int) -> list[PendingContribution]:
+        """Pending past their expiry, held until commit (skipping those another instance holds)."""
+
+    @abc.abstractmethod
+    async def of_alliance(self, alliance_id: str, statuses: list[PendingStatus]) -> list[PendingContribution]: ...
+
+
 class LedgerUnitOfWork(UnitOfWork):
     alliances: AllianceBooksRepository
     accounts: AccountRepository
     contributions: ContributionRepository
+    pending: PendingRepository

@@ -40,7 +40,8 @@ def balance_warning(
     contact: Contact,
     alliance_name: str,
     balance: Decimal,
-    threshold: Decimal,
+    threshold: Decimal | None,
+    light: str,
     message_id: str,
     now: datetime,
 ) -> EmailMessage:
@@ -50,12 +51,42 @@ def balance_warning(
         name=contact.name,
         alliance=alliance_name,
         balance=texts.points(balance, language),
-        threshold=texts.points(threshold, language),
+        threshold=None if threshold is None else texts.points(threshold, language),
+        light=light,
     )
+    return _plain_and_html(sender, contact, subject, body, message_id, now)
+
+
+def red_escalation(
+    *,
+    sender: str,
+    moderator: Contact,
+    member_name: str,
+    alliance_name: str,
+    balance: Decimal,
+    threshold: Decimal | None,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    language = moderator.language
+    subject, body = texts.red_escalation(
+        language,
+        moderator=moderator.name,
+        member=member_name,
+        alliance=alliance_name,
+        balance=texts.points(balance, language),
+        threshold=None if threshold is None else texts.points(threshold, language),
+    )
+    return _plain_and_html(sender, moderator, subject, body, message_id, now)
+
+
+def _plain_and_html(
+    sender: str, contact: Contact, subject: str, body: str, message_id: str, now: datetime
+) -> EmailMessage:
     message = _envelope(sender, contact, subject, message_id, now)
     message.set_content(body)
     message.add_alternative(_html(subject, body), subtype="html")
-    message["Content-Language"] = language
+    message["Content-Language"] = contact.language
     return message
 
 

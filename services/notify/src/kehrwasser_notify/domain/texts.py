@@ -54,27 +54,64 @@ def when(start: datetime, timezone: str, language: str) -> str:
     return f"{weekday}, {start.day} {month} {start.year}, {start:%H:%M} ({timezone})"
 
 
-def balance_warning(language: str, *, name: str, alliance: str, balance: str, threshold: str) -> tuple[str, str]:
-    """Subject and body paragraphs of a balance warning."""
+def balance_warning(
+    language: str, *, name: str, alliance: str, balance: str, threshold: str | None, light: str
+) -> tuple[str, str]:
+    """Subject and body of a warning to the member: yellow (drifting, or nothing given lately) or red."""
     if language == "de":
+        colour = {"yellow": "gelb", "red": "rot"}[light]
+        cause = (
+            f"steht jetzt bei {balance} Punkten und damit unter der Schwelle von {threshold}."
+            if threshold is not None
+            else "zeigt, dass du in letzter Zeit nichts beigetragen hast."
+        )
         return (
-            f"Deine Beitragsbilanz in {alliance} ist unter {threshold} gefallen",
+            f"Deine Beitragsbilanz in {alliance} steht auf {colour}",
             f"Hallo {name},\n\n"
-            f"deine Beitragsbilanz in der Allianz {alliance} steht jetzt bei {balance} Punkten und damit unter "
-            f"der Warnschwelle von {threshold}.\n\n"
+            f"deine Ampel in der Allianz {alliance} steht auf {colour.upper()}: deine Beitragsbilanz {cause}\n\n"
             "Eine Allianz trägt, solange jedes Mitglied gibt und nimmt: Niemand soll nur nehmen. Teile in den "
             "nächsten Wochen etwas mit den anderen – einen Rat, einen Kontakt, eine Analyse, einen Auftrag – "
-            "und deine Bilanz erholt sich.\n\n"
+            "und deine Bilanz erholt sich."
+            + ("\n\nBei Rot erfahren es auch die Moderatoren der Allianz." if light == "red" else "")
+            + "\n\nHerzliche Grüße\nKehrwasser",
+        )
+    cause = (
+        f"is now {balance} points, below the threshold of {threshold}."
+        if threshold is not None
+        else "shows that you have not contributed anything lately."
+    )
+    return (
+        f"Your balance of contribution in {alliance} is {light}",
+        f"Hello {name},\n\n"
+        f"your traffic light in the alliance {alliance} is {light.upper()}: your balance of contribution {cause}\n\n"
+        "An alliance works while every member gives as well as takes: nobody should only take. Share something "
+        "with the others in the coming weeks – advice, an introduction, an analysis, an order – and your "
+        "balance recovers."
+        + ("\n\nOn red, the alliance's moderators are told as well." if light == "red" else "")
+        + "\n\nBest regards\nKehrwasser",
+    )
+
+
+def red_escalation(
+    language: str, *, moderator: str, member: str, alliance: str, balance: str, threshold: str | None
+) -> tuple[str, str]:
+    """Subject and body of the note to a moderator that a member of their alliance turned red."""
+    limit = f" ({threshold})" if threshold is not None else ""
+    if language == "de":
+        return (
+            f"{member} steht in {alliance} auf Rot",
+            f"Hallo {moderator},\n\n"
+            f"die Beitragsbilanz von {member} in der Allianz {alliance} steht bei {balance} Punkten, unter der "
+            f"roten Schwelle{limit}. {member} hat ebenfalls eine Nachricht bekommen.\n\n"
+            "Sprich beim nächsten Treffen darüber, ob die Allianz noch in eine Richtung zieht.\n\n"
             "Herzliche Grüße\nKehrwasser",
         )
     return (
-        f"Your balance of contribution in {alliance} fell below {threshold}",
-        f"Hello {name},\n\n"
-        f"your balance of contribution in the alliance {alliance} is now {balance} points, below the "
-        f"warning threshold of {threshold}.\n\n"
-        "An alliance works while every member gives as well as takes: nobody should only take. Share something "
-        "with the others in the coming weeks – advice, an introduction, an analysis, an order – and your "
-        "balance recovers.\n\n"
+        f"{member} is red in {alliance}",
+        f"Hello {moderator},\n\n"
+        f"the balance of contribution of {member} in the alliance {alliance} is {balance} points, below the red "
+        f"threshold{limit}. {member} has been told as well.\n\n"
+        "Talk about it at the next meeting: does the alliance still pull in one direction?\n\n"
         "Best regards\nKehrwasser",
     )
 

@@ -40,25 +40,42 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
 
 
 async def warn_about_balance(
-    event: CloudEvent, data: ledger_contracts.BalanceWarningV1, uow: NotifyUnitOfWork, sender: str, clock: Clock
+    event: CloudEvent, data: ledger_contracts.BalanceWarningV2, uow: NotifyUnitOfWork, sender: str, clock: Clock
 ) -> None:
+    """Yellow goes to the member; red to the member and, escalated, to the alliance's other moderators."""
     async with uow:
         if not await uow.claim_event(LEDGER_CONSUMER, event.id):
             return
-        contact = (await _contacts(uow, [data.member_id]))[data.member_id]
+        contacts = await _contacts(uow, [data.member_id, *data.escalate_to])
+        member = contacts[data.member_id]
         alliance_name = await uow.alliances.get(data.alliance_id) or data.alliance_id
         now = clock()
         delivery_id = model.delivery_id(event.id, data.member_id, "balance-warning")
-        message = emails.balance_warning(
+        warning = emails.balance_warning(
             sender=sender,
-            contact=contact,
+            contact=member,
             alliance_name=alliance_name,
             balance=data.balance,
             threshold=data.threshold,
+            light=data.light.value,
             message_id=_message_id(delivery_id),
             now=now,
         )
-        await uow.deliveries.add([_delivery(delivery_id, "balance-warning", contact, message, now)], due=now)
+        deliveries = [_delivery(delivery_id, "balance-warning", member, warning, now)]
+        for moderator_id in data.escalate_to:
+            delivery_id = model.delivery_id(event.id, moderator_id, "balance-escalation")
+            escalation = emails.red_escalation(
+                sender=sender,
+                moderator=contacts[moderator_id],
+                member_name=member.name,
+                alliance_name=alliance_name,
+                balance=data.balance,
+                threshold=data.threshold,
+                message_id=_message_id(delivery_id),
+                now=now,
+            )
+            deliveries.append(_delivery(delivery_id, "balance-escalation", contacts[moderator_id], escalation, now))
+        await uow.deliveries.add(deliveries, due=now)
         await uow.commit()
 
 

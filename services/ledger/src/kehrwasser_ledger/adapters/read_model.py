@@ -1,0 +1,154 @@
+"""SQL of the ledger's read side: pages of entries, balances in the past, flows aggregated in the database.
+
+Every query is served by an existing key: entries by their primary key (alliance, owner, version),
+contributions by theirs and by the chain's unique (alliance, sequence); so no index of its own is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..domain.analytics import Flow
+from ..service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
+from .repository import points
+from .tables import contributions, entries, ledger_alliances, ledger_members
+
+# A reversal carries the giver, receiver and kind of what it undoes: it counts against them.
+_SIGN = case((contributions.c.reverses.is_(None), 1), else_=-1)
+
+
+class SqlLedgerReadModel(LedgerReadModel):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._connection is not None
+        try:
+            await self._connection.rollback()
+        finally:
+            await self._connection.close()
+            self._connection = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._connection is not None, "read model used outside 'async with'"
+        return self._connection
+
+    async def alliance_known(self, alliance_id: str) -> bool:
+        found = await self.connection.scalar(
+            select(ledger_alliances.c.alliance_id).where(ledger_alliances.c.alliance_id == alliance_id)
+        )
+        return found is not None
+
+    async def alliance_ids(self) -> list[str]:
+        return list(
+            await self.connection.scalars(
+                select(ledger_alliances.c.alliance_id).order_by(ledger_alliances.c.alliance_id)
+            )
+        )
+
+    async def members(self, alliance_id: str) -> list[str]:
+        return list(
+            await self.connection.scalars(
+                select(ledger_members.c.member_id)
+                .where(ledger_members.c.alliance_id == alliance_id)
+                .order_by(ledger_members.c.member_id)
+            )
+        )
+
+    async def statement_lines(
+        self, alliance_id: str, member_id: str, *, after_version: int | None, limit: int, newest_first: bool
+    ) -> list[StatementLine]:
+        query = (
+            select(
+                entries.c.version,
+                entries.c.contribution_id,
+                entries.c.amount_cents,
+                entries.c.balance_before_cents,
+                entries.c.balance_after_cents,
+                contributions.c.recorded_at,
+                contributions.c.giver_id,
+                contributions.c.receiver_id,
+                contributions.c.kind,
+                contributions.c.note,
+                contributions.c.reverses,
+            )
+            .join(contributions, contributions.c.contribution_id == entries.c.contribution_id)
+            .where(entries.c.alliance_id == alliance_id, entries.c.owner_id == member_id)
+            .order_by(entries.c.version.desc() if newest_first else entries.c.version)
+            .limit(limit)
+        )
+        if after_version is not None:
+            query = query.where(
+                entries.c.version < after_version if newest_first else entries.c.version > after_version
+            )
+        return [_line(row) for row in await self.connection.execute(query)]
+
+    async def balance_mark_at(self, alliance_id: str, member_id: str, moment: datetime) -> BalanceMark | None:
+        # Entries carry no time of their own: the contribution they book says when.
+        row = (
+            await self.connection.execute(
+                select(
+                    entries.c.version,
+                    entries.c.balance_after_cents,
+                    entries.c.contribution_id,
+                    contributions.c.recorded_at,
+                )
+                .join(contributions, contributions.c.contribution_id == entries.c.contribution_id)
+                .where(
+                    entries.c.alliance_id == alliance_id,
+                    entries.c.owner_id == member_id,
+                    contributions.c.recorded_at <= moment,
+                )
+                .order_by(entries.c.version.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        return BalanceMark(row.version, points(row.balance_after_cents), row.contribution_id, row.recorded_at)
+
+    async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
+        query = (
+            select(
+                contributions.c.giver_id,
+                contributions.c.receiver_id,
+                contributions.c.kind,
+                func.sum(_SIGN * contributions.c.value_cents).label("net_cents"),
+                func.sum(_SIGN).label("net_contributions"),
+            )
+            .where(contributions.c.alliance_id == alliance_id)
+            .group_by(contributions.c.giver_id, contributions.c.receiver_id, contributions.c.kind)
+        )
+        if kind is not None:
+            query = query.where(contributions.c.kind == kind)
+        return [
+            # PostgreSQL sums BIGINT into NUMERIC: back to int before it becomes points.
+            Flow(row.giver_id, row.receiver_id, row.kind, points(int(row.net_cents)), int(row.net_contributions))
+            for row in await self.connection.execute(query)
+        ]
+
+
+def _line(row: Any) -> StatementLine:
+    return StatementLine(
+        version=row.version,
+        contribution_id=row.contribution_id,
+        recorded_at=row.recorded_at,
+        giver_id=row.giver_id,
+        receiver_id=row.receiver_id,
+        kind=row.kind,
+        amount=points(row.amount_cents),
+        balance_before=points(row.balance_before_cents),
+        balance_after=points(row.balance_after_cents),
+        note=row.note,
+        reverses=row.reverses,
+    )

@@ -1,0 +1,72 @@
+"""The background loop that publishes every alliance's health once per period.
+
+Periods are whole multiples of the interval since the epoch (hourly by default: 10:00, 11:00, ... UTC). The
+loop looks every ``tick`` (at most a minute) for alliances whose health for the current period is not out
+yet, so a new alliance gets its first figure soon and a failed attempt is retried. The event's id is derived
+from alliance and period: when another ledger instance, or this one before a restart, already put it in the
+outbox, the insert fails at the outbox's unique event id and this period counts as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.analytics import period_start
+from ..service_layer import queries
+from ..service_layer.read_model import LedgerReadModel
+from ..service_layer.unit_of_work import LedgerUnitOfWork
+
+log = logging.getLogger(__name__)
+MAX_TICK = timedelta(minutes=1)
+
+
+class PeriodicHealth:
+    def __init__(
+        self,
+        *,
+        period: timedelta,
+        read_model: Callable[[], LedgerReadModel],
+        uow: Callable[[], LedgerUnitOfWork],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._period = period
+        self._tick = min(period, MAX_TICK).total_seconds()
+        self._read_model = read_model
+        self._uow = uow
+        self._clock = clock
+        self._done: set[tuple[str, datetime]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.publish_due()
+            except Exception:  # the next tick retries; a database outage must not stop the service
+                log.exception("could not publish alliance health")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._tick)
+
+    async def publish_due(self) -> int:
+        """Publish the current period's health of every alliance that has none yet; how many were published."""
+        start = period_start(self._clock(), self._period)
+        self._done = {key for key in self._done if key[1] == start}
+        async with self._read_model() as read:
+            alliance_ids = await read.alliance_ids()
+        published = 0
+        for alliance_id in alliance_ids:
+            if (alliance_id, start) in self._done:
+                continue
+            try:
+                await queries.publish_alliance_health(
+                    alliance_id, start, self._period, self._read_model(), self._uow(), self._clock
+                )
+                published += 1
+            except IntegrityError:
+                log.debug("health of %s for %s is out already", alliance_id, start)
+            self._done.add((alliance_id, start))
+        return published

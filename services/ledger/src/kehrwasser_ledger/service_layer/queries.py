@@ -1,0 +1,167 @@
+"""Read-side use cases: statements, balances as of a past time, the flow matrix and the alliance's health."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kehrwasser_shared.contracts import ledger as contracts
+
+from ..domain import analytics
+from ..domain.errors import UnknownAlliance
+from .read_model import LedgerReadModel, StatementLine
+from .unit_of_work import LedgerUnitOfWork
+
+Clock = Callable[[], datetime]
+HEALTH_EVENT_NAMESPACE = uuid.UUID("5d0f4a4e-2a57-4c55-9a57-6b6f0d6c1e1a")
+
+
+async def statement(query: contracts.QueryStatement, read: LedgerReadModel) -> contracts.MemberStatement:
+    newest_first = query.order == contracts.StatementOrder.NEWEST_FIRST
+    async with read:
+        await _known(read, query.alliance_id)
+        # One entry more than asked for tells whether another page follows.
+        lines = await read.statement_lines(
+            query.alliance_id,
+            query.member_id,
+            after_version=query.after_version,
+            limit=query.limit + 1,
+            newest_first=newest_first,
+        )
+    page = lines[: query.limit]
+    return contracts.MemberStatement(
+        alliance_id=query.alliance_id,
+        member_id=query.member_id,
+        order=query.order,
+        items=[_statement_line(query.member_id, line) for line in page],
+        next_after_version=page[-1].version if len(lines) > query.limit else None,
+    )
+
+
+async def balance_at(query: contracts.QueryBalanceAt, read: LedgerReadModel) -> contracts.BalanceAtView:
+    moment = query.at if query.at.tzinfo else query.at.replace(tzinfo=UTC)
+    async with read:
+        await _known(read, query.alliance_id)
+        mark = await read.balance_mark_at(query.alliance_id, query.member_id, moment)
+    return contracts.BalanceAtView(
+        alliance_id=query.alliance_id,
+        member_id=query.member_id,
+        at=moment,
+        balance=mark.balance if mark else analytics.ZERO,
+        version=mark.version if mark else 0,
+        contribution_id=mark.contribution_id if mark else None,
+        recorded_at=mark.recorded_at if mark else None,
+    )
+
+
+async def flow_matrix(query: contracts.QueryFlowMatrix, read: LedgerReadModel) -> contracts.FlowMatrixView:
+    async with read:
+        await _known(read, query.alliance_id)
+        flows = await read.flows(query.alliance_id, query.kind.value if query.kind else None)
+    matrix = analytics.flow_matrix(flows)
+    return contracts.FlowMatrixView(
+        alliance_id=query.alliance_id,
+        kind=query.kind,
+        cells=[
+            contracts.FlowCell(
+                giver_id=f.giver_id,
+                receiver_id=f.receiver_id,
+                kind=contracts.ContributionKind(f.kind),
+                value=f.value,
+                contributions=f.contributions,
+            )
+            for f in matrix.flows
+        ],
+        given=matrix.given,
+        received=matrix.received,
+        total=matrix.total,
+        one_way=[
+            contracts.OneWayFlowView(
+                member_id=o.member_id,
+                received=o.received,
+                given=o.given,
+                referrals_received=o.referrals_received,
+                sources=o.sources,
+            )
+            for o in analytics.one_way_flows(matrix)
+        ],
+        one_way_floor=analytics.ONE_WAY_FLOOR,
+    )
+
+
+async def alliance_health(
+    query: contracts.QueryAllianceHealth, read: LedgerReadModel, clock: Clock
+) -> contracts.AllianceHealthView:
+    async with read:
+        health = await _health(read, query.alliance_id)
+    return contracts.AllianceHealthView(alliance_id=query.alliance_id, **_health_fields(health), computed_at=clock())
+
+
+async def publish_alliance_health(
+    alliance_id: str,
+    period_start: datetime,
+    period: timedelta,
+    read: LedgerReadModel,
+    uow: LedgerUnitOfWork,
+    clock: Clock,
+) -> None:
+    """Emit the alliance's health for the period, under an id derived from alliance and period: the outbox
+    refuses a second one, so restarts and several ledger instances publish it once."""
+    async with read:
+        health = await _health(read, alliance_id)
+    event = contracts.AllianceHealthV1(
+        alliance_id=alliance_id,
+        period_start=period_start,
+        period_seconds=int(period.total_seconds()),
+        **_health_fields(health),
+        computed_at=clock(),
+    )
+    async with uow:
+        uow.emit(contracts.ALLIANCE_HEALTH_PUBLISHED, event, event_id=health_event_id(alliance_id, period_start))
+        await uow.commit()
+
+
+def health_event_id(alliance_id: str, period_start: datetime) -> str:
+    return str(uuid.uuid5(HEALTH_EVENT_NAMESPACE, f"alliance-health|{alliance_id}|{period_start.isoformat()}"))
+
+
+async def _health(read: LedgerReadModel, alliance_id: str) -> analytics.AllianceHealth:
+    await _known(read, alliance_id)
+    members = await read.members(alliance_id)
+    return analytics.alliance_health(members, analytics.flow_matrix(await read.flows(alliance_id)))
+
+
+def _health_fields(health: analytics.AllianceHealth) -> dict[str, Any]:
+    return {
+        "members": health.members,
+        "active_givers": health.active_givers,
+        "total_given": health.total_given,
+        "gini": health.gini,
+        "one_way_count": len(health.one_way),
+        "one_way_members": [o.member_id for o in health.one_way],
+        "one_way_floor": analytics.ONE_WAY_FLOOR,
+    }
+
+
+async def _known(read: LedgerReadModel, alliance_id: str) -> None:
+    if not await read.alliance_known(alliance_id):
+        raise UnknownAlliance(alliance_id)
+
+
+def _statement_line(member_id: str, line: StatementLine) -> contracts.StatementLine:
+    gave = line.giver_id == member_id
+    return contracts.StatementLine(
+        version=line.version,
+        contribution_id=line.contribution_id,
+        recorded_at=line.recorded_at,
+        role="giver" if gave else "receiver",
+        counterparty_id=line.receiver_id if gave else line.giver_id,
+        kind=contracts.ContributionKind(line.kind),
+        amount=line.amount,
+        balance_before=line.balance_before,
+        balance_after=line.balance_after,
+        note=line.note,
+        reverses=line.reverses,
+    )

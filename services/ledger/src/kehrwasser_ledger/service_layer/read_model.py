@@ -1,0 +1,72 @@
+"""The read side of the ledger: statements, balances in the past and aggregated flows (a port; adapters
+implement it over SQL, tests fake it). It only reads, so it needs no unit of work."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Self
+
+from ..domain.analytics import Flow
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One entry of a member's account with the contribution it books."""
+
+    version: int
+    contribution_id: str
+    recorded_at: datetime
+    giver_id: str
+    receiver_id: str
+    kind: str
+    amount: Decimal
+    balance_before: Decimal
+    balance_after: Decimal
+    note: str
+    reverses: str | None
+
+
+@dataclass(frozen=True)
+class BalanceMark:
+    """A member's balance right after one of their entries."""
+
+    version: int
+    balance: Decimal
+    contribution_id: str
+    recorded_at: datetime
+
+
+class LedgerReadModel(abc.ABC):
+    """Use as ``async with read_model:``; every query inside reads through one connection."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    @abc.abstractmethod
+    async def alliance_known(self, alliance_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def alliance_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def members(self, alliance_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def statement_lines(
+        self, alliance_id: str, member_id: str, *, after_version: int | None, limit: int, newest_first: bool
+    ) -> list[StatementLine]:
+        """Up to ``limit`` entries in version order (descending if ``newest_first``) past ``after_version``."""
+
+    @abc.abstractmethod
+    async def balance_mark_at(self, alliance_id: str, member_id: str, moment: datetime) -> BalanceMark | None:
+        """The member's last entry whose contribution was recorded at or before ``moment``, if any."""
+
+    @abc.abstractmethod
+    async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
+        """Value and number of contributions per (giver, receiver, kind), net of reversals."""

@@ -61,11 +61,11 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Pa
         demo = cli("demo", env=env)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         deadline = time.monotonic() + 30
-        while len(list((data_dir / "mail").glob("*.eml"))) < 4 and time.monotonic() < deadline:
+        while len(list((data_dir / "mail").glob("*.eml"))) < 5 and time.monotonic() < deadline:
             time.sleep(0.2)
         mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in (data_dir / "mail").glob("*.eml")]
         calendars = [m for m in mails if any(p.get_content_type() == "text/calendar" for p in m.walk())]
-        assert (len(mails), len(calendars)) == (4, 3)
+        assert (len(mails), len(calendars)) == (5, 3)  # a warning, its escalation, invitations
 
         registered = cli(
             "member", "register", "--name", "Margaret Hamilton", "--email", "margaret@example.org", env=env

@@ -1,8 +1,8 @@
 """The core flow through all four services, each a separate OS process, over one real nats-server and SMTP.
 
 Members register, a moderator founds an alliance, members join, contributions push one member below the
-threshold (one warning email in that member's language, not one per contribution), and a meeting is scheduled
-(an invitation with a calendar invite for every member).
+threshold (one warning email in that member's language, not one per contribution, and on red one to the
+moderator), and a meeting is scheduled (an invitation with a calendar invite for every member).
 """
 
 from __future__ import annotations
@@ -166,13 +166,18 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
     finally:
         await nc.close()
 
-    messages = await asyncio.to_thread(mail_sink.wait_for, 4, 60.0)
+    messages = await asyncio.to_thread(mail_sink.wait_for, 5, 60.0)
     await asyncio.sleep(2.0)  # a second warning, if one were wrongly sent, would arrive in this time
     messages = mail_sink.messages
     invitations = [m for m in messages if any(p.get_content_type() == "text/calendar" for p in m.walk())]
-    warnings = [m for m in messages if m not in invitations]
+    escalations = [m for m in messages if m["To"].addresses[0].addr_spec == ada.email and m not in invitations]
+    warnings = [m for m in messages if m not in invitations and m not in escalations]
 
+    # Linus went red: he is warned, and Ada, the alliance's moderator, hears of it in German.
     assert len(warnings) == 1, [m["Subject"] for m in messages]
+    [escalation] = escalations
+    assert escalation["Content-Language"] == "de"
+    assert "Linus Torvalds" in escalation["Subject"]
     [warning] = warnings
     assert warning["To"].addresses[0].addr_spec == linus.email
     assert warning["Content-Language"] == "en"

@@ -85,4 +85,7 @@ async def demo(nats_url: str, mail_dir: str) -> None:
         step(f"Ada scheduled '{meeting.title}' for {start:%Y-%m-%d %H:%M} Europe/Berlin")
     finally:
         await nc.close()
-    print(f"\nWithin seconds {mail_dir} holds a balance warning for Linus and three invitations with invite.ics.")
+    print(
+        f"\nWithin seconds {mail_dir} holds a red balance warning for Linus, its escalation to Ada (the moderator)"
+        " and three invitations with invite.ics."
+    )

@@ -162,9 +162,12 @@ def contribute(
     contribution_id: Annotated[
         str | None, typer.Option("--id", help="Your id for it; retrying with it is safe")
     ] = None,
+    recorded_by: Annotated[
+        str | None, typer.Option("--by", help="Who records it: giver (default), receiver or a moderator")
+    ] = None,
     nats_url: NatsUrl = None,
 ) -> None:
-    """Record a contribution (exactly once per id)."""
+    """Record a contribution (exactly once per id); in a confirming alliance a giver's record waits."""
     _send(
         nats_url,
         ledger.RECORD_CONTRIBUTION,
@@ -175,6 +178,7 @@ def contribute(
         kind=kind,
         value=Decimal(value),
         note=note,
+        recorded_by=recorded_by,
     )
 
 
@@ -254,6 +258,80 @@ def ledger_matrix(
 def ledger_health(alliance_id: str, nats_url: NatsUrl = None) -> None:
     """An alliance's reciprocity health: Gini coefficient of giving, active givers, one-way flows."""
     _send(nats_url, ledger.ALLIANCE_HEALTH, alliance_id=alliance_id)
+
+
+@ledger_app.command("confirm")
+def ledger_confirm(
+    contribution_id: str, by: Annotated[str, typer.Option(help="The receiver or a moderator")], nats_url: NatsUrl = None
+) -> None:
+    """Confirm a pending contribution: it is posted now."""
+    _send(nats_url, ledger.CONFIRM_CONTRIBUTION, contribution_id=contribution_id, confirmed_by=by)
+
+
+@ledger_app.command("reject")
+def ledger_reject(
+    contribution_id: str,
+    by: Annotated[str, typer.Option(help="The receiver or a moderator")],
+    reason: Annotated[str, typer.Option()] = "",
+    nats_url: NatsUrl = None,
+) -> None:
+    """Reject a pending contribution; it becomes a dispute the moderators see."""
+    _send(nats_url, ledger.REJECT_CONTRIBUTION, contribution_id=contribution_id, rejected_by=by, reason=reason)
+
+
+@ledger_app.command("disputes")
+def ledger_disputes(
+    alliance_id: str, by: Annotated[str, typer.Option(help="A moderator of the alliance")], nats_url: NatsUrl = None
+) -> None:
+    """Pending, rejected and expired contributions of an alliance."""
+    _send(nats_url, ledger.DISPUTES, alliance_id=alliance_id, requested_by=by)
+
+
+@ledger_app.command("policy")
+def ledger_policy(alliance_id: str, nats_url: NatsUrl = None) -> None:
+    """An alliance's balance policy."""
+    _send(nats_url, ledger.POLICY, alliance_id=alliance_id)
+
+
+@ledger_app.command("set-policy")
+def ledger_set_policy(
+    alliance_id: str,
+    by: Annotated[str, typer.Option(help="A moderator of the alliance")],
+    red_below: Annotated[str | None, typer.Option(help="Red below this balance")] = None,
+    yellow_below: Annotated[str | None, typer.Option(help="Yellow below this balance")] = None,
+    floor: Annotated[str | None, typer.Option(help="Refuse contributions taking a receiver below this")] = None,
+    inactivity_days: Annotated[int | None, typer.Option(help="Yellow after this many days without giving")] = None,
+    hysteresis: Annotated[str | None, typer.Option(help="Margin a light must clear to improve")] = None,
+    probation_limit: Annotated[str | None, typer.Option(help="What a newcomer may take before giving")] = None,
+    requires_confirmation: Annotated[bool | None, typer.Option(help="Givers' records wait for the receiver")] = None,
+    pending_expiry_hours: Annotated[int | None, typer.Option(help="Pending contributions expire after")] = None,
+    clear: Annotated[list[str] | None, typer.Option(help="Remove an optional limit (repeatable)")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Change an alliance's balance policy; options left out keep their value."""
+    points = {"red_below": red_below, "yellow_below": yellow_below, "floor": floor}
+    points |= {"hysteresis": hysteresis, "probation_limit": probation_limit}
+    _send(
+        nats_url,
+        ledger.SET_POLICY,
+        alliance_id=alliance_id,
+        requested_by=by,
+        inactivity_days=inactivity_days,
+        requires_confirmation=requires_confirmation,
+        pending_expiry_hours=pending_expiry_hours,
+        clear=clear or [],
+        **{name: None if value is None else Decimal(value) for name, value in points.items()},
+    )
+
+
+@ledger_app.command("lights")
+def ledger_lights(
+    alliance_id: str,
+    member_id: Annotated[str | None, typer.Argument(help="One member; every member by default")] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Traffic lights (green, yellow, red) of an alliance's members."""
+    _send(nats_url, ledger.TRAFFIC_LIGHT, alliance_id=alliance_id, member_id=member_id)
 
 
 @app.command()

@@ -6,8 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from ..domain.model import Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
@@ -15,6 +17,7 @@ from ..service_layer.unit_of_work import AccountRepository, AllianceBooksReposit
 from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
 
 GENESIS = "0" * 64
+ACCOUNT_KEY = ("alliance_id", "owner_id")
 
 
 def cents(value: Decimal) -> int:
@@ -167,24 +170,26 @@ class SqlAccounts(AccountRepository):
             return
         # Writers hold the alliance (get_many ... FOR UPDATE), so these rows cannot change under us; the
         # version predicate turns a forgotten lock into a loud failure instead of a lost update.
-        statement = update(accounts).where(
-            accounts.c.alliance_id == bindparam("b_alliance_id"), accounts.c.owner_id == bindparam("b_owner_id")
-        )
-        if changes[0][1] is not None:
-            statement = statement.where(accounts.c.version == bindparam("b_loaded_version"))
-        result = await self._connection.execute(
-            statement.values(
-                balance_cents=bindparam("b_balance_cents"),
-                given_cents=bindparam("b_given_cents"),
-                received_cents=bindparam("b_received_cents"),
-                version=bindparam("b_version"),
-                light=bindparam("b_light"),
-                opened_at=bindparam("b_opened_at"),
-                last_given_at=bindparam("b_last_given_at"),
-            ),
-            [{f"b_{k}": v for k, v in _account_row(a).items()} | {"b_loaded_version": loaded} for a, loaded in changes],
-        )
-        if self._connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+        checked = changes[0][1] is not None
+        rows = [_account_row(a) | {"loaded_version": loaded} for a, loaded in changes]
+        changed_columns = [name for name in rows[0] if name not in ACCOUNT_KEY and name != "loaded_version"]
+        if self._connection.dialect.name == "postgresql":
+            source = _as_arrays(accounts, rows, {"loaded_version": Integer()})
+            statement = update(accounts).where(*(accounts.c[k] == source.c[k] for k in ACCOUNT_KEY))
+            if checked:
+                statement = statement.where(accounts.c.version == source.c.loaded_version)
+            result = await self._connection.execute(statement.values({n: source.c[n] for n in changed_columns}))
+            rowcount_is_sane = True
+        else:
+            statement = update(accounts).where(*(accounts.c[k] == bindparam(f"b_{k}") for k in ACCOUNT_KEY))
+            if checked:
+                statement = statement.where(accounts.c.version == bindparam("b_loaded_version"))
+            result = await self._connection.execute(
+                statement.values({n: bindparam(f"b_{n}") for n in changed_columns}),
+                [{f"b_{k}": v for k, v in row.items()} for row in rows],
+            )
+            rowcount_is_sane = self._connection.dialect.supports_sane_multi_rowcount
+        if rowcount_is_sane and result.rowcount != len(changes):
             raise RuntimeError("an account changed while it was being booked")
 
     async def all_of(self, alliance_id: str) -> list[Account]:
@@ -211,8 +216,9 @@ class SqlContributions(ContributionRepository):
         return {row.contribution_id: _contribution(row) for row in rows}
 
     async def add(self, new: list[Contribution], new_entries: list[Entry]) -> None:
-        await self._connection.execute(
-            insert(contributions),
+        await _insert_rows(
+            self._connection,
+            contributions,
             [
                 {
                     "contribution_id": c.contribution_id,
@@ -233,8 +239,9 @@ class SqlContributions(ContributionRepository):
                 for c in new
             ],
         )
-        await self._connection.execute(
-            insert(entries),
+        await _insert_rows(
+            self._connection,
+            entries,
             [
                 {
                     "alliance_id": e.alliance_id,
@@ -276,6 +283,31 @@ class SqlContributions(ContributionRepository):
             )
             for row in rows
         ]
+
+
+async def _insert_rows(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: on PostgreSQL as one ``INSERT ... SELECT FROM unnest(arrays)``, else executemany.
+
+    A batch of thousands of rows then costs one bind parameter per column, not one per value, and no per-row
+    parameter processing in SQLAlchemy (a large share of the ledger intake's CPU time when it was per row).
+    """
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        source = _as_arrays(table, rows)
+        await connection.execute(insert(table).from_select(list(rows[0]), select(*source.c)))
+    else:
+        await connection.execute(insert(table), rows)
+
+
+def _as_arrays(table: Table, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> TableValuedAlias:
+    """``unnest`` of one typed array per column (PostgreSQL): the rows as a derived table to select from."""
+    types = {name: (extra or {}).get(name) or table.c[name].type for name in rows[0]}
+    arrays = [
+        cast(bindparam(f"a_{name}", [row[name] for row in rows], type_=ARRAY(type_)), ARRAY(type_))
+        for name, type_ in types.items()
+    ]
+    return func.unnest(*arrays).table_valued(*types).render_derived()
 
 
 def _account(row: Any) -> Account:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
@@ -264,36 +265,9 @@ async def _pending_result(held: PendingContribution, uow: LedgerUnitOfWork) -> c
 
 
 def pending_view(held: PendingContribution) -> contracts.PendingContributionView:
-    return contracts.PendingContributionView(
-        contribution_id=held.contribution_id,
-        alliance_id=held.alliance_id,
-        giver_id=held.giver_id,
-        receiver_id=held.receiver_id,
-        kind=contracts.ContributionKind(held.kind),
-        value=held.value,
-        note=held.note,
-        recorded_by=held.recorded_by,
-        submitted_at=held.submitted_at,
-        expires_at=held.expires_at,
-        status=contracts.PendingStatus(held.status.value),
-        decided_by=held.decided_by,
-        decided_at=held.decided_at,
-        reason=held.reason,
-    )
+    return contracts.PendingContributionView.model_validate(asdict(held))
 
 
 def result_of(contribution: model.Contribution, status: str) -> contracts.ContributionResult:
-    return contracts.ContributionResult(
-        status=status,
-        contribution_id=contribution.contribution_id,
-        alliance_id=contribution.alliance_id,
-        giver_id=contribution.giver_id,
-        receiver_id=contribution.receiver_id,
-        kind=contracts.ContributionKind(contribution.kind),
-        value=contribution.value,
-        note=contribution.note,
-        recorded_at=contribution.recorded_at,
-        giver_balance=contribution.giver_balance,
-        receiver_balance=contribution.receiver_balance,
-        reverses=contribution.reverses,
-    )
+    # The contract names its fields as the domain does; chain fields (sequence, hashes) stay inside.
+    return contracts.ContributionResult.model_validate({**asdict(contribution), "status": status})

@@ -96,6 +96,12 @@ async def test_a_pending_contribution_nobody_confirms_expires() -> None:
     await handlers.record_contribution(contribution("c1", "grace", "linus", "5"), uow, clock)
     await maintain(lambda: uow, lambda: NOON + timedelta(hours=47))
     assert "kehrwasser.ledger.contribution-expired.v1" not in uow.emitted_types()
+    with pytest.raises(errors.NotPending, match="expired"):  # late, even before the expiry is recorded
+        await confirmations.confirm_contribution(
+            contracts.ConfirmContribution(contribution_id="c1", confirmed_by="linus"),
+            uow,
+            lambda: NOON + timedelta(hours=48),
+        )
     await maintain(lambda: uow, lambda: NOON + timedelta(hours=48))
     assert uow.emitted_types().count("kehrwasser.ledger.contribution-expired.v1") == 1
     disputes = await confirmations.disputes(contracts.QueryDisputes(alliance_id=HAMBURG, requested_by="ada"), uow)

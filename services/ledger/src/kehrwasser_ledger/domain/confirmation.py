@@ -87,6 +87,8 @@ def decide(
     """Confirm or reject: the receiver's decision, or a moderator's; the alliance account has only moderators."""
     if pending.status is not PendingStatus.PENDING:
         raise NotPending(pending.contribution_id, pending.status.value)
+    if is_due(pending, now):  # expired, though the periodic expiry has not recorded it yet
+        raise NotPending(pending.contribution_id, PendingStatus.EXPIRED.value)
     if by not in moderators | {pending.receiver_id}:
         raise NotAllowed("only the receiver or a moderator may confirm or reject a pending contribution")
     status = PendingStatus.CONFIRMED if confirm else PendingStatus.REJECTED

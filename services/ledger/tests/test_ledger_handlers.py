@@ -105,3 +105,12 @@ async def test_balance_of_a_member_is_read_from_the_maintained_account() -> None
     assert (view.balance, view.received, view.below_threshold) == (Decimal("-6"), Decimal("6"), True)
     with pytest.raises(errors.UnknownAlliance):
         await handlers.balance(contracts.QueryBalance(alliance_id="atlantis", member_id="linus"), uow)
+
+
+async def test_an_asynchronous_submission_rejected_on_its_own_is_announced() -> None:
+    uow = await founded_alliance("ada", "linus")
+    [outcome] = await handlers.record_contributions(
+        [contribution("c1", "mallory", "linus", "3")], uow, clock, announce_rejections=True
+    )
+    assert outcome.status == "rejected"
+    assert uow.emitted_types() == ["kehrwasser.ledger.contribution-rejected.v1"]

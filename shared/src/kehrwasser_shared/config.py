@@ -15,7 +15,9 @@ class ServiceSettings(BaseSettings):
     """Each service subclasses this, names itself and adds ``database_url`` under its own variable name."""
 
     SERVICE: ClassVar[str] = ""
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # populate_by_name: a service's ``database_url`` is read from its own variable, but code (tests, the CLI)
+    # passes it by field name, which pydantic would otherwise silently ignore.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
     nats_creds: Path | None = Field(None, description="NATS credentials file (production)")

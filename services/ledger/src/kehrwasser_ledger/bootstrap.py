@@ -95,7 +95,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
     )
 
     async def book_submissions(batch: list[tuple[Any, Any]]) -> None:
-        await handlers.record_contributions([data for _, data in batch], uow(), utc_now)
+        await handlers.record_contributions([data for _, data in batch], uow(), utc_now, announce_rejections=True)
 
     intake = BatchEventConsumer(
         durable=handlers.INTAKE_CONSUMER,

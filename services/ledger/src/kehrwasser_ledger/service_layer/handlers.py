@@ -57,7 +57,7 @@ async def learn_membership(event: CloudEvent, data: alliance_contracts.MemberJoi
 async def record_contribution(
     command: contracts.RecordContribution, uow: LedgerUnitOfWork, clock: Clock
 ) -> contracts.ContributionResult:
-    [outcome] = await record_contributions([command], uow, clock)
+    [outcome] = await record_contributions([command], uow, clock, announce_rejections=False)
     if outcome.error is not None:
         raise outcome.error
     if outcome.pending is not None:
@@ -67,9 +67,13 @@ async def record_contribution(
 
 
 async def record_contributions(
-    commands: list[contracts.RecordContribution], uow: LedgerUnitOfWork, clock: Clock
+    commands: list[contracts.RecordContribution], uow: LedgerUnitOfWork, clock: Clock, *, announce_rejections: bool
 ) -> list[Outcome]:
-    """Book a batch in one transaction; each contribution is created, exists, or rejected with its reason."""
+    """Book a batch in one transaction; each contribution is created, exists, pending or rejected with its reason.
+
+    A command's caller hears of a rejection in the reply; an asynchronous submission only through the
+    ``contribution-rejected`` event, which ``announce_rejections`` publishes.
+    """
     submissions = [
         Submission(
             c.contribution_id, c.alliance_id, c.giver_id, c.receiver_id, c.kind.value, c.value, c.note, c.recorded_by
@@ -86,7 +90,7 @@ async def record_contributions(
         for held in session.new_pending:
             uow.emit(contracts.CONTRIBUTION_PENDING, contracts.ContributionPendingV1(**pending_view(held).model_dump()))
         for outcome, submission in zip(outcomes, submissions, strict=True):
-            if outcome.error is not None and len(submissions) > 1:
+            if outcome.error is not None and announce_rejections:
                 uow.emit(
                     contracts.CONTRIBUTION_REJECTED,
                     contracts.ContributionRejectedV1(

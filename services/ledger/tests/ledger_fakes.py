@@ -216,6 +216,13 @@ class FakeLedgerReadModel(LedgerReadModel):
     async def alliance_known(self, alliance_id: str) -> bool:
         return await self._uow.alliances.get(alliance_id) is not None
 
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
+        books = await self._uow.alliances.get(alliance_id)
+        if books is None:
+            return None
+        found = await self._uow.accounts.get_many(alliance_id, [member_id])
+        return books.policy.red_below, found.get(member_id, Account(alliance_id, member_id))
+
     async def alliance_ids(self) -> list[str]:
         return await self._uow.alliances.all_ids()
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from ledger_fakes import HAMBURG, NOON, FakeLedgerUnitOfWork, clock, contribution, founded_alliance
+from ledger_fakes import HAMBURG, NOON, FakeLedgerReadModel, FakeLedgerUnitOfWork, clock, contribution, founded_alliance
 
 from kehrwasser_ledger.domain import errors
 from kehrwasser_ledger.domain.policy import BalancePolicy, Light
-from kehrwasser_ledger.service_layer import handlers, policies
+from kehrwasser_ledger.service_layer import handlers, policies, queries
 from kehrwasser_shared.contracts import ledger as contracts
 
 
@@ -98,7 +98,9 @@ async def test_a_contribution_taking_the_receiver_below_the_floor_is_refused_and
     with pytest.raises(errors.BelowFloor, match="floor of -8"):
         await handlers.record_contribution(contribution("c2", "ada", "linus", "2"), uow, clock)
     assert "c2" not in uow.contributions.contributions
-    view = await handlers.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id="linus"), uow)
+    view = await queries.balance(
+        contracts.QueryBalance(alliance_id=HAMBURG, member_id="linus"), FakeLedgerReadModel(uow)
+    )
     assert view.balance == Decimal("-7")
 
 

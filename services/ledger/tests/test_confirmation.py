@@ -6,10 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from ledger_fakes import HAMBURG, NOON, FakeLedgerUnitOfWork, clock, contribution, founded_alliance
+from ledger_fakes import HAMBURG, NOON, FakeLedgerReadModel, FakeLedgerUnitOfWork, clock, contribution, founded_alliance
 
 from kehrwasser_ledger.domain import errors
-from kehrwasser_ledger.service_layer import confirmations, handlers, policies
+from kehrwasser_ledger.service_layer import confirmations, handlers, policies, queries
 from kehrwasser_ledger.service_layer.maintenance import maintain
 from kehrwasser_shared.contracts import ledger as contracts
 
@@ -31,7 +31,9 @@ def recorded_by(cid: str, giver: str, receiver: str, value: str, by: str) -> con
 
 
 async def balance(uow: FakeLedgerUnitOfWork, member: str) -> Decimal:
-    return (await handlers.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id=member), uow)).balance
+    return (
+        await queries.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id=member), FakeLedgerReadModel(uow))
+    ).balance
 
 
 async def test_a_givers_record_stays_pending_and_out_of_the_balance_until_the_receiver_confirms() -> None:

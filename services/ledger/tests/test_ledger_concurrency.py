@@ -13,10 +13,11 @@ import nats
 import pytest
 from ledger_fakes import NOON
 
+from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from kehrwasser_ledger.bootstrap import retried_on_conflicting_insert
-from kehrwasser_ledger.service_layer import handlers
+from kehrwasser_ledger.service_layer import handlers, queries
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
@@ -108,7 +109,8 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
         assert verification.ok, verification.problems
         assert verification.entries_checked == 2 * len(contributions)
         for member, balance in expected_balances(contributions).items():
-            view = await handlers.balance(contracts.QueryBalance(alliance_id="hamburg", member_id=member), uow())
+            query = contracts.QueryBalance(alliance_id="hamburg", member_id=member)
+            view = await queries.balance(query, SqlLedgerReadModel(engine))
             assert view.balance == balance
     finally:
         await engine.dispose()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ledger_fakes import HAMBURG, clock, contribution, founded_alliance
+from ledger_fakes import HAMBURG, FakeLedgerReadModel, clock, contribution, founded_alliance
 
 from kehrwasser_ledger.domain import errors
-from kehrwasser_ledger.service_layer import handlers
+from kehrwasser_ledger.service_layer import handlers, queries
 from kehrwasser_shared.contracts import ledger as contracts
 
 
@@ -101,10 +101,14 @@ async def test_verify_reports_a_tampered_contribution() -> None:
 async def test_balance_of_a_member_is_read_from_the_maintained_account() -> None:
     uow = await founded_alliance("ada", "linus")
     await handlers.record_contribution(contribution("c1", "ada", "linus", "6"), uow, clock)
-    view = await handlers.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id="linus"), uow)
+    view = await queries.balance(
+        contracts.QueryBalance(alliance_id=HAMBURG, member_id="linus"), FakeLedgerReadModel(uow)
+    )
     assert (view.balance, view.received, view.below_threshold) == (Decimal("-6"), Decimal("6"), True)
     with pytest.raises(errors.UnknownAlliance):
-        await handlers.balance(contracts.QueryBalance(alliance_id="atlantis", member_id="linus"), uow)
+        await queries.balance(
+            contracts.QueryBalance(alliance_id="atlantis", member_id="linus"), FakeLedgerReadModel(uow)
+        )
 
 
 async def test_an_asynchronous_submission_rejected_on_its_own_is_announced() -> None:

@@ -14,6 +14,7 @@ from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import BatchEventConsumer, EventConsumer, Subscription
+from kehrwasser_shared.persistence.database import for_reading
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
 from .adapters.read_model import SqlLedgerReadModel
@@ -63,7 +64,6 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         contracts.REVERSE_CONTRIBUTION,
         retried_on_conflicting_insert(lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now)),
     )
-    endpoints.bind(contracts.BALANCE, lambda query: handlers.balance(query, uow()))
     endpoints.bind(contracts.VERIFY, lambda cmd: handlers.verify(cmd, uow()))
     endpoints.bind(contracts.CONFIRM_CONTRIBUTION, lambda cmd: confirmations.confirm_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.REJECT_CONTRIBUTION, lambda cmd: confirmations.reject_contribution(cmd, uow(), utc_now))
@@ -75,9 +75,12 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         settings.maintenance_interval_seconds, lambda: maintain(uow, utc_now), "expiring and re-lighting"
     )
 
-    def read_model() -> SqlLedgerReadModel:
-        return SqlLedgerReadModel(plumbing.engine)
+    reading = for_reading(plumbing.engine)
 
+    def read_model() -> SqlLedgerReadModel:
+        return SqlLedgerReadModel(reading)
+
+    endpoints.bind(contracts.BALANCE, lambda query: queries.balance(query, read_model()))
     endpoints.bind(contracts.STATEMENT, lambda query: queries.statement(query, read_model()))
     endpoints.bind(contracts.BALANCE_AT, lambda query: queries.balance_at(query, read_model()))
     endpoints.bind(contracts.FLOW_MATRIX, lambda query: queries.flow_matrix(query, read_model()))

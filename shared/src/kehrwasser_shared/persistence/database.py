@@ -58,3 +58,14 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def for_reading(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for queries that read one consistent statement at a time.
+
+    On PostgreSQL such reads need no transaction of their own: autocommit spares the BEGIN and ROLLBACK round
+    trips, half the time of a balance query. SQLite keeps its transactions (its connection hook begins them).
+    """
+    if is_sqlite(engine.url.render_as_string(hide_password=False)):
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -7,15 +7,17 @@ contributions by theirs and by the chain's unique (alliance, sequence); so no in
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Self
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.analytics import Flow
+from ..domain.model import Account
 from ..service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
-from .repository import points
-from .tables import contributions, entries, ledger_alliances, ledger_members
+from .repository import account_of, points
+from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
 
 # A reversal carries the giver, receiver and kind of what it undoes: it counts against them.
 _SIGN = case((contributions.c.reverses.is_(None), 1), else_=-1)
@@ -23,6 +25,7 @@ _SIGN = case((contributions.c.reverses.is_(None), 1), else_=-1)
 
 class SqlLedgerReadModel(LedgerReadModel):
     def __init__(self, engine: AsyncEngine) -> None:
+        """``engine``: best one from `for_reading`, which spares each query a transaction of its own."""
         self._engine = engine
         self._connection: AsyncConnection | None = None
 
@@ -42,6 +45,27 @@ class SqlLedgerReadModel(LedgerReadModel):
     def connection(self) -> AsyncConnection:
         assert self._connection is not None, "read model used outside 'async with'"
         return self._connection
+
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
+        # One statement, one round trip: the query that must stay fast whatever the number of entries.
+        row = (
+            await self.connection.execute(
+                select(ledger_alliances.c.warning_threshold_cents, accounts)
+                .select_from(
+                    ledger_alliances.outerjoin(
+                        accounts,
+                        (accounts.c.alliance_id == ledger_alliances.c.alliance_id) & (accounts.c.owner_id == member_id),
+                    )
+                )
+                .where(ledger_alliances.c.alliance_id == alliance_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        red_below = points(row.warning_threshold_cents)
+        if row.owner_id is None:
+            return red_below, Account(alliance_id, member_id)
+        return red_below, account_of(row)
 
     async def alliance_known(self, alliance_id: str) -> bool:
         found = await self.connection.scalar(

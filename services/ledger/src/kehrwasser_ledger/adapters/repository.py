@@ -143,7 +143,7 @@ class SqlAccounts(AccountRepository):
         rows = await self._connection.execute(
             select(accounts).where(accounts.c.alliance_id == alliance_id, accounts.c.owner_id.in_(owner_ids))
         )
-        return {row.owner_id: _account(row) for row in rows}
+        return {row.owner_id: account_of(row) for row in rows}
 
     async def get_pairs(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Account]:
         rows = await self._connection.execute(
@@ -151,7 +151,7 @@ class SqlAccounts(AccountRepository):
                 accounts.c.alliance_id.in_({a for a, _ in pairs}), accounts.c.owner_id.in_({o for _, o in pairs})
             )
         )
-        found = {(row.alliance_id, row.owner_id): _account(row) for row in rows}
+        found = {(row.alliance_id, row.owner_id): account_of(row) for row in rows}
         return {key: account for key, account in found.items() if key in pairs}
 
     async def save(self, changed: list[Account], *, new: bool = False) -> None:
@@ -194,7 +194,7 @@ class SqlAccounts(AccountRepository):
 
     async def all_of(self, alliance_id: str) -> list[Account]:
         rows = await self._connection.execute(select(accounts).where(accounts.c.alliance_id == alliance_id))
-        return [_account(row) for row in rows]
+        return [account_of(row) for row in rows]
 
 
 class SqlContributions(ContributionRepository):
@@ -310,7 +310,7 @@ def _as_arrays(table: Table, rows: list[dict[str, Any]], extra: dict[str, Any] |
     return func.unnest(*arrays).table_valued(*types).render_derived()
 
 
-def _account(row: Any) -> Account:
+def account_of(row: Any) -> Account:
     return Account(
         alliance_id=row.alliance_id,
         owner_id=row.owner_id,

@@ -146,23 +146,6 @@ async def reverse_contribution(
     return result_of(reversal, "created")
 
 
-async def balance(query: contracts.QueryBalance, uow: LedgerUnitOfWork) -> contracts.BalanceView:
-    async with uow:
-        books = await books_of(uow, query.alliance_id)
-        accounts = await uow.accounts.get_many(query.alliance_id, [query.member_id])
-    account = accounts.get(query.member_id, model.Account(query.alliance_id, query.member_id))
-    return contracts.BalanceView(
-        alliance_id=query.alliance_id,
-        member_id=query.member_id,
-        balance=account.balance,
-        given=account.given,
-        received=account.received,
-        threshold=books.policy.red_below,
-        below_threshold=account.balance < books.policy.red_below,
-        light=contracts.TrafficLight(account.light.value),
-    )
-
-
 async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> contracts.LedgerVerification:
     problems: list[str] = []
     contributions = entries = 0

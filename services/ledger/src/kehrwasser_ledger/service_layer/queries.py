@@ -18,6 +18,25 @@ Clock = Callable[[], datetime]
 HEALTH_EVENT_NAMESPACE = uuid.UUID("5d0f4a4e-2a57-4c55-9a57-6b6f0d6c1e1a")
 
 
+async def balance(query: contracts.QueryBalance, read: LedgerReadModel) -> contracts.BalanceView:
+    """A member's maintained balance: one primary-key read, however many entries the books hold."""
+    async with read:
+        found = await read.current_balance(query.alliance_id, query.member_id)
+    if found is None:
+        raise UnknownAlliance(query.alliance_id)
+    red_below, account = found
+    return contracts.BalanceView(
+        alliance_id=query.alliance_id,
+        member_id=query.member_id,
+        balance=account.balance,
+        given=account.given,
+        received=account.received,
+        threshold=red_below,
+        below_threshold=account.balance < red_below,
+        light=contracts.TrafficLight(account.light.value),
+    )
+
+
 async def statement(query: contracts.QueryStatement, read: LedgerReadModel) -> contracts.MemberStatement:
     newest_first = query.order == contracts.StatementOrder.NEWEST_FIRST
     async with read:

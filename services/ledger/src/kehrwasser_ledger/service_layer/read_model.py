@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Self
 
 from ..domain.analytics import Flow
+from ..domain.model import Account
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class LedgerReadModel(abc.ABC):
     @abc.abstractmethod
     async def balance_mark_at(self, alliance_id: str, member_id: str, moment: datetime) -> BalanceMark | None:
         """The member's last entry whose contribution was recorded at or before ``moment``, if any."""
+
+    @abc.abstractmethod
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
+        """The alliance's red threshold and the member's maintained account (a fresh one if none yet), in one read;
+        None for an unknown alliance."""
 
     @abc.abstractmethod
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..service_layer.unit_of_work import PendingRepository
-from .repository import cents, points
+from .repository import cents, one_of, points
 from .tables import pending_contributions as pending
 
 
@@ -26,7 +26,9 @@ class SqlPending(PendingRepository):
         return _pending(row) if row else None
 
     async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
-        rows = await self._connection.execute(select(pending).where(pending.c.contribution_id.in_(contribution_ids)))
+        rows = await self._connection.execute(
+            select(pending).where(one_of(self._connection, pending.c.contribution_id, contribution_ids))
+        )
         return {row.contribution_id: _pending(row) for row in rows}
 
     async def add(self, held: list[PendingContribution]) -> None:

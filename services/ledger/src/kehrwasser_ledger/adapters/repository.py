@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, cast, func, insert, select, update
+from sqlalchemy import ColumnElement, Integer, String, Table, any_, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -18,6 +19,14 @@ from .tables import accounts, contributions, entries, ledger_alliances, ledger_m
 
 GENESIS = "0" * 64
 ACCOUNT_KEY = ("alliance_id", "owner_id")
+
+
+def one_of(connection: AsyncConnection, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of one parameter per value,
+    which SQLAlchemy would otherwise render and bind by the thousand for a batch."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(list(values))
 
 
 def cents(value: Decimal) -> int:
@@ -77,7 +86,7 @@ class SqlAllianceBooks(AllianceBooksRepository):
         rows = (
             await self._connection.execute(
                 select(ledger_alliances)
-                .where(ledger_alliances.c.alliance_id.in_(alliance_ids))
+                .where(one_of(self._connection, ledger_alliances.c.alliance_id, alliance_ids))
                 .order_by(ledger_alliances.c.alliance_id)
                 .with_for_update()
             )
@@ -85,7 +94,8 @@ class SqlAllianceBooks(AllianceBooksRepository):
         moderators: dict[str, set[str]] = {row.alliance_id: set() for row in rows}
         for alliance_id, member_id in await self._connection.execute(
             select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
-                ledger_members.c.alliance_id.in_(alliance_ids), ledger_members.c.role == "moderator"
+                one_of(self._connection, ledger_members.c.alliance_id, alliance_ids),
+                ledger_members.c.role == "moderator",
             )
         ):
             moderators[alliance_id].add(member_id)
@@ -104,8 +114,8 @@ class SqlAllianceBooks(AllianceBooksRepository):
         # Two IN lists instead of a row-value IN, which SQLite cannot bind; the over-fetch is filtered here.
         rows = await self._connection.execute(
             select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
-                ledger_members.c.alliance_id.in_({a for a, _ in pairs}),
-                ledger_members.c.member_id.in_({m for _, m in pairs}),
+                one_of(self._connection, ledger_members.c.alliance_id, {a for a, _ in pairs}),
+                one_of(self._connection, ledger_members.c.member_id, {m for _, m in pairs}),
             )
         )
         return {(a, m) for a, m in rows} & pairs
@@ -148,7 +158,8 @@ class SqlAccounts(AccountRepository):
     async def get_pairs(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Account]:
         rows = await self._connection.execute(
             select(accounts).where(
-                accounts.c.alliance_id.in_({a for a, _ in pairs}), accounts.c.owner_id.in_({o for _, o in pairs})
+                one_of(self._connection, accounts.c.alliance_id, {a for a, _ in pairs}),
+                one_of(self._connection, accounts.c.owner_id, {o for _, o in pairs}),
             )
         )
         found = {(row.alliance_id, row.owner_id): account_of(row) for row in rows}
@@ -211,7 +222,7 @@ class SqlContributions(ContributionRepository):
 
     async def get_many(self, contribution_ids: list[str]) -> dict[str, Contribution]:
         rows = await self._connection.execute(
-            select(contributions).where(contributions.c.contribution_id.in_(contribution_ids))
+            select(contributions).where(one_of(self._connection, contributions.c.contribution_id, contribution_ids))
         )
         return {row.contribution_id: _contribution(row) for row in rows}
 

@@ -175,12 +175,18 @@ async def books_of(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBoo
     return books
 
 
+_RECORDED_FIELDS = tuple(name for name in contracts.ContributionRecordedV1.model_fields if name != "kind")
+
+
 def announce(uow: LedgerUnitOfWork, posting: model.Posting, moderators: frozenset[str]) -> None:
     contribution = posting.contribution
-    uow.emit(
-        contracts.CONTRIBUTION_RECORDED,
-        contracts.ContributionRecordedV1(**result_of(contribution, "created").model_dump(exclude={"status"})),
+    # Built without validation: every field comes from a posting the domain has just checked, and this runs
+    # once per contribution on the intake's hot path.
+    recorded = contracts.ContributionRecordedV1.model_construct(
+        **{name: getattr(contribution, name) for name in _RECORDED_FIELDS},
+        kind=contracts.ContributionKind(contribution.kind),
     )
+    uow.emit(contracts.CONTRIBUTION_RECORDED, recorded)
     for change in posting.signals:
         announce_light(
             uow, contribution.alliance_id, change, moderators, contribution.contribution_id, contribution.recorded_at

@@ -162,8 +162,8 @@ class SqlAccounts(AccountRepository):
                 one_of(self._connection, accounts.c.owner_id, {o for _, o in pairs}),
             )
         )
-        found = {(row.alliance_id, row.owner_id): account_of(row) for row in rows}
-        return {key: account for key, account in found.items() if key in pairs}
+        # The two lists select a cross product of alliances and owners: drop the strangers before converting.
+        return {key: account_of(row) for row in rows if (key := (row.alliance_id, row.owner_id)) in pairs}
 
     async def save(self, changed: list[Account], *, new: bool = False) -> None:
         if not changed:

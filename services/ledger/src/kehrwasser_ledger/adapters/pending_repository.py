@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -79,38 +80,15 @@ class SqlPending(PendingRepository):
 
 
 def _pending(row: Any) -> PendingContribution:
-    return PendingContribution(
-        contribution_id=row.contribution_id,
-        alliance_id=row.alliance_id,
-        giver_id=row.giver_id,
-        receiver_id=row.receiver_id,
-        kind=row.kind,
-        value=points(row.value_cents),
-        note=row.note,
-        recorded_by=row.recorded_by,
-        submitted_at=row.submitted_at,
-        expires_at=row.expires_at,
-        status=PendingStatus(row.status),
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        reason=row.reason,
-    )
+    # The table's columns are the record's fields, but for the value kept in integer cents.
+    fields = dict(row._mapping)
+    fields["value"] = points(fields.pop("value_cents"))
+    fields["status"] = PendingStatus(fields["status"])
+    return PendingContribution(**fields)
 
 
 def _row(held: PendingContribution) -> dict[str, Any]:
-    return {
-        "contribution_id": held.contribution_id,
-        "alliance_id": held.alliance_id,
-        "giver_id": held.giver_id,
-        "receiver_id": held.receiver_id,
-        "kind": held.kind,
-        "value_cents": cents(held.value),
-        "note": held.note,
-        "recorded_by": held.recorded_by,
-        "submitted_at": held.submitted_at,
-        "expires_at": held.expires_at,
-        "status": held.status.value,
-        "decided_by": held.decided_by,
-        "decided_at": held.decided_at,
-        "reason": held.reason,
-    }
+    fields = asdict(held)
+    fields["value_cents"] = cents(fields.pop("value"))
+    fields["status"] = held.status.value
+    return fields

@@ -118,3 +118,12 @@ async def test_an_asynchronous_submission_rejected_on_its_own_is_announced() -> 
     )
     assert outcome.status == "rejected"
     assert uow.emitted_types() == ["kehrwasser.ledger.contribution-rejected.v1"]
+
+
+async def test_a_submission_for_a_member_not_known_yet_is_deferred_not_rejected_until_its_last_attempt() -> None:
+    uow = await founded_alliance("ada", "linus")
+    submission = contribution("c1", "ada", "margaret", "3")
+    [early] = await handlers.record_contributions([submission], uow, clock, announce_rejections=True, may_defer=[True])
+    assert (early.status, uow.emitted_types()) == ("deferred", [])
+    [last] = await handlers.record_contributions([submission], uow, clock, announce_rejections=True, may_defer=[False])
+    assert (last.status, uow.emitted_types()) == ("rejected", ["kehrwasser.ledger.contribution-rejected.v1"])

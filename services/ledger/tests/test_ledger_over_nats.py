@@ -119,7 +119,15 @@ async def test_contributions_are_booked_once_and_warn_once_per_crossing(
 async def test_submitted_contributions_are_booked_in_batches_exactly_once(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
+    settings = LedgerSettings(
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        database_url=database_url,
+        outbox_poll_seconds=0.2,
+        # Mallory never joins: her submission is rejected after two short waits instead of a minute.
+        consumer_max_attempts=3,
+        consumer_backoff_seconds=[0.2],
+    )
     async with running(bootstrap(settings)):
         nc = await nats.connect(nats_url)
         try:
@@ -162,3 +170,40 @@ async def publish_submission(js: Any, submission: contracts.RecordContribution, 
     await js.publish(
         contracts.CONTRIBUTION_SUBMITTED.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id}
     )
+
+
+async def test_a_submission_that_overtakes_the_membership_it_needs_is_booked_once_the_member_is_known(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
+    async with running(bootstrap(settings)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            client = CommandClient(nc)
+            await found_hamburg(js)
+            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+            # Margaret's welcome gift arrives before the ledger hears that she joined.
+            await publish_submission(js, gift("welcome", "ada", "2", receiver="margaret"), msg_id="welcome")
+            await asyncio.sleep(0.3)
+            await publish(
+                js,
+                alliance_contracts.MEMBER_JOINED,
+                alliance_contracts.MemberJoinedV1(
+                    alliance_id="hamburg", member_id="margaret", role="member", joined_at=NOW
+                ),
+            )
+            balance = None
+            for _ in range(100):
+                balance = await client.send(
+                    contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="margaret")
+                )
+                if balance.balance != 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert balance is not None
+            assert balance.balance == Decimal("-2")
+            rejections = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
+            assert (await rejections.consumer_info()).num_pending == 0
+        finally:
+            await nc.close()

@@ -26,6 +26,12 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
     log_level: str = Field("INFO", description="Python logging level")
     outbox_poll_seconds: float = Field(1.0, description="How often the outbox relay looks for unsent events")
+    consumer_backoff_seconds: list[float] = Field(
+        [0.5, 1.0, 2.0, 5.0, 10.0, 30.0], description="Waits between redeliveries of an event that failed"
+    )
+    consumer_max_attempts: int = Field(
+        7, description="Deliveries of a failing event before it is dead-lettered (or a deferred one decided)"
+    )
 
     def resolved_database_url(self) -> str:
         """The service's own database: its configured URL, or a SQLite file in the data directory."""

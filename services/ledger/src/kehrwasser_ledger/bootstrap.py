@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
-from kehrwasser_shared.messaging.consumer import BatchEventConsumer, EventConsumer, Subscription
+from kehrwasser_shared.messaging.consumer import BatchEventConsumer, Delivery, EventConsumer, Subscription
 from kehrwasser_shared.persistence.database import for_reading
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
@@ -91,14 +91,23 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
     alliances = EventConsumer(
         durable=handlers.ALLIANCES_CONSUMER,
         source_service="alliances",
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_backoff_seconds,
         subscriptions=[
             Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
             Subscription(alliance_contracts.MEMBER_JOINED, lambda e, d: handlers.learn_membership(e, d, uow())),
         ],
     )
 
-    async def book_submissions(batch: list[tuple[Any, Any]]) -> None:
-        await handlers.record_contributions([data for _, data in batch], uow(), utc_now, announce_rejections=True)
+    async def book_submissions(batch: list[Delivery]) -> list[int]:
+        outcomes = await handlers.record_contributions(
+            [delivery.data for delivery in batch],
+            uow(),
+            utc_now,
+            announce_rejections=True,
+            may_defer=[not delivery.last_attempt for delivery in batch],
+        )
+        return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
 
     intake = BatchEventConsumer(
         durable=handlers.INTAKE_CONSUMER,
@@ -107,6 +116,8 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         batch_handler=book_submissions,
         batch_size=settings.intake_batch_size,
         fetch_timeout=settings.intake_fetch_seconds,
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_backoff_seconds,
     )
     return assemble(
         settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake], background=[health.run, maintenance]

@@ -24,7 +24,3 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(False, description="Implicit TLS (SMTPS, usually port 465)")
     mail_from: str = Field("Kehrwasser <noreply@kehrwasser.local>", description="Sender of every email")
     mail_poll_seconds: float = Field(1.0, description="How often the mailer looks for due deliveries")
-    consumer_backoff_seconds: list[float] = Field(
-        [0.5, 1.0, 2.0, 5.0, 10.0, 30.0], description="Waits between redeliveries of an event that failed"
-    )
-    consumer_max_attempts: int = Field(7, description="Deliveries of a failing event before it is dead-lettered")

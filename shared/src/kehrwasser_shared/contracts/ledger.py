@@ -180,7 +180,9 @@ CONTRIBUTION_SUBMITTED = EventContract(
     1,
     RecordContribution,
     "A contribution handed to the ledger asynchronously (high-volume intake, booked in batches); "
-    "publish with Nats-Msg-Id = contribution id. The outcome is contribution-recorded or contribution-rejected.",
+    "publish with Nats-Msg-Id = contribution id. The outcome is contribution-recorded (or -pending) or "
+    "contribution-rejected; one that names an alliance or member the ledger has not learned of yet is retried "
+    "with backoff for about a minute before it is rejected.",
 )
 CONTRIBUTION_REJECTED = EventContract(
     SERVICE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +143,7 @@ class EventConsumer:
             log.error("%s: event %s failed %d times; dead-lettering: %r", self.durable, event.id, attempts, exc)
             await self._dead_letter(msg, f"handler failed {attempts} times: {exc!r}", attempts)
             return
-        delay = self._backoff[min(attempts, len(self._backoff)) - 1]
+        delay = self._backoff_for(attempts)
         log.warning(
             "%s: event %s (%s) failed (attempt %d/%d), retrying in %.1fs: %r",
             self.durable,
@@ -155,6 +155,9 @@ class EventConsumer:
             exc,
         )
         await msg.nak(delay=delay)
+
+    def _backoff_for(self, attempts: int) -> float:
+        return self._backoff[min(attempts, len(self._backoff)) - 1]
 
     async def decode_or_dead_letter(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel] | None:
         try:
@@ -207,7 +210,18 @@ def _header_safe(text: str) -> str:
     return " ".join(text.split())[:1024]
 
 
-BatchHandler = Callable[[list[tuple[CloudEvent, Any]]], Awaitable[None]]
+@dataclass(frozen=True)
+class Delivery:
+    """One decoded event of a batch, and how often it has been delivered."""
+
+    event: CloudEvent
+    data: Any
+    attempt: int
+    last_attempt: bool
+
+
+BatchHandler = Callable[[list[Delivery]], Awaitable[Collection[int]]]
+"""Handles a batch; returns the positions of the deliveries to hand over again later, with backoff."""
 
 
 class BatchEventConsumer(EventConsumer):
@@ -215,7 +229,9 @@ class BatchEventConsumer(EventConsumer):
 
     Messages that do not decode are dead-lettered first; if the handler raises, every message of the batch
     is retried with backoff (and dead-lettered after the last attempt), exactly as a single event would be.
-    The handler must be idempotent per event, since a batch may be redelivered after its commit.
+    The handler may also ask for single events again later (say, ones that refer to something this service
+    has not learned of yet); on their last attempt it has to decide. It must be idempotent per event, since
+    a batch may be redelivered after its commit.
     """
 
     def __init__(self, *, batch_handler: BatchHandler, **kwargs: Any) -> None:
@@ -227,12 +243,19 @@ class BatchEventConsumer(EventConsumer):
         good = [(msg, item[1], item[2]) for msg, item in decoded if item is not None]
         if not good:
             return
+        deliveries = []
+        for msg, event, data in good:
+            attempt = msg.metadata.num_delivered if msg.metadata else 1
+            deliveries.append(Delivery(event, data, attempt, last_attempt=attempt >= self._max_attempts))
         try:
-            await self._batch_handler([(event, data) for _, event, data in good])
+            later = set(await self._batch_handler(deliveries))
         except Exception as exc:
             for msg, event, _ in good:
                 await self._retry_or_give_up(msg, event, exc)
             return
         # An ack is a plain publish into the client's buffer: awaiting them in turn avoids a task per message.
-        for msg, _, _ in good:
-            await msg.ack()
+        for position, (msg, _, _) in enumerate(good):
+            if position in later:
+                await msg.nak(delay=self._backoff_for(deliveries[position].attempt))
+            else:
+                await msg.ack()

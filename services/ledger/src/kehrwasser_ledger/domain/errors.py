@@ -5,10 +5,13 @@ from __future__ import annotations
 
 class LedgerError(Exception):
     code = "ledger-error"
+    # The ledger learns of alliances and members from events; such an error may resolve itself shortly.
+    eventually_consistent = False
 
 
 class UnknownAlliance(LedgerError):
     code = "unknown-alliance"
+    eventually_consistent = True
 
     def __init__(self, alliance_id: str) -> None:
         super().__init__(f"alliance {alliance_id} is not known (yet) to the ledger")
@@ -16,6 +19,7 @@ class UnknownAlliance(LedgerError):
 
 class NotAMember(LedgerError):
     code = "not-a-member"
+    eventually_consistent = True
 
     def __init__(self, member_id: str, alliance_id: str) -> None:
         super().__init__(f"{member_id} is not a member of alliance {alliance_id}")

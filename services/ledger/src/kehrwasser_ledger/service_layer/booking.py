@@ -38,7 +38,7 @@ class Submission:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # created, exists, pending or rejected
+    status: str  # created, exists, pending, rejected, or deferred (to be submitted again later)
     contribution: model.Contribution | None = None
     pending: PendingContribution | None = None
     error: LedgerError | None = None

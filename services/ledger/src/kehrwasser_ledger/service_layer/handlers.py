@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
@@ -67,12 +67,19 @@ async def record_contribution(
 
 
 async def record_contributions(
-    commands: list[contracts.RecordContribution], uow: LedgerUnitOfWork, clock: Clock, *, announce_rejections: bool
+    commands: list[contracts.RecordContribution],
+    uow: LedgerUnitOfWork,
+    clock: Clock,
+    *,
+    announce_rejections: bool,
+    may_defer: Sequence[bool] | None = None,
 ) -> list[Outcome]:
     """Book a batch in one transaction; each contribution is created, exists, pending or rejected with its reason.
 
     A command's caller hears of a rejection in the reply; an asynchronous submission only through the
-    ``contribution-rejected`` event, which ``announce_rejections`` publishes.
+    ``contribution-rejected`` event, which ``announce_rejections`` publishes. A submission that ``may_defer``
+    and refers to an alliance or member the ledger has not learned of yet is ``deferred`` instead: its caller
+    hands it over again later, when the event announcing the alliance or membership has likely arrived.
     """
     submissions = [
         Submission(
@@ -84,13 +91,17 @@ async def record_contributions(
         session = await BookingSession.open(uow, submissions)
         now = clock()
         outcomes = [session.submit(submission, now) for submission in submissions]
+        outcomes = [
+            Outcome("deferred", error=o.error) if deferrable and o.error and o.error.eventually_consistent else o
+            for o, deferrable in zip(outcomes, may_defer or [False] * len(outcomes), strict=True)
+        ]
         await session.write(uow)
         for posting in session.postings:
             announce(uow, posting, session.books[posting.contribution.alliance_id].moderators)
         for held in session.new_pending:
             uow.emit(contracts.CONTRIBUTION_PENDING, contracts.ContributionPendingV1(**pending_view(held).model_dump()))
         for outcome, submission in zip(outcomes, submissions, strict=True):
-            if outcome.error is not None and announce_rejections:
+            if outcome.status == "rejected" and outcome.error is not None and announce_rejections:
                 uow.emit(
                     contracts.CONTRIBUTION_REJECTED,
                     contracts.ContributionRejectedV1(

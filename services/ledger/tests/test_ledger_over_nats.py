@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
 from kehrwasser_ledger.bootstrap import bootstrap
 from kehrwasser_ledger.config import LedgerSettings
@@ -53,6 +56,24 @@ async def found_hamburg(js: Any) -> None:
         )
 
 
+@asynccontextmanager
+async def hamburg_ledger(
+    nats_url: str, database_url: str, tmp_path: Path, **settings: Any
+) -> AsyncIterator[tuple[JetStreamContext, CommandClient]]:
+    """A ledger service in this event loop that has heard of Hamburg Founders, and a client to talk to it."""
+    configured = LedgerSettings(
+        nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2, **settings
+    )
+    async with running(bootstrap(configured)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await found_hamburg(js)
+            yield js, CommandClient(nc)
+        finally:
+            await nc.close()
+
+
 def gift(cid: str, giver: str, value: str, receiver: str = "linus") -> contracts.RecordContribution:
     return contracts.RecordContribution(
         contribution_id=cid,
@@ -67,102 +88,81 @@ def gift(cid: str, giver: str, value: str, receiver: str = "linus") -> contracts
 async def test_contributions_are_booked_once_and_warn_once_per_crossing(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
-    async with running(bootstrap(settings)):
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            client = CommandClient(nc)
-            await found_hamburg(js)
-            first = await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
-            assert first.status == "created"
-            retried = await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
-            assert retried.status == "exists"
-            assert retried.recorded_at == first.recorded_at
-            with pytest.raises(CommandFailed) as conflict:
-                await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "30"))
-            assert conflict.value.code == "conflict"
-            with pytest.raises(CommandFailed) as outsider:
-                await client.send(contracts.RECORD_CONTRIBUTION, gift("c9", "mallory", "1"))
-            assert outsider.value.code == "not-a-member"
+    async with hamburg_ledger(nats_url, database_url, tmp_path) as (js, client):
+        first = await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
+        assert first.status == "created"
+        retried = await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "3"))
+        assert retried.status == "exists"
+        assert retried.recorded_at == first.recorded_at
+        with pytest.raises(CommandFailed) as conflict:
+            await client.send(contracts.RECORD_CONTRIBUTION, gift("c1", "ada", "30"))
+        assert conflict.value.code == "conflict"
+        with pytest.raises(CommandFailed) as outsider:
+            await client.send(contracts.RECORD_CONTRIBUTION, gift("c9", "mallory", "1"))
+        assert outsider.value.code == "not-a-member"
 
-            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c2", "grace", "4"))
-            further = await client.send(contracts.RECORD_CONTRIBUTION, gift("c3", "ada", "1.25"))
-            assert further.receiver_balance == Decimal("-8.25")
-            balance = await client.send(
-                contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus")
-            )
-            assert (balance.balance, balance.received, balance.below_threshold) == (
-                Decimal("-8.25"),
-                Decimal("8.25"),
-                True,
-            )
-            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            assert verification.ok, verification.problems
-            assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("c2", "grace", "4"))
+        further = await client.send(contracts.RECORD_CONTRIBUTION, gift("c3", "ada", "1.25"))
+        assert further.receiver_balance == Decimal("-8.25")
+        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
+        assert (balance.balance, balance.received, balance.below_threshold) == (
+            Decimal("-8.25"),
+            Decimal("8.25"),
+            True,
+        )
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        assert verification.ok, verification.problems
+        assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
 
-            sub = await js.pull_subscribe("kehrwasser.evt.ledger.>", stream=stream_name("ledger"))
-            messages = await fetch_exactly(sub, 4)
-            types = [json.loads(m.data)["type"] for m in messages]
-            assert types == [
-                "kehrwasser.ledger.contribution-recorded.v1",
-                "kehrwasser.ledger.contribution-recorded.v1",
-                "kehrwasser.ledger.balance-warning.v2",
-                "kehrwasser.ledger.contribution-recorded.v1",
-            ]
-            warning = json.loads(messages[2].data)["data"]
-            assert (warning["member_id"], warning["balance"], warning["threshold"]) == ("linus", "-7.00", "-5.00")
-        finally:
-            await nc.close()
+        sub = await js.pull_subscribe("kehrwasser.evt.ledger.>", stream=stream_name("ledger"))
+        messages = await fetch_exactly(sub, 4)
+        types = [json.loads(m.data)["type"] for m in messages]
+        assert types == [
+            "kehrwasser.ledger.contribution-recorded.v1",
+            "kehrwasser.ledger.contribution-recorded.v1",
+            "kehrwasser.ledger.balance-warning.v2",
+            "kehrwasser.ledger.contribution-recorded.v1",
+        ]
+        warning = json.loads(messages[2].data)["data"]
+        assert (warning["member_id"], warning["balance"], warning["threshold"]) == ("linus", "-7.00", "-5.00")
 
 
 async def test_submitted_contributions_are_booked_in_batches_exactly_once(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    settings = LedgerSettings(
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        database_url=database_url,
-        outbox_poll_seconds=0.2,
+    async with hamburg_ledger(
+        nats_url,
+        database_url,
+        tmp_path,
         # Mallory never joins: her submission is rejected after two short waits instead of a minute.
         consumer_max_attempts=3,
         consumer_backoff_seconds=[0.2],
-    )
-    async with running(bootstrap(settings)):
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            client = CommandClient(nc)
-            await found_hamburg(js)
-            # Linus joined last: once his own contribution books, the ledger knows every member of the batch.
-            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
-            submissions = [gift(f"s{n}", ("ada", "grace")[n % 2], "0.50") for n in range(300)]
-            submissions += submissions[:20]  # a producer retrying
-            submissions += [gift("s0", "ada", "9.99"), gift("s-outsider", "mallory", "1")]
-            for submission in submissions:
-                # A changed Nats-Msg-Id defeats the stream's deduplication: the ledger itself must hold.
-                await publish_submission(js, submission, msg_id=f"{submission.contribution_id}-{id(submission)}")
-            verification = None
-            for _ in range(200):
-                verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-                if verification.contributions_checked >= 301:
-                    break
-                await asyncio.sleep(0.05)
-            assert verification is not None
-            assert verification.ok, verification.problems
-            assert verification.contributions_checked == 301
-            balance = await client.send(
-                contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus")
-            )
-            assert balance.balance == Decimal("-149")
-            sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
-            rejected = [json.loads(m.data)["data"] for m in await fetch_exactly(sub, 2)]
-            assert sorted((r["contribution_id"], r["code"]) for r in rejected) == [
-                ("s-outsider", "not-a-member"),
-                ("s0", "conflict"),
-            ]
-        finally:
-            await nc.close()
+    ) as (js, client):
+        # Linus joined last: once his own contribution books, the ledger knows every member of the batch.
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+        submissions = [gift(f"s{n}", ("ada", "grace")[n % 2], "0.50") for n in range(300)]
+        submissions += submissions[:20]  # a producer retrying
+        submissions += [gift("s0", "ada", "9.99"), gift("s-outsider", "mallory", "1")]
+        for submission in submissions:
+            # A changed Nats-Msg-Id defeats the stream's deduplication: the ledger itself must hold.
+            await publish_submission(js, submission, msg_id=f"{submission.contribution_id}-{id(submission)}")
+        verification = None
+        for _ in range(200):
+            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            if verification.contributions_checked >= 301:
+                break
+            await asyncio.sleep(0.05)
+        assert verification is not None
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == 301
+        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
+        assert balance.balance == Decimal("-149")
+        sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
+        rejected = [json.loads(m.data)["data"] for m in await fetch_exactly(sub, 2)]
+        assert sorted((r["contribution_id"], r["code"]) for r in rejected) == [
+            ("s-outsider", "not-a-member"),
+            ("s0", "conflict"),
+        ]
 
 
 async def publish_submission(js: Any, submission: contracts.RecordContribution, msg_id: str) -> None:
@@ -175,35 +175,27 @@ async def publish_submission(js: Any, submission: contracts.RecordContribution, 
 async def test_a_submission_that_overtakes_the_membership_it_needs_is_booked_once_the_member_is_known(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    settings = LedgerSettings(nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2)
-    async with running(bootstrap(settings)):
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            client = CommandClient(nc)
-            await found_hamburg(js)
-            await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
-            # Margaret's welcome gift arrives before the ledger hears that she joined.
-            await publish_submission(js, gift("welcome", "ada", "2", receiver="margaret"), msg_id="welcome")
-            await asyncio.sleep(0.3)
-            await publish(
-                js,
-                alliance_contracts.MEMBER_JOINED,
-                alliance_contracts.MemberJoinedV1(
-                    alliance_id="hamburg", member_id="margaret", role="member", joined_at=NOW
-                ),
+    async with hamburg_ledger(nats_url, database_url, tmp_path) as (js, client):
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+        # Margaret's welcome gift arrives before the ledger hears that she joined.
+        await publish_submission(js, gift("welcome", "ada", "2", receiver="margaret"), msg_id="welcome")
+        await asyncio.sleep(0.3)
+        await publish(
+            js,
+            alliance_contracts.MEMBER_JOINED,
+            alliance_contracts.MemberJoinedV1(
+                alliance_id="hamburg", member_id="margaret", role="member", joined_at=NOW
+            ),
+        )
+        balance = None
+        for _ in range(100):
+            balance = await client.send(
+                contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="margaret")
             )
-            balance = None
-            for _ in range(100):
-                balance = await client.send(
-                    contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="margaret")
-                )
-                if balance.balance != 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert balance is not None
-            assert balance.balance == Decimal("-2")
-            rejections = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
-            assert (await rejections.consumer_info()).num_pending == 0
-        finally:
-            await nc.close()
+            if balance.balance != 0:
+                break
+            await asyncio.sleep(0.1)
+        assert balance is not None
+        assert balance.balance == Decimal("-2")
+        rejections = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
+        assert (await rejections.consumer_info()).num_pending == 0

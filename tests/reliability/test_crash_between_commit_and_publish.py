@@ -5,29 +5,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 
+from kehrwasser_shared.contracts import alliances as alliance_contracts
+from kehrwasser_shared.contracts import ledger as ledger_contracts
+from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts.registry import EventContract
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.failpoints import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH
 from kehrwasser_shared.failpoints import VARIABLE as FAILPOINTS
 from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.testing import fetch_exactly
 from kehrwasser_shared.testing.processes import ServiceProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
-async def events_in_stream(nats_url: str) -> list[dict[str, object]]:
+async def events_in_stream(nats_url: str, contract: EventContract[Any] = contracts.MEMBER_REGISTERED) -> list[Any]:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        info = await js.stream_info(stream_name("members"))
-        sub = await js.pull_subscribe(contracts.MEMBER_REGISTERED.subject, stream=stream_name("members"), durable=None)
-        messages = await sub.fetch(info.state.messages, timeout=5) if info.state.messages else []
-        return [json.loads(m.data) for m in messages]
+        sub = await js.pull_subscribe(contract.subject, stream=stream_name(contract.service), durable=None)
+        stored = (await sub.consumer_info()).num_pending  # every message of the subject, duplicates included
+        return [json.loads(m.data) for m in await fetch_exactly(sub, stored)]
     finally:
         await nc.close()
 
@@ -70,3 +77,69 @@ async def test_killed_members_service_publishes_the_registration_exactly_once_af
         assert [e["data"]["email"] for e in events] == ["ada@example.org"]  # type: ignore[index]
     finally:
         survivor.stop()
+
+
+async def test_killed_ledger_publishes_the_contribution_once_and_a_retry_finds_it_booked(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "KEHRWASSER_NATS_URL": nats_url,
+        "KEHRWASSER_DATA_DIR": str(tmp_path),
+        "KEHRWASSER_LEDGER_DATABASE_URL": database_url,
+        "KEHRWASSER_OUTBOX_POLL_SECONDS": "0.2",
+    }
+    # Learning the alliance writes no event, so the first commit with one is the contribution's.
+    doomed = ServiceProcess("ledger", {**env, FAILPOINTS: OUTBOX_AFTER_COMMIT}, tmp_path / "logs-1")
+    doomed.start()
+    await asyncio.to_thread(doomed.wait_ready)
+    gift = ledger_contracts.RecordContribution(
+        contribution_id="pricing-review",
+        alliance_id="hamburg",
+        giver_id="ada",
+        receiver_id="linus",
+        kind=ledger_contracts.ContributionKind.ADVICE,
+        value=Decimal("3"),
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        noon = datetime(2026, 11, 24, 12, tzinfo=UTC)
+        founded = alliance_contracts.AllianceCreatedV1(
+            alliance_id="hamburg",
+            name="Hamburg Founders",
+            purpose="",
+            focus=[],
+            warning_threshold=Decimal("-5"),
+            moderator_id="ada",
+            created_at=noon,
+        )
+        joins = [
+            alliance_contracts.MemberJoinedV1(alliance_id="hamburg", member_id=m, role=r, joined_at=noon)
+            for m, r in (("ada", "moderator"), ("linus", "member"))
+        ]
+        for contract, data in [(alliance_contracts.ALLIANCE_CREATED, founded)] + [
+            (alliance_contracts.MEMBER_JOINED, joined) for joined in joins
+        ]:
+            event = make_event(type_=contract.type, source="/alliances", data=data)
+            await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+        with contextlib.suppress(nats.errors.TimeoutError):
+            await CommandClient(nc, timeout=3).send_when_known(ledger_contracts.RECORD_CONTRIBUTION, gift)
+        assert await asyncio.to_thread(doomed.wait_exit) == -9, doomed.log()
+
+        survivor = ServiceProcess("ledger", env, tmp_path / "logs-2")
+        survivor.start()
+        try:
+            await asyncio.to_thread(survivor.wait_ready)
+            retried = await CommandClient(nc).send(ledger_contracts.RECORD_CONTRIBUTION, gift)
+            assert retried.status == "exists"
+            for _ in range(100):
+                if await events_in_stream(nats_url, ledger_contracts.CONTRIBUTION_RECORDED):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)  # time for a wrong second publication to show up
+            recorded = await events_in_stream(nats_url, ledger_contracts.CONTRIBUTION_RECORDED)
+            assert [e["data"]["contribution_id"] for e in recorded] == ["pricing-review"]
+        finally:
+            survivor.stop()
+    finally:
+        await nc.close()

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
+from test_ledger_over_nats import found_hamburg  # the ledger tests' alliance (on the pythonpath)
 
-from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
-from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.contracts.registry import EventContract
 from kehrwasser_shared.contracts.subjects import stream_name
@@ -102,26 +100,7 @@ async def test_killed_ledger_publishes_the_contribution_once_and_a_retry_finds_i
     )
     nc = await nats.connect(nats_url)
     try:
-        js = nc.jetstream()
-        noon = datetime(2026, 11, 24, 12, tzinfo=UTC)
-        founded = alliance_contracts.AllianceCreatedV1(
-            alliance_id="hamburg",
-            name="Hamburg Founders",
-            purpose="",
-            focus=[],
-            warning_threshold=Decimal("-5"),
-            moderator_id="ada",
-            created_at=noon,
-        )
-        joins = [
-            alliance_contracts.MemberJoinedV1(alliance_id="hamburg", member_id=m, role=r, joined_at=noon)
-            for m, r in (("ada", "moderator"), ("linus", "member"))
-        ]
-        for contract, data in [(alliance_contracts.ALLIANCE_CREATED, founded)] + [
-            (alliance_contracts.MEMBER_JOINED, joined) for joined in joins
-        ]:
-            event = make_event(type_=contract.type, source="/alliances", data=data)
-            await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+        await found_hamburg(nc.jetstream())
         with contextlib.suppress(nats.errors.TimeoutError):
             await CommandClient(nc, timeout=3).send_when_known(ledger_contracts.RECORD_CONTRIBUTION, gift)
         assert await asyncio.to_thread(doomed.wait_exit) == -9, doomed.log()

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,13 +23,11 @@ from pathlib import Path
 
 import asyncpg
 import nats
-from benchkit import DEFAULT_ADMIN_URL, MIGRATIONS, Ledger, Network, asyncpg_dsn, machine_summary, percentile
+from benchkit import DEFAULT_ADMIN_URL, MIGRATIONS, Ledger, Network, asyncpg_dsn, machine_summary, percentile, sandbox
 
 from kehrwasser_shared.contracts import ledger as contracts
-from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
-from kehrwasser_shared.testing.databases import fresh_postgres_database
 
 CHUNK = 100_000  # contributions generated and copied at a time
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -269,12 +266,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work_dir = Path(tempfile.mkdtemp(prefix="kehrwasser-bench-balance-"))
-    with (
-        NatsServer(work_dir / "nats", log_file=work_dir / "nats.log") as server,
-        fresh_postgres_database(args.admin_url) as database_url,
-    ):
-        result = asyncio.run(benchmark(args, server.url, database_url, work_dir))
+    with sandbox("kehrwasser-bench-balance-", args.admin_url) as box:
+        result = asyncio.run(benchmark(args, box.nats_url, box.database_url, box.work_dir))
     print_report(result, args)
     return 0
 

@@ -28,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from benchkit import (
     machine_summary,
     percentile,
     publish_alliance_events,
+    sandbox,
     submission_payload,
     wait_for,
 )
@@ -56,11 +56,9 @@ from nats.js.api import StorageType, StreamConfig
 
 from kehrwasser_ledger.config import LedgerSettings
 from kehrwasser_shared.contracts import ledger as contracts
-from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.messaging.streams import ensure_consumer, ensure_streams
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
-from kehrwasser_shared.testing.databases import fresh_postgres_database
 
 SUBMITTED = contracts.CONTRIBUTION_SUBMITTED.subject
 RAW_STREAM = "BENCH_RAW"
@@ -417,17 +415,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work_dir = Path(tempfile.mkdtemp(prefix="kehrwasser-bench-"))
-    with (
-        NatsServer(work_dir / "nats", log_file=work_dir / "nats.log") as server,
-        fresh_postgres_database(args.admin_url) as database_url,
-    ):
-        report = asyncio.run(benchmark(args, server.url, database_url, work_dir))
+    with sandbox("kehrwasser-bench-", args.admin_url, keep=args.keep) as box:
+        report = asyncio.run(benchmark(args, box.nats_url, box.database_url, box.work_dir))
     print_report(report, args)
-    if args.keep:
-        print(f"work directory: {work_dir}")
-    else:
-        shutil.rmtree(work_dir, ignore_errors=True)
     return 1 if report.problems else 0
 
 

@@ -10,6 +10,8 @@ import math
 import os
 import platform
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,12 +28,38 @@ from sqlalchemy.engine import make_url
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.embedded.nats_server import NatsServer
+from kehrwasser_shared.testing.databases import fresh_postgres_database
 from kehrwasser_shared.testing.processes import ServiceProcess
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 FOUNDED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KINDS = [kind for kind in contracts.ContributionKind]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    nats_url: str
+    database_url: str
+    work_dir: Path
+
+
+@contextmanager
+def sandbox(prefix: str, admin_url: str, *, keep: bool = False) -> Iterator[Sandbox]:
+    """A nats-server on a free port and a fresh PostgreSQL database, removed afterwards (unless ``keep``)."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with (
+            NatsServer(work_dir / "nats", log_file=work_dir / "nats.log") as server,
+            fresh_postgres_database(admin_url) as database_url,
+        ):
+            yield Sandbox(server.url, database_url, work_dir)
+    finally:
+        if keep:
+            print(f"work directory: {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:

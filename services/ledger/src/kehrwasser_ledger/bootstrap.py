@@ -120,7 +120,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         backoff_seconds=settings.consumer_backoff_seconds,
     )
     return assemble(
-        settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake], background=[health.run, maintenance]
+        settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake], background=[health.loop(), maintenance]
     )
 
 

@@ -9,13 +9,13 @@ outbox, the insert fails at the outbox's unique event id and this period counts 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+
+from kehrwasser_shared.runtime import BackgroundLoop, every
 
 from ..domain.analytics import period_start
 from ..service_layer import queries
@@ -42,14 +42,9 @@ class PeriodicHealth:
         self._clock = clock
         self._done: set[tuple[str, datetime]] = set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.publish_due()
-            except Exception:  # the next tick retries; a database outage must not stop the service
-                log.exception("could not publish alliance health")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._tick)
+    def loop(self) -> BackgroundLoop:
+        """The background loop: a round every tick; a failed round is retried at the next one."""
+        return every(self._tick, self.publish_due, "publishing alliance health")
 
     async def publish_due(self) -> int:
         """Publish the current period's health of every alliance that has none yet; how many were published."""

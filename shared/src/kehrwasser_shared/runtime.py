@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -12,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServiceSettings
+from .messaging.commands import CommandEndpoints
 from .messaging.consumer import EventConsumer
 from .messaging.outbox_relay import OutboxRelay
 from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
-from .persistence.database import create_engine
+from .persistence.database import create_engine, create_reading_engine
 from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,8 @@ class ServiceParts:
     database_url: str
     migrations: Path
     engine: AsyncEngine
-    router: NatsRouter
+    reading_engine: AsyncEngine
+    endpoints: CommandEndpoints
     relay: OutboxRelay
     consumers: Sequence[EventConsumer] = ()
     background: Sequence[BackgroundLoop] = field(default_factory=list)
@@ -65,24 +68,31 @@ class ServiceParts:
 
 @dataclass(frozen=True)
 class Plumbing:
-    """The database engine and outbox relay every service builds the same way."""
+    """The database engines and outbox relay every service builds the same way."""
 
     database_url: str
     engine: AsyncEngine
+    reading_engine: AsyncEngine
+    """For request/reply reads; see `create_reading_engine`."""
     relay: OutboxRelay
 
 
 def build_plumbing(settings: ServiceSettings, tables: MessagingTables) -> Plumbing:
     database_url = settings.resolved_database_url()
     engine = create_engine(database_url)
-    return Plumbing(database_url, engine, OutboxRelay(engine, tables, poll_interval=settings.outbox_poll_seconds))
+    return Plumbing(
+        database_url,
+        engine,
+        create_reading_engine(database_url, engine),
+        OutboxRelay(engine, tables, poll_interval=settings.outbox_poll_seconds),
+    )
 
 
 def assemble(
     settings: ServiceSettings,
     plumbing: Plumbing,
     migrations: Path,
-    router: NatsRouter,
+    endpoints: CommandEndpoints,
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[BackgroundLoop] = (),
 ) -> ServiceParts:
@@ -92,7 +102,8 @@ def assemble(
         database_url=plumbing.database_url,
         migrations=migrations,
         engine=plumbing.engine,
-        router=router,
+        reading_engine=plumbing.reading_engine,
+        endpoints=endpoints,
         relay=plumbing.relay,
         consumers=consumers,
         background=background,
@@ -120,13 +131,13 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     if parts.settings.migrate_on_start:
         await upgrade_to_head_async(parts.migrations, parts.database_url)
     broker = make_broker(parts.settings, parts.name)
-    broker.include_router(parts.router)
     nc = await broker.connect()
     js: JetStreamContext = nc.jetstream()
     await ensure_streams(js, replicas=parts.settings.stream_replicas)
     for consumer in parts.consumers:
         await consumer.declare(js)
     await broker.start()
+    await parts.endpoints.attach(nc)
     tasks = [asyncio.create_task(parts.relay.run(js), name=f"{parts.name}-outbox-relay")]
     tasks += [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
     tasks += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
@@ -136,6 +147,9 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         parts.settings.nats_url,
         _redact(parts.database_url),
     )
+    # What start-up allocated (modules, pydantic and SQLAlchemy structures) lives as long as the process;
+    # frozen, the collector's full passes no longer walk it, which shortens the pauses they put into requests.
+    gc.freeze()
     if ready is not None:
         ready.set()
     try:
@@ -153,6 +167,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         await asyncio.gather(*tasks, return_exceptions=True)
         await broker.stop()
         await parts.engine.dispose()
+        await parts.reading_engine.dispose()
         log.info("%s service stopped", parts.name)
 
 
@@ -211,4 +226,15 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(runner())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as loop_runner:
+        loop_runner.run(runner())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it exists: the services spend much of their time in the loop, NATS and asyncpg I/O, and
+    uvloop does that work in C (the ledger's intake books a fifth more per second with it)."""
+    try:
+        import uvloop
+    except ImportError:  # Windows has no uvloop; the standard loop works, only slower
+        return None
+    return uvloop.new_event_loop

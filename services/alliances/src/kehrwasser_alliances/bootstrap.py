@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faststream.nats import NatsRouter
-
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
@@ -34,8 +32,7 @@ def bootstrap(settings: AlliancesSettings) -> ServiceParts:
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
         )
 
-    router = NatsRouter()
-    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(AllianceError,))
+    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(AllianceError,))
     endpoints.bind(contracts.CREATE, lambda cmd: handlers.create_alliance(cmd, uow(), utc_now))
     endpoints.bind(contracts.JOIN, lambda cmd: handlers.join_alliance(cmd, uow(), utc_now))
     endpoints.bind(contracts.SCHEDULE_MEETING, lambda cmd: handlers.schedule_meeting(cmd, uow()))
@@ -46,4 +43,4 @@ def bootstrap(settings: AlliancesSettings) -> ServiceParts:
             Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_member(e, d, uow()))
         ],
     )
-    return assemble(settings, plumbing, MIGRATIONS, router, consumers=[members])
+    return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=[members])

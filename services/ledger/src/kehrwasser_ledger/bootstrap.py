@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from faststream.nats import NatsRouter
 from sqlalchemy.exc import IntegrityError
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import BatchEventConsumer, Delivery, EventConsumer, Subscription
-from kehrwasser_shared.persistence.database import for_reading
+from kehrwasser_shared.persistence.database import retried_on_lost_connection
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
 from .adapters.read_model import SqlLedgerReadModel
@@ -54,8 +53,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
         )
 
-    router = NatsRouter()
-    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(LedgerError,))
+    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(LedgerError,))
     endpoints.bind(
         contracts.RECORD_CONTRIBUTION,
         retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), utc_now)),
@@ -75,16 +73,17 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         settings.maintenance_interval_seconds, lambda: maintain(uow, utc_now), "expiring and re-lighting"
     )
 
-    reading = for_reading(plumbing.engine)
-
     def read_model() -> SqlLedgerReadModel:
-        return SqlLedgerReadModel(reading)
+        return SqlLedgerReadModel(plumbing.reading_engine)
 
-    endpoints.bind(contracts.BALANCE, lambda query: queries.balance(query, read_model()))
-    endpoints.bind(contracts.STATEMENT, lambda query: queries.statement(query, read_model()))
-    endpoints.bind(contracts.BALANCE_AT, lambda query: queries.balance_at(query, read_model()))
-    endpoints.bind(contracts.FLOW_MATRIX, lambda query: queries.flow_matrix(query, read_model()))
-    endpoints.bind(contracts.ALLIANCE_HEALTH, lambda query: queries.alliance_health(query, read_model(), utc_now))
+    def bind_read(contract: Any, read: Callable[[Any], Awaitable[Any]]) -> None:
+        endpoints.bind(contract, retried_on_lost_connection(read))
+
+    bind_read(contracts.BALANCE, lambda query: queries.balance(query, read_model()))
+    bind_read(contracts.STATEMENT, lambda query: queries.statement(query, read_model()))
+    bind_read(contracts.BALANCE_AT, lambda query: queries.balance_at(query, read_model()))
+    bind_read(contracts.FLOW_MATRIX, lambda query: queries.flow_matrix(query, read_model()))
+    bind_read(contracts.ALLIANCE_HEALTH, lambda query: queries.alliance_health(query, read_model(), utc_now))
     health = PeriodicHealth(
         period=timedelta(seconds=settings.health_interval_seconds), read_model=read_model, uow=uow, clock=utc_now
     )
@@ -120,7 +119,12 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         backoff_seconds=settings.consumer_backoff_seconds,
     )
     return assemble(
-        settings, plumbing, MIGRATIONS, router, consumers=[alliances, intake], background=[health.loop(), maintenance]
+        settings,
+        plumbing,
+        MIGRATIONS,
+        endpoints,
+        consumers=[alliances, intake],
+        background=[health.loop(), maintenance],
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faststream.nats import NatsRouter
-
 from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
@@ -32,8 +30,7 @@ def bootstrap(settings: MembersSettings) -> ServiceParts:
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.wake
         )
 
-    router = NatsRouter()
-    endpoints = CommandEndpoints(router, queue=SERVICE, expected_errors=(MemberError,))
+    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(MemberError,))
     endpoints.bind(contracts.REGISTER, lambda cmd: handlers.register_member(cmd, uow(), utc_now))
     endpoints.bind(contracts.GET, lambda cmd: handlers.get_member(cmd, uow()))
-    return assemble(settings, plumbing, MIGRATIONS, router)
+    return assemble(settings, plumbing, MIGRATIONS, endpoints)

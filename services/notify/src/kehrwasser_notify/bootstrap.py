@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faststream.nats import NatsRouter
-
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
 from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
 
@@ -85,4 +84,6 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             ],
         ),
     ]
-    return assemble(settings, plumbing, MIGRATIONS, NatsRouter(), consumers=consumers, background=[mailer.run])
+    return assemble(
+        settings, plumbing, MIGRATIONS, CommandEndpoints(queue=SERVICE), consumers=consumers, background=[mailer.run]
+    )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .. import failpoints
 from ..contracts.envelope import utcnow
+from ..persistence.bulk import one_of
 from .tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class OutboxRelay:
             await asyncio.gather(*acks)
             failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
             await connection.execute(
-                update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(sent_at=utcnow())
+                update(outbox)
+                .where(one_of(connection, outbox.c.seq, [row.seq for row in rows]))
+                .values(sent_at=utcnow())
             )
         return len(rows)

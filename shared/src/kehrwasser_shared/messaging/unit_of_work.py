@@ -6,6 +6,7 @@ State changes, outgoing events and the record of processed incoming events commi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -13,11 +14,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
-from ..contracts.envelope import CloudEvent, make_event, utcnow
+from ..contracts.envelope import encode_event, utcnow
 from ..contracts.registry import EventContract
-from ..contracts.subjects import event_subject
+from ..persistence.bulk import insert_columns
 from .ports import UnitOfWork
 from .tables import MessagingTables
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """An event as the outbox stores it: serialised when emitted, published as these bytes."""
+
+    event_id: str
+    subject: str
+    payload: bytes
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -37,7 +47,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._source = source
         self._on_events_committed = on_events_committed
         self._on_commit = on_commit
-        self._pending: list[CloudEvent] = []
+        self._pending: list[OutgoingEvent] = []
         self._connection: AsyncConnection | None = None
 
     @property
@@ -71,30 +81,32 @@ class SqlUnitOfWork(UnitOfWork):
         subject: str | None = None,
         *,
         event_id: str | None = None,
-    ) -> CloudEvent:
-        """Queue an event; it is written to the outbox in this transaction and published after commit."""
-        event = make_event(type_=contract.type, source=self._source, data=data, subject=subject, id_=event_id)
-        self._pending.append(event)
-        return event
+    ) -> str:
+        """Queue an event; it is written to the outbox in this transaction and published after commit.
+
+        Returns the event's id.
+        """
+        event_id, payload = encode_event(
+            type_=contract.type, source=self._source, data=data, subject=subject, id_=event_id
+        )
+        self._pending.append(OutgoingEvent(event_id, contract.subject, payload))
+        return event_id
 
     async def commit(self) -> None:
         connection = self.connection
         published = bool(self._pending)
         if self._pending:
-            now = utcnow()
-            await connection.execute(
-                insert(self._tables.outbox),
-                [
-                    {
-                        "event_id": event.id,
-                        "subject": event_subject(event.type),
-                        "payload": event.model_dump_json().encode(),
-                        "created_at": now,
-                    }
-                    for event in self._pending
-                ],
+            events, self._pending = self._pending, []
+            await insert_columns(
+                connection,
+                self._tables.outbox,
+                {
+                    "event_id": [event.event_id for event in events],
+                    "subject": [event.subject for event in events],
+                    "payload": [event.payload for event in events],
+                    "created_at": [utcnow()] * len(events),
+                },
             )
-            self._pending = []
         await connection.commit()
         if published:
             failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)

@@ -25,7 +25,7 @@ _SIGN = case((contributions.c.reverses.is_(None), 1), else_=-1)
 
 class SqlLedgerReadModel(LedgerReadModel):
     def __init__(self, engine: AsyncEngine) -> None:
-        """``engine``: best one from `for_reading`, which spares each query a transaction of its own."""
+        """``engine``: best one from `create_reading_engine`, which spares each query a transaction of its own."""
         self._engine = engine
         self._connection: AsyncConnection | None = None
 

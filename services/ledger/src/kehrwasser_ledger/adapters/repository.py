@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, Table, any_, bindparam, cast, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, Select, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.selectable import TableValuedAlias
+
+from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
 
 from ..domain.model import Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
@@ -21,20 +20,14 @@ GENESIS = "0" * 64
 ACCOUNT_KEY = ("alliance_id", "owner_id")
 
 
-def one_of(connection: AsyncConnection, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of one parameter per value,
-    which SQLAlchemy would otherwise render and bind by the thousand for a batch."""
-    if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-    return column.in_(list(values))
-
-
 def cents(value: Decimal) -> int:
-    return int(value * 100)
+    return int(value.scaleb(2))
 
 
 def points(value: int) -> Decimal:
-    return (Decimal(value) / 100).quantize(Decimal("0.01"))
+    """Integer cents as points with exactly two decimal places (``scaleb`` is one step where ``/ 100`` and
+    ``quantize`` are two, and this runs for every amount the ledger reads)."""
+    return Decimal(value).scaleb(-2)
 
 
 class SqlAllianceBooks(AllianceBooksRepository):
@@ -111,11 +104,9 @@ class SqlAllianceBooks(AllianceBooksRepository):
         }
 
     async def memberships(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        # Two IN lists instead of a row-value IN, which SQLite cannot bind; the over-fetch is filtered here.
         rows = await self._connection.execute(
-            select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
-                one_of(self._connection, ledger_members.c.alliance_id, {a for a, _ in pairs}),
-                one_of(self._connection, ledger_members.c.member_id, {m for _, m in pairs}),
+            _pairs_among(self._connection, ledger_members, ledger_members.c.member_id, pairs).with_only_columns(
+                ledger_members.c.alliance_id, ledger_members.c.member_id
             )
         )
         return {(a, m) for a, m in rows} & pairs
@@ -156,51 +147,46 @@ class SqlAccounts(AccountRepository):
         return {row.owner_id: account_of(row) for row in rows}
 
     async def get_pairs(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Account]:
-        rows = await self._connection.execute(
-            select(accounts).where(
-                one_of(self._connection, accounts.c.alliance_id, {a for a, _ in pairs}),
-                one_of(self._connection, accounts.c.owner_id, {o for _, o in pairs}),
-            )
-        )
-        # The two lists select a cross product of alliances and owners: drop the strangers before converting.
+        rows = await self._connection.execute(_pairs_among(self._connection, accounts, accounts.c.owner_id, pairs))
         return {key: account_of(row) for row in rows if (key := (row.alliance_id, row.owner_id)) in pairs}
 
     async def save(self, changed: list[Account], *, new: bool = False) -> None:
         if not changed:
             return
         if new:
-            await self._connection.execute(insert(accounts), [_account_row(a) for a in changed])
+            await insert_columns(self._connection, accounts, _account_columns(changed))
             return
-        await self._update([(a, None) for a in changed])
+        await self._update(changed, None)
 
     async def update(self, changes: list[tuple[Account, int]]) -> None:
-        await self._update(list(changes))
+        await self._update([account for account, _ in changes], [loaded for _, loaded in changes])
 
-    async def _update(self, changes: list[tuple[Account, int | None]]) -> None:
-        if not changes:
+    async def _update(self, changed: list[Account], loaded_versions: list[int] | None) -> None:
+        if not changed:
             return
         # Writers hold the alliance (get_many ... FOR UPDATE), so these rows cannot change under us; the
         # version predicate turns a forgotten lock into a loud failure instead of a lost update.
-        checked = changes[0][1] is not None
-        rows = [_account_row(a) | {"loaded_version": loaded} for a, loaded in changes]
-        changed_columns = [name for name in rows[0] if name not in ACCOUNT_KEY and name != "loaded_version"]
-        if self._connection.dialect.name == "postgresql":
-            source = _as_arrays(accounts, rows, {"loaded_version": Integer()})
+        columns = _account_columns(changed)
+        if loaded_versions is not None:
+            columns["loaded_version"] = loaded_versions
+        changed_columns = [name for name in columns if name not in ACCOUNT_KEY and name != "loaded_version"]
+        if uses_arrays(self._connection):
+            source = as_arrays(accounts, columns, {"loaded_version": Integer()})
             statement = update(accounts).where(*(accounts.c[k] == source.c[k] for k in ACCOUNT_KEY))
-            if checked:
+            if loaded_versions is not None:
                 statement = statement.where(accounts.c.version == source.c.loaded_version)
             result = await self._connection.execute(statement.values({n: source.c[n] for n in changed_columns}))
             rowcount_is_sane = True
         else:
             statement = update(accounts).where(*(accounts.c[k] == bindparam(f"b_{k}") for k in ACCOUNT_KEY))
-            if checked:
+            if loaded_versions is not None:
                 statement = statement.where(accounts.c.version == bindparam("b_loaded_version"))
             result = await self._connection.execute(
                 statement.values({n: bindparam(f"b_{n}") for n in changed_columns}),
-                [{f"b_{k}": v for k, v in row.items()} for row in rows],
+                rows_of({f"b_{name}": values for name, values in columns.items()}),
             )
             rowcount_is_sane = self._connection.dialect.supports_sane_multi_rowcount
-        if rowcount_is_sane and result.rowcount != len(changes):
+        if rowcount_is_sane and result.rowcount != len(changed):
             raise RuntimeError("an account changed while it was being booked")
 
     async def all_of(self, alliance_id: str) -> list[Account]:
@@ -227,44 +213,38 @@ class SqlContributions(ContributionRepository):
         return {row.contribution_id: _contribution(row) for row in rows}
 
     async def add(self, new: list[Contribution], new_entries: list[Entry]) -> None:
-        await _insert_rows(
+        await insert_columns(
             self._connection,
             contributions,
-            [
-                {
-                    "contribution_id": c.contribution_id,
-                    "alliance_id": c.alliance_id,
-                    "sequence": c.sequence,
-                    "giver_id": c.giver_id,
-                    "receiver_id": c.receiver_id,
-                    "kind": c.kind,
-                    "value_cents": cents(c.value),
-                    "note": c.note,
-                    "recorded_at": c.recorded_at,
-                    "reverses": c.reverses,
-                    "prev_hash": c.prev_hash,
-                    "hash": c.hash,
-                    "giver_balance_cents": cents(c.giver_balance),
-                    "receiver_balance_cents": cents(c.receiver_balance),
-                }
-                for c in new
-            ],
+            {
+                "contribution_id": [c.contribution_id for c in new],
+                "alliance_id": [c.alliance_id for c in new],
+                "sequence": [c.sequence for c in new],
+                "giver_id": [c.giver_id for c in new],
+                "receiver_id": [c.receiver_id for c in new],
+                "kind": [c.kind for c in new],
+                "value_cents": [cents(c.value) for c in new],
+                "note": [c.note for c in new],
+                "recorded_at": [c.recorded_at for c in new],
+                "reverses": [c.reverses for c in new],
+                "prev_hash": [c.prev_hash for c in new],
+                "hash": [c.hash for c in new],
+                "giver_balance_cents": [cents(c.giver_balance) for c in new],
+                "receiver_balance_cents": [cents(c.receiver_balance) for c in new],
+            },
         )
-        await _insert_rows(
+        await insert_columns(
             self._connection,
             entries,
-            [
-                {
-                    "alliance_id": e.alliance_id,
-                    "owner_id": e.owner_id,
-                    "version": e.version,
-                    "contribution_id": e.contribution_id,
-                    "amount_cents": cents(e.amount),
-                    "balance_before_cents": cents(e.balance_before),
-                    "balance_after_cents": cents(e.balance_after),
-                }
-                for e in new_entries
-            ],
+            {
+                "alliance_id": [e.alliance_id for e in new_entries],
+                "owner_id": [e.owner_id for e in new_entries],
+                "version": [e.version for e in new_entries],
+                "contribution_id": [e.contribution_id for e in new_entries],
+                "amount_cents": [cents(e.amount) for e in new_entries],
+                "balance_before_cents": [cents(e.balance_before) for e in new_entries],
+                "balance_after_cents": [cents(e.balance_after) for e in new_entries],
+            },
         )
 
     async def reversal_of(self, contribution_id: str) -> str | None:
@@ -296,31 +276,6 @@ class SqlContributions(ContributionRepository):
         ]
 
 
-async def _insert_rows(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows: on PostgreSQL as one ``INSERT ... SELECT FROM unnest(arrays)``, else executemany.
-
-    A batch of thousands of rows then costs one bind parameter per column, not one per value, and no per-row
-    parameter processing in SQLAlchemy (a large share of the ledger intake's CPU time when it was per row).
-    """
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        source = _as_arrays(table, rows)
-        await connection.execute(insert(table).from_select(list(rows[0]), select(*source.c)))
-    else:
-        await connection.execute(insert(table), rows)
-
-
-def _as_arrays(table: Table, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> TableValuedAlias:
-    """``unnest`` of one typed array per column (PostgreSQL): the rows as a derived table to select from."""
-    types = {name: (extra or {}).get(name) or table.c[name].type for name in rows[0]}
-    arrays = [
-        cast(bindparam(f"a_{name}", [row[name] for row in rows], type_=ARRAY(type_)), ARRAY(type_))
-        for name, type_ in types.items()
-    ]
-    return func.unnest(*arrays).table_valued(*types).render_derived()
-
-
 def account_of(row: Any) -> Account:
     return Account(
         alliance_id=row.alliance_id,
@@ -335,18 +290,34 @@ def account_of(row: Any) -> Account:
     )
 
 
-def _account_row(account: Account) -> dict[str, Any]:
+def _account_columns(batch: list[Account]) -> Columns:
     return {
-        "alliance_id": account.alliance_id,
-        "owner_id": account.owner_id,
-        "balance_cents": cents(account.balance),
-        "given_cents": cents(account.given),
-        "received_cents": cents(account.received),
-        "version": account.version,
-        "light": account.light.value,
-        "opened_at": account.opened_at,
-        "last_given_at": account.last_given_at,
+        "alliance_id": [a.alliance_id for a in batch],
+        "owner_id": [a.owner_id for a in batch],
+        "balance_cents": [cents(a.balance) for a in batch],
+        "given_cents": [cents(a.given) for a in batch],
+        "received_cents": [cents(a.received) for a in batch],
+        "version": [a.version for a in batch],
+        "light": [a.light.value for a in batch],
+        "opened_at": [a.opened_at for a in batch],
+        "last_given_at": [a.last_given_at for a in batch],
     }
+
+
+def _pairs_among(connection: AsyncConnection, table: Table, owner: Any, pairs: set[tuple[str, str]]) -> Select[Any]:
+    """The rows of ``table`` keyed by (alliance, owner) for these pairs.
+
+    PostgreSQL joins the pairs as an ``unnest`` of two arrays, reading exactly the rows asked for. SQLite
+    cannot bind row values, so it reads the cross product of two IN lists; the caller drops the strangers.
+    """
+    query = select(table)
+    if uses_arrays(connection):
+        ordered = sorted(pairs)
+        source = as_arrays(table, {"alliance_id": [a for a, _ in ordered], owner.key: [o for _, o in ordered]})
+        return query.join(source, (table.c.alliance_id == source.c.alliance_id) & (owner == source.c[owner.key]))
+    return query.where(
+        one_of(connection, table.c.alliance_id, {a for a, _ in pairs}), one_of(connection, owner, {o for _, o in pairs})
+    )
 
 
 def _contribution(row: Any) -> Contribution:

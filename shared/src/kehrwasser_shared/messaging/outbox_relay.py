@@ -1,8 +1,13 @@
-"""Publishes committed outbox rows to JetStream, in order, with ``Nats-Msg-Id`` = event id.
+"""Publishes committed outbox rows to JetStream with ``Nats-Msg-Id`` = event id.
 
-A crash after commit and before publish leaves the row unsent: the relay publishes it after restart. A crash
-after publish and before marking it sent re-publishes it with the same id, which JetStream's duplicate window
-drops, and consumers' inboxes would drop in any case.
+Two paths. Right after a commit, the unit of work hands its events over and they are published from memory
+and marked sent, before the committing handler goes on: an event is out a round trip after its commit, even
+while the service is busy. Everything else (rows whose publication failed, rows left by a crash between
+commit and publish) is found by the recovery round, which reads unsent rows in order every poll interval,
+once they are older than `RECOVERY_DELAY`, so that it does not race another instance's direct publication.
+
+A crash after publish and before marking the rows sent re-publishes them with the same ids, which
+JetStream's duplicate window drops, and consumers' inboxes would drop in any case.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 from nats.js import JetStreamContext
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
 from ..contracts.envelope import utcnow
@@ -21,6 +29,19 @@ from ..persistence.bulk import one_of
 from .tables import MessagingTables
 
 log = logging.getLogger(__name__)
+
+RECOVERY_DELAY = timedelta(seconds=2)
+"""How old an unsent row must be before the recovery round publishes it: far longer than a direct publication
+takes, so that two instances seldom publish the same row (which the stream would drop as a duplicate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """An event as the outbox stores it: serialised when emitted, published as these bytes."""
+
+    event_id: str
+    subject: str
+    payload: bytes
 
 
 class OutboxRelay:
@@ -41,7 +62,7 @@ class OutboxRelay:
         self._stopping = False
 
     def wake(self) -> None:
-        """Called after a commit that wrote events, so they go out without waiting for the next poll."""
+        """Start a recovery round now instead of at the next poll."""
         self._wake.set()
 
     async def run(self, js: JetStreamContext) -> None:
@@ -52,7 +73,6 @@ class OutboxRelay:
             except Exception:
                 # NATS or the database is away; the rows stay unsent and the next round retries them.
                 log.exception("outbox relay round failed; retrying")
-                await asyncio.sleep(self._poll_interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
             self._wake.clear()
@@ -61,24 +81,40 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
 
+    async def publish_committed(self, events: Sequence[OutgoingEvent]) -> None:
+        """Publish events whose rows were just committed and mark them sent.
+
+        Never raises: a failure leaves the rows unsent for the recovery round, and the caller's transaction
+        has committed whatever happens here.
+        """
+        if self._js is None or self._stopping or not events:
+            return  # before run() or after stop(): the recovery round of this or the next start sends them
+        try:
+            await self._publish(events)
+            async with self._engine.begin() as connection:
+                ids = one_of(connection, self._outbox.c.event_id, [event.event_id for event in events])
+                await self._mark_sent(connection, ids)
+        except Exception as exc:
+            log.warning("publishing %d committed events failed (%r); the recovery round retries", len(events), exc)
+
     async def drain(self) -> int:
-        """Publish every unsent row; returns how many were published."""
+        """Publish every unsent row old enough for recovery; returns how many were published."""
         total = 0
         while True:
-            sent = await self._publish_batch()
+            sent = await self._recover_batch()
             total += sent
             if sent < self._batch_size:
                 return total
 
-    async def _publish_batch(self) -> int:
+    async def _recover_batch(self) -> int:
         outbox = self._outbox
         async with self._engine.connect() as connection, connection.begin():
-            # SKIP LOCKED lets several instances of a service relay side by side without publishing a row
+            # SKIP LOCKED lets several instances of a service recover side by side without publishing a row
             # twice; SQLite ignores it (its BEGIN IMMEDIATE already serialises the relays).
             rows = (
                 await connection.execute(
                     select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                    .where(outbox.c.sent_at.is_(None))
+                    .where(outbox.c.sent_at.is_(None), outbox.c.created_at < utcnow() - RECOVERY_DELAY)
                     .order_by(outbox.c.seq)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -86,16 +122,20 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            assert self._js is not None, "run() attaches JetStream before anything is relayed"
-            acks = [
-                await self._js.publish_async(row.subject, bytes(row.payload), headers={"Nats-Msg-Id": row.event_id})
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
-            failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
-            await connection.execute(
-                update(outbox)
-                .where(one_of(connection, outbox.c.seq, [row.seq for row in rows]))
-                .values(sent_at=utcnow())
-            )
+            await self._publish([OutgoingEvent(row.event_id, row.subject, bytes(row.payload)) for row in rows])
+            await self._mark_sent(connection, one_of(connection, outbox.c.seq, [row.seq for row in rows]))
         return len(rows)
+
+    async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
+        assert self._js is not None, "run() attaches JetStream before anything is relayed"
+        acks = [
+            await self._js.publish_async(event.subject, event.payload, headers={"Nats-Msg-Id": event.event_id})
+            for event in events
+        ]
+        await asyncio.gather(*acks)
+        failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
+
+    async def _mark_sent(self, connection: AsyncConnection, rows: ColumnElement[bool]) -> None:
+        await connection.execute(
+            update(self._outbox).where(rows, self._outbox.c.sent_at.is_(None)).values(sent_at=utcnow())
+        )

@@ -5,8 +5,7 @@ State changes, outgoing events and the record of processed incoming events commi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -17,17 +16,9 @@ from .. import failpoints
 from ..contracts.envelope import encode_event, utcnow
 from ..contracts.registry import EventContract
 from ..persistence.bulk import insert_columns
+from .outbox_relay import OutgoingEvent
 from .ports import UnitOfWork
 from .tables import MessagingTables
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingEvent:
-    """An event as the outbox stores it: serialised when emitted, published as these bytes."""
-
-    event_id: str
-    subject: str
-    payload: bytes
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -39,7 +30,7 @@ class SqlUnitOfWork(UnitOfWork):
         tables: MessagingTables,
         *,
         source: str,
-        on_events_committed: Callable[[], None] = lambda: None,
+        on_events_committed: Callable[[Sequence[OutgoingEvent]], Awaitable[None]] | None = None,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
@@ -93,10 +84,10 @@ class SqlUnitOfWork(UnitOfWork):
         return event_id
 
     async def commit(self) -> None:
+        """Commit, then hand the events over for publication (see `OutboxRelay.publish_committed`)."""
         connection = self.connection
-        published = bool(self._pending)
-        if self._pending:
-            events, self._pending = self._pending, []
+        events, self._pending = self._pending, []
+        if events:
             await insert_columns(
                 connection,
                 self._tables.outbox,
@@ -108,9 +99,10 @@ class SqlUnitOfWork(UnitOfWork):
                 },
             )
         await connection.commit()
-        if published:
+        if events:
             failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)
-            self._on_events_committed()
+            if self._on_events_committed is not None:
+                await self._on_events_committed(events)
         self._on_commit()
 
     async def rollback(self) -> None:

@@ -40,7 +40,7 @@ class PendingContribution:
 
 
 def check_recorder(moderators: frozenset[str], giver_id: str, receiver_id: str, recorded_by: str) -> None:
-    if recorded_by not in moderators | {giver_id, receiver_id}:
+    if recorded_by != giver_id and recorded_by != receiver_id and recorded_by not in moderators:
         raise NotAllowed("a contribution is recorded by its giver, its receiver or a moderator")
 
 

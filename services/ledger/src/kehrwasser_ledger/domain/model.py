@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from .errors import InvalidContribution, NotAMember
 from .policy import BalancePolicy, Light, check_may_take
@@ -24,8 +26,12 @@ _CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 KINDS = ("advice", "introduction", "referral", "resource", "knowledge", "hosting", "attendance")
 
 
-@dataclass(frozen=True)
-class Account:
+# Account, Entry, Contribution and Posting are NamedTuples rather than frozen dataclasses: just as immutable,
+# and built four times faster (a frozen dataclass sets each field through object.__setattr__). The intake
+# builds several of them per contribution, thousands per batch.
+
+
+class Account(NamedTuple):
     alliance_id: str
     owner_id: str
     balance: Decimal = Decimal("0.00")
@@ -37,8 +43,7 @@ class Account:
     last_given_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One side of a contribution on one account; ``version`` is gapless per account."""
 
     alliance_id: str
@@ -50,8 +55,7 @@ class Entry:
     balance_after: Decimal
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     contribution_id: str
     alliance_id: str
     giver_id: str
@@ -89,8 +93,7 @@ class LightChange:
         return self.after.severity > self.before.severity
 
 
-@dataclass(frozen=True)
-class Posting:
+class Posting(NamedTuple):
     contribution: Contribution
     entries: tuple[Entry, Entry]
     accounts: tuple[Account, Account]
@@ -121,6 +124,7 @@ def check_parties(alliance_id: str, members: set[str], giver_id: str, receiver_i
             raise NotAMember(party, alliance_id)
 
 
+@lru_cache(maxsize=64)  # a batch books thousands of contributions at one moment
 def canonical_time(moment: datetime) -> str:
     """UTC with microseconds: the same text whichever database stored the time (SQLite drops the zone)."""
     if moment.tzinfo is None:
@@ -268,7 +272,7 @@ def watch(policy: BalancePolicy, account: Account, now: datetime) -> tuple[Accou
         "inactivity" if light is Light.YELLOW and policy.light_for(account.balance, False) is Light.GREEN else "balance"
     )
     change = LightChange(account.owner_id, account.light, light, account.balance, reason, policy.threshold_of(light))
-    return replace(account, light=light), change
+    return account._replace(light=light), change
 
 
 def differences(existing: object, **requested: object) -> list[str]:

@@ -274,4 +274,4 @@ def pending_view(held: PendingContribution) -> contracts.PendingContributionView
 
 def result_of(contribution: model.Contribution, status: str) -> contracts.ContributionResult:
     # The contract names its fields as the domain does; chain fields (sequence, hashes) stay inside.
-    return contracts.ContributionResult.model_validate({**asdict(contribution), "status": status})
+    return contracts.ContributionResult.model_validate({**contribution._asdict(), "status": status})

@@ -29,7 +29,7 @@ def bootstrap(settings: AlliancesSettings) -> ServiceParts:
 
     def uow() -> SqlAlliancesUnitOfWork:
         return SqlAlliancesUnitOfWork(
-            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.publish_committed
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(AllianceError,))

@@ -50,7 +50,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
 
     def uow() -> SqlLedgerUnitOfWork:
         return SqlLedgerUnitOfWork(
-            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.publish_committed
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(LedgerError,))

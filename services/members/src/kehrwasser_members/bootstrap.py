@@ -27,7 +27,7 @@ def bootstrap(settings: MembersSettings) -> ServiceParts:
 
     def uow() -> SqlMembersUnitOfWork:
         return SqlMembersUnitOfWork(
-            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.publish_committed
+            plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(MemberError,))

@@ -1,10 +1,11 @@
 """Publishes committed outbox rows to JetStream with ``Nats-Msg-Id`` = event id.
 
-Two paths. Right after a commit, the unit of work hands its events over and they are published from memory
-and marked sent, before the committing handler goes on: an event is out a round trip after its commit, even
-while the service is busy. Everything else (rows whose publication failed, rows left by a crash between
-commit and publish) is found by the recovery round, which reads unsent rows in order every poll interval,
-once they are older than `RECOVERY_DELAY`, so that it does not race another instance's direct publication.
+Two paths. Right after a commit, the unit of work hands its events over; the relay's task publishes them
+from memory, in commit order, and marks them sent, without reading them back. The committing handler does
+not wait for that: it goes on with its next piece of work while the relay publishes during its database
+round trips. Everything else (rows whose publication failed, rows left by a crash between commit and
+publish) is found by the recovery round, which reads unsent rows in order every poll interval, once they are
+older than `RECOVERY_DELAY`, so that it does not race another instance's direct publication.
 
 A crash after publish and before marking the rows sent re-publishes them with the same ids, which
 JetStream's duplicate window drops, and consumers' inboxes would drop in any case.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,6 +62,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
+        self._committed: list[OutgoingEvent] = []
 
     def wake(self) -> None:
         """Start a recovery round now instead of at the next poll."""
@@ -67,28 +70,41 @@ class OutboxRelay:
 
     async def run(self, js: JetStreamContext) -> None:
         self._js = js
+        loop = asyncio.get_running_loop()
+        recovered_at = -math.inf
         while not self._stopping:
-            try:
-                await self.drain()
-            except Exception:
-                # NATS or the database is away; the rows stay unsent and the next round retries them.
-                log.exception("outbox relay round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            await self.publish_handed_over()
+            # The recovery round runs every poll interval even while commits keep handing events over.
+            if loop.time() - recovered_at >= self._poll_interval:
+                recovered_at = loop.time()
+                try:
+                    await self.drain()
+                except Exception:
+                    # NATS or the database is away; the rows stay unsent and the next round retries them.
+                    log.exception("outbox relay round failed; retrying")
+            if not self._committed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
             self._wake.clear()
+        await self.publish_handed_over()  # what the last commits before the stop handed over
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
-    async def publish_committed(self, events: Sequence[OutgoingEvent]) -> None:
-        """Publish events whose rows were just committed and mark them sent.
+    async def hand_over(self, events: Sequence[OutgoingEvent]) -> None:
+        """Take events whose rows were just committed, to publish them from memory as soon as possible."""
+        self._committed.extend(events)
+        self._wake.set()
 
-        Never raises: a failure leaves the rows unsent for the recovery round, and the caller's transaction
-        has committed whatever happens here.
+    async def publish_handed_over(self) -> int:
+        """Publish what commits handed over and mark it sent; returns how many were published.
+
+        A failure leaves the rows unsent for the recovery round; the commits stand whatever happens here.
         """
-        if self._js is None or self._stopping or not events:
-            return  # before run() or after stop(): the recovery round of this or the next start sends them
+        events, self._committed = self._committed, []
+        if not events:
+            return 0
         try:
             await self._publish(events)
             async with self._engine.begin() as connection:
@@ -96,6 +112,8 @@ class OutboxRelay:
                 await self._mark_sent(connection, ids)
         except Exception as exc:
             log.warning("publishing %d committed events failed (%r); the recovery round retries", len(events), exc)
+            return 0
+        return len(events)
 
     async def drain(self) -> int:
         """Publish every unsent row old enough for recovery; returns how many were published."""

@@ -312,8 +312,8 @@ def _pairs_among(connection: AsyncConnection, table: Table, owner: Any, pairs: s
     """
     query = select(table)
     if uses_arrays(connection):
-        ordered = sorted(pairs)
-        source = as_arrays(table, {"alliance_id": [a for a, _ in ordered], owner.key: [o for _, o in ordered]})
+        listed = list(pairs)
+        source = as_arrays(table, {"alliance_id": [a for a, _ in listed], owner.key: [o for _, o in listed]})
         return query.join(source, (table.c.alliance_id == source.c.alliance_id) & (owner == source.c[owner.key]))
     return query.where(
         one_of(connection, table.c.alliance_id, {a for a, _ in pairs}), one_of(connection, owner, {o for _, o in pairs})

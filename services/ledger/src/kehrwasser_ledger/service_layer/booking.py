@@ -167,8 +167,9 @@ class BookingSession:
         await uow.pending.add(self.new_pending)
         if not self.postings:
             return
-        await uow.accounts.save([self.accounts[k] for k in sorted(self.new_accounts)], new=True)
-        await uow.accounts.update([(self.accounts[k], v) for k, v in sorted(self.loaded_versions.items())])
+        # No order needed: the alliances' locks, taken in order, already keep other writers off these accounts.
+        await uow.accounts.save([self.accounts[k] for k in self.new_accounts], new=True)
+        await uow.accounts.update([(self.accounts[k], v) for k, v in self.loaded_versions.items()])
         await uow.contributions.add(
             [p.contribution for p in self.postings], [e for p in self.postings for e in p.entries]
         )

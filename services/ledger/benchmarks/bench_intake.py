@@ -39,7 +39,7 @@ import nats
 from benchkit import (
     DEFAULT_ADMIN_URL,
     MIGRATIONS,
-    Ledger,
+    Ledgers,
     Network,
     asyncpg_dsn,
     machine_summary,
@@ -129,7 +129,7 @@ def backlog(submissions: list[contracts.RecordContribution], duplicates: int) ->
 
 
 async def measure_ledger_drain(
-    ledger: Ledger, db: asyncpg.Connection, expected: int, timeout: float, profile: Path | None = None
+    ledger: Ledgers, db: asyncpg.Connection, expected: int, timeout: float, profile: Path | None = None
 ) -> Throughput:
     """Start the ledger on a full stream and poll how many contributions are committed until all are.
 
@@ -322,7 +322,7 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
     await upgrade_to_head_async(MIGRATIONS, database_url)
     db = await asyncpg.connect(asyncpg_dsn(database_url))
     nc = await nats.connect(nats_url)
-    ledger = Ledger(nats_url, database_url, work_dir)
+    ledger = Ledgers(args.ledgers, nats_url, database_url, work_dir)
     try:
         js = nc.jetstream()
         await ensure_streams(js)
@@ -370,7 +370,8 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     )
     print()
     print(f"{'':34}{'overall /s':>12}{'10-90 % /s':>12}{'seconds':>10}")
-    print(f"{'ledger service (real path)':34}{ledger.rate:>12,.0f}{ledger.steady_rate:>12,.0f}{ledger.seconds:>10.2f}")
+    service = "ledger service (real path)" if args.ledgers == 1 else f"{args.ledgers} ledger processes (real path)"
+    print(f"{service:34}{ledger.rate:>12,.0f}{ledger.steady_rate:>12,.0f}{ledger.seconds:>10.2f}")
     print(f"{'raw nats-py + asyncpg baseline':34}{raw.rate:>12,.0f}{raw.steady_rate:>12,.0f}{raw.seconds:>10.2f}")
     print(f"{'ratio ledger / raw':34}{ledger.rate / raw.rate:>12.2f}{ledger.steady_rate / raw.steady_rate:>12.2f}")
     print(f"ledger: every contribution-recorded event published {report.relay_seconds:.2f}s after start")
@@ -408,6 +409,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="PostgreSQL URL allowed to create databases")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=480.0, help="give up on a phase after this many seconds")
+    parser.add_argument("--ledgers", type=int, default=1, help="ledger processes sharing the work (scale-out)")
     parser.add_argument("--profile", type=Path, help="py-spy the ledger during run (a), collapsed stacks to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, NATS store)")
     return parser.parse_args(argv)

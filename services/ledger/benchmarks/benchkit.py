@@ -219,6 +219,30 @@ class Ledger:
         return self._process.process.pid if self._process and self._process.process else None
 
 
+class Ledgers:
+    """Several ledger processes sharing the database and the durable consumers (scale-out), or just one."""
+
+    def __init__(self, count: int, nats_url: str, database_url: str, work_dir: Path):
+        self._members = [
+            Ledger(nats_url, database_url, work_dir if count == 1 else work_dir / f"ledger-{n}") for n in range(count)
+        ]
+
+    async def start(self) -> float:
+        """Start them all; returns the monotonic time the last one reported ready."""
+        return max(await asyncio.gather(*(ledger.start() for ledger in self._members)))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(ledger.stop() for ledger in self._members))
+
+    def log(self) -> str:
+        return "\n".join(ledger.log() for ledger in self._members)
+
+    @property
+    def pid(self) -> int | None:
+        """The first process's (the one a profile samples)."""
+        return self._members[0].pid
+
+
 @contextmanager
 def timed() -> Iterator[list[float]]:
     """``with timed() as t: ...`` leaves the elapsed seconds in ``t[0]``."""

@@ -125,11 +125,24 @@ class SqlAllianceBooks(AllianceBooksRepository):
         return set(found)
 
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
+        columns: Columns = {
+            "alliance_id": list(heads),
+            "chain_length": [length for length, _ in heads.values()],
+            "chain_head": [head for _, head in heads.values()],
+        }
+        if uses_arrays(self._connection):
+            source = as_arrays(ledger_alliances, columns)
+            await self._connection.execute(
+                update(ledger_alliances)
+                .where(ledger_alliances.c.alliance_id == source.c.alliance_id)
+                .values(chain_length=source.c.chain_length, chain_head=source.c.chain_head)
+            )
+            return
         await self._connection.execute(
             update(ledger_alliances)
             .where(ledger_alliances.c.alliance_id == bindparam("b_alliance_id"))
-            .values(chain_length=bindparam("b_length"), chain_head=bindparam("b_head")),
-            [{"b_alliance_id": a, "b_length": length, "b_head": head} for a, (length, head) in heads.items()],
+            .values(chain_length=bindparam("b_chain_length"), chain_head=bindparam("b_chain_head")),
+            rows_of({f"b_{name}": values for name, values in columns.items()}),
         )
 
     async def all_ids(self) -> list[str]:

@@ -169,10 +169,10 @@ class BookingSession:
             return
         # No order needed: the alliances' locks, taken in order, already keep other writers off these accounts.
         await uow.accounts.save([self.accounts[k] for k in self.new_accounts], new=True)
-        await uow.accounts.update([(self.accounts[k], v) for k, v in self.loaded_versions.items()])
         await uow.contributions.add(
             [p.contribution for p in self.postings], [e for p in self.postings for e in p.entries]
         )
+        await uow.accounts.update([(self.accounts[k], v) for k, v in self.loaded_versions.items()])
         touched = {p.contribution.alliance_id for p in self.postings}
         await uow.alliances.advance_chains({a: (self.books[a].chain_length, self.books[a].chain_head) for a in touched})
 

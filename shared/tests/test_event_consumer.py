@@ -63,7 +63,7 @@ async def start_consumer(nats_url: str, consumer: EventConsumer) -> tuple[Runnin
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await ensure_streams(js)
-    await consumer.declare(js)
+    await consumer.declare(nc)
     stop = asyncio.Event()
     return RunningConsumer(nc, stop, asyncio.create_task(consumer.run(stop))), js
 

@@ -135,7 +135,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     js: JetStreamContext = nc.jetstream()
     await ensure_streams(js, replicas=parts.settings.stream_replicas)
     for consumer in parts.consumers:
-        await consumer.declare(js)
+        await consumer.declare(nc)
     await broker.start()
     await parts.endpoints.attach(nc)
     tasks = [asyncio.create_task(parts.relay.run(js), name=f"{parts.name}-outbox-relay")]

@@ -1,7 +1,8 @@
 """Durable JetStream pull consumers with explicit acks, bounded redelivery with backoff, and dead letters.
 
-The pull loop is plain nats-py: FastStream 0.7's batch pull subscriber lets asyncio's TimeoutError from an
-idle partial fetch escape and restarts the task after a pause, which stalled consumers under load.
+The pull loop is our own `BatchPuller` on a nats-py connection: FastStream 0.7's batch pull subscriber lets
+asyncio's TimeoutError from an idle partial fetch escape and restarts the task after a pause, which stalled
+consumers under load, and nats-py's own fetch costs a task per message (see `pull`).
 
 Every message is parsed as a CloudEvent, matched to a contract by its ``type`` and validated against the
 contract's data model before a handler sees it. A message that cannot be parsed or validated, has a type
@@ -12,7 +13,6 @@ original payload; the consumer then acknowledges it and keeps going.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from ..contracts.envelope import CloudEvent
 from ..contracts.registry import EventContract
 from ..contracts.subjects import deadletter_subject, stream_name
+from .pull import BatchPuller
 from .streams import ensure_consumer
 
 log = logging.getLogger(__name__)
@@ -75,35 +77,34 @@ class EventConsumer:
         self._backoff = tuple(backoff_seconds)
         self._batch_size = batch_size
         self._fetch_timeout = fetch_timeout
+        self._nc: Client | None = None
         self._js: JetStreamContext | None = None
 
     @property
     def filter_subjects(self) -> list[str]:
         return sorted({s.contract.subject for s in self._by_type.values()})
 
-    async def declare(self, js: JetStreamContext) -> None:
-        self._js = js
-        await ensure_consumer(js, stream=self.stream, durable=self.durable, filter_subjects=self.filter_subjects)
+    async def declare(self, nc: Client) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        await ensure_consumer(self._js, stream=self.stream, durable=self.durable, filter_subjects=self.filter_subjects)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and settle batches until ``stop`` is set; a message in flight is finished first."""
-        assert self._js is not None, "declare() binds the consumer before it runs"
-        subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        assert self._nc is not None, "declare() binds the consumer before it runs"
+        puller = BatchPuller(self._nc, stream=self.stream, durable=self.durable)
+        await puller.start()
         try:
-            await self._pull(subscription, stop)
+            await self._pull(puller, stop)
         finally:
             # Messages fetched but not handled are redelivered after the ack wait; dropping the subscription
             # here lets the connection drain instead of waiting for them.
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+            await puller.stop()
 
-    async def _pull(self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+    async def _pull(self, puller: BatchPuller, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                messages = await subscription.fetch(self._batch_size, timeout=self._fetch_timeout)
-            except TimeoutError:
-                # nats-py raises both its own TimeoutError and asyncio's (the builtin) for an idle fetch.
-                continue
+                messages = await puller.fetch(self._batch_size, timeout=self._fetch_timeout)
             except (
                 nats.errors.ConnectionClosedError,
                 nats.errors.ConnectionReconnectingError,
@@ -112,7 +113,8 @@ class EventConsumer:
                 log.warning("%s: NATS unavailable (%r); fetching again shortly", self.durable, exc)
                 await asyncio.sleep(1.0)
                 continue
-            await self.process_batch(messages)
+            if messages:
+                await self.process_batch(messages)
 
     async def process_batch(self, messages: list[Msg]) -> None:
         """Handle a fetched batch in order, one message at a time."""

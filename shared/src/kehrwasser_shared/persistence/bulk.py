@@ -36,6 +36,7 @@ def one_of(connection: AsyncConnection, column: Any, values: Iterable[Any]) -> C
 
 def rows_of(columns: Columns) -> list[dict[str, Any]]:
     """The same batch row by row, as an executemany takes it."""
+    _row_count(columns)
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 

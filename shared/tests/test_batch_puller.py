@@ -1,0 +1,79 @@
+"""BatchPuller against a real nats-server: full batches from a backlog, the first message when idle, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+from kehrwasser_shared.messaging.pull import BatchPuller
+
+pytestmark = pytest.mark.integration
+
+STREAM = "PULLER_TEST"
+SUBJECT = "puller.test"
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await js.add_stream(StreamConfig(name=STREAM, subjects=[SUBJECT]))
+    await js.add_consumer(STREAM, ConsumerConfig(durable_name="reader", ack_policy=AckPolicy.EXPLICIT))
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def puller(nc: Client) -> AsyncIterator[BatchPuller]:
+    reader = BatchPuller(nc, stream=STREAM, durable="reader")
+    await reader.start()
+    yield reader
+    await reader.stop()
+
+
+async def publish(nc: Client, count: int, start: int = 0) -> None:
+    js = nc.jetstream()
+    for n in range(start, start + count):
+        await js.publish(SUBJECT, f"gift {n}".encode())
+
+
+async def test_a_backlog_comes_in_full_batches_in_stream_order(nc: Client, puller: BatchPuller) -> None:
+    await publish(nc, 250)
+    batches = [await puller.fetch(100, timeout=5.0) for _ in range(3)]
+    assert [len(b) for b in batches] == [100, 100, 50]
+    assert [m.data.decode() for b in batches for m in b] == [f"gift {n}" for n in range(250)]
+
+
+async def test_an_idle_fetch_returns_the_first_message_without_waiting_for_a_full_batch(
+    nc: Client, puller: BatchPuller
+) -> None:
+    async def publish_later() -> None:
+        await asyncio.sleep(0.3)
+        await publish(nc, 1)
+
+    late = asyncio.create_task(publish_later())
+    started = time.monotonic()
+    messages = await puller.fetch(100, timeout=30.0)
+    await late
+    assert [m.data for m in messages] == [b"gift 0"]
+    assert time.monotonic() - started < 15.0, "the fetch waited for its timeout instead of the first message"
+
+
+async def test_an_idle_fetch_ends_empty_when_its_time_is_up(puller: BatchPuller) -> None:
+    assert await puller.fetch(10, timeout=0.3) == []
+
+
+async def test_acknowledged_messages_are_not_delivered_again_and_the_rest_are(nc: Client, puller: BatchPuller) -> None:
+    await publish(nc, 3)
+    first = await puller.fetch(2, timeout=5.0)
+    for msg in first:
+        await msg.ack()
+    rest = await puller.fetch(10, timeout=1.0)
+    assert [m.data for m in rest] == [b"gift 2"]
+    assert await puller.fetch(10, timeout=0.3) == []

@@ -1,0 +1,152 @@
+"""The outbox relay on every database with a real nats-server: direct publication after commit, recovery, failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+from sqlalchemy import MetaData, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts.subjects import stream_name
+from kehrwasser_shared.messaging.outbox_relay import RECOVERY_DELAY, OutboxRelay
+from kehrwasser_shared.messaging.streams import ensure_streams
+from kehrwasser_shared.messaging.tables import MessagingTables, define_messaging_tables
+from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
+from kehrwasser_shared.persistence.database import create_engine
+from kehrwasser_shared.testing import fetch_exactly
+
+pytestmark = pytest.mark.integration
+
+
+def registered(name: str) -> contracts.MemberRegisteredV1:
+    return contracts.MemberRegisteredV1(
+        member_id=name.lower(),
+        name=name,
+        email=f"{name.lower()}@example.org",
+        company="",
+        language="en",
+        focus=[],
+        registered_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+async def tables_and_engine(database_url: str) -> AsyncIterator[tuple[MessagingTables, AsyncEngine]]:
+    metadata = MetaData()
+    tables = define_messaging_tables(metadata)
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield tables, engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    connection = await nats.connect(nats_url)
+    await ensure_streams(connection.jetstream())
+    yield connection
+    await connection.close()
+
+
+async def published(nc: Client, count: int) -> list[dict[str, Any]]:
+    js = nc.jetstream()
+    subscription = await js.pull_subscribe(
+        contracts.MEMBER_REGISTERED.subject, stream=stream_name("members"), durable=None
+    )
+    return [json.loads(m.data) for m in await fetch_exactly(subscription, count)]
+
+
+async def unsent(engine: AsyncEngine, tables: MessagingTables) -> list[str]:
+    async with engine.connect() as connection:
+        rows = await connection.scalars(select(tables.outbox.c.event_id).where(tables.outbox.c.sent_at.is_(None)))
+        return list(rows)
+
+
+async def test_a_commits_events_are_published_from_memory_and_marked_sent(
+    tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
+) -> None:
+    tables, engine = tables_and_engine
+    relay = OutboxRelay(engine, tables, poll_interval=60.0)  # no recovery round would find them in time
+    running = asyncio.create_task(relay.run(nc.jetstream()))
+    try:
+        async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
+            ada = uow.emit(contracts.MEMBER_REGISTERED, registered("Ada"))
+            grace = uow.emit(contracts.MEMBER_REGISTERED, registered("Grace"))
+            await uow.commit()
+        events = await published(nc, 2)
+        assert [e["id"] for e in events] == [ada, grace]
+        assert [e["data"]["name"] for e in events] == ["Ada", "Grace"]
+        for _ in range(100):
+            if not await unsent(engine, tables):
+                break
+            await asyncio.sleep(0.05)
+        assert await unsent(engine, tables) == []
+    finally:
+        relay.stop()
+        await running
+
+
+async def test_a_row_left_unsent_is_recovered_once_old_enough_and_a_fresh_one_is_left_alone(
+    tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
+) -> None:
+    tables, engine = tables_and_engine
+    now = datetime.now(UTC)
+    payload = b'{"specversion":"1.0"}'
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(tables.outbox),
+            [
+                # Left by a crash between commit and publish, a while ago.
+                {"event_id": "crashed", "subject": contracts.MEMBER_REGISTERED.subject, "payload": payload,
+                 "created_at": now - RECOVERY_DELAY - timedelta(seconds=5)},
+                # Committed a moment ago: its own process is publishing it right now.
+                {"event_id": "in-flight", "subject": contracts.MEMBER_REGISTERED.subject, "payload": payload,
+                 "created_at": now},
+            ],
+        )  # fmt: skip
+    relay = OutboxRelay(engine, tables)
+    relay_task = asyncio.create_task(relay.run(nc.jetstream()))
+    try:
+        for _ in range(100):
+            if await unsent(engine, tables) == ["in-flight"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await unsent(engine, tables) == ["in-flight"]
+        assert len(await published(nc, 1)) == 1
+    finally:
+        relay.stop()
+        await relay_task
+
+
+class BrokenJetStream:
+    """NATS that accepts nothing: every publication fails."""
+
+    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("NATS is away")
+
+
+async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recovery_round(
+    tables_and_engine: tuple[MessagingTables, AsyncEngine],
+) -> None:
+    tables, engine = tables_and_engine
+    relay = OutboxRelay(engine, tables, poll_interval=60.0)
+    running = asyncio.create_task(relay.run(BrokenJetStream()))  # type: ignore[arg-type]
+    try:
+        async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
+            ada = uow.emit(contracts.MEMBER_REGISTERED, registered("Ada"))
+            await uow.commit()
+        assert await relay.publish_handed_over() == 0
+        await asyncio.sleep(0.1)
+        assert await unsent(engine, tables) == [ada]
+    finally:
+        relay.stop()
+        await running

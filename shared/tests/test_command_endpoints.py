@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -18,6 +17,7 @@ from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent, encode_event
 from kehrwasser_shared.messaging.commands import CommandEndpoints, CommandRejected
 from kehrwasser_shared.persistence.database import retried_on_lost_connection
+from kehrwasser_shared.testing.examples import member_registered
 
 
 class UnknownMember(Exception):
@@ -31,15 +31,7 @@ async def get_member(query: contracts.GetMember) -> BaseModel:
         raise CommandRejected("not today", code="not-allowed")
     if query.member_id == "broken":
         raise RuntimeError("a bug")
-    return contracts.MemberView(
-        member_id=query.member_id,
-        name="Ada Lovelace",
-        email="ada@example.org",
-        company="",
-        language="en",
-        focus=["compute"],
-        registered_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
-    )
+    return contracts.MemberView.model_validate(member_registered("Ada").model_dump())
 
 
 @pytest.fixture
@@ -61,7 +53,7 @@ async def ask(nc: Client, payload: bytes) -> dict[str, Any]:
 async def test_a_command_is_answered_with_its_typed_result(nc: Client) -> None:
     reply = await ask(nc, b'{"member_id": "ada"}')
     assert reply["ok"] is True
-    assert contracts.MemberView.model_validate(reply["result"]).name == "Ada Lovelace"
+    assert contracts.MemberView.model_validate(reply["result"]).name == "Ada"
 
 
 @pytest.mark.integration
@@ -107,15 +99,7 @@ async def test_a_read_failing_for_another_reason_is_not_repeated() -> None:
 
 
 def test_an_encoded_event_is_the_document_the_envelope_model_writes() -> None:
-    data = contracts.MemberRegisteredV1(
-        member_id="ada",
-        name="Ada Lovelace",
-        email="ada@example.org",
-        company="Analytical Engines",
-        language="en",
-        focus=["compute"],
-        registered_at=datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC),
-    )
+    data = member_registered("Ada", focus=("compute",))
     event_id, payload = encode_event(type_=contracts.MEMBER_REGISTERED.type, source="/members", data=data)
     decoded = CloudEvent.model_validate_json(payload)
     modelled = make_event(type_=contracts.MEMBER_REGISTERED.type, source="/members", data=data, id_=event_id)

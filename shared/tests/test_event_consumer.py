@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -16,24 +15,13 @@ from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject
 from kehrwasser_shared.messaging.consumer import REASON_HEADER, EventConsumer, Subscription
 from kehrwasser_shared.messaging.streams import ensure_streams
+from kehrwasser_shared.testing import examples
 
 pytestmark = pytest.mark.integration
 
 
 def member_registered(name: str) -> CloudEvent:
-    return make_event(
-        type_=contracts.MEMBER_REGISTERED.type,
-        source="/test",
-        data=contracts.MemberRegisteredV1(
-            member_id=name.lower(),
-            name=name,
-            email=f"{name.lower()}@example.org",
-            company="",
-            language="en",
-            focus=[],
-            registered_at=datetime.now(UTC),
-        ),
-    )
+    return make_event(type_=contracts.MEMBER_REGISTERED.type, source="/test", data=examples.member_registered(name))
 
 
 class Recorder:

@@ -22,20 +22,9 @@ from kehrwasser_shared.messaging.tables import MessagingTables, define_messaging
 from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.testing import fetch_exactly
+from kehrwasser_shared.testing.examples import member_registered
 
 pytestmark = pytest.mark.integration
-
-
-def registered(name: str) -> contracts.MemberRegisteredV1:
-    return contracts.MemberRegisteredV1(
-        member_id=name.lower(),
-        name=name,
-        email=f"{name.lower()}@example.org",
-        company="",
-        language="en",
-        focus=[],
-        registered_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
-    )
 
 
 @pytest.fixture
@@ -71,25 +60,30 @@ async def unsent(engine: AsyncEngine, tables: MessagingTables) -> list[str]:
         return list(rows)
 
 
+async def until_unsent(engine: AsyncEngine, tables: MessagingTables, expected: list[str]) -> None:
+    """Wait (up to five seconds) until exactly ``expected`` are the unsent rows, then check that they are."""
+    for _ in range(100):
+        if await unsent(engine, tables) == expected:
+            break
+        await asyncio.sleep(0.05)
+    assert await unsent(engine, tables) == expected
+
+
 async def test_a_commits_events_are_published_from_memory_and_marked_sent(
     tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
 ) -> None:
     tables, engine = tables_and_engine
     relay = OutboxRelay(engine, tables, poll_interval=60.0)  # no recovery round would find them in time
-    running = asyncio.create_task(relay.run(nc.jetstream()))
+    running = asyncio.create_task(relay.run(nc))
     try:
         async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
-            ada = uow.emit(contracts.MEMBER_REGISTERED, registered("Ada"))
-            grace = uow.emit(contracts.MEMBER_REGISTERED, registered("Grace"))
+            ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
+            grace = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Grace"))
             await uow.commit()
         events = await published(nc, 2)
         assert [e["id"] for e in events] == [ada, grace]
         assert [e["data"]["name"] for e in events] == ["Ada", "Grace"]
-        for _ in range(100):
-            if not await unsent(engine, tables):
-                break
-            await asyncio.sleep(0.05)
-        assert await unsent(engine, tables) == []
+        await until_unsent(engine, tables, [])
     finally:
         relay.stop()
         await running
@@ -114,39 +108,30 @@ async def test_a_row_left_unsent_is_recovered_once_old_enough_and_a_fresh_one_is
             ],
         )  # fmt: skip
     relay = OutboxRelay(engine, tables)
-    relay_task = asyncio.create_task(relay.run(nc.jetstream()))
+    relay_task = asyncio.create_task(relay.run(nc))
     try:
-        for _ in range(100):
-            if await unsent(engine, tables) == ["in-flight"]:
-                break
-            await asyncio.sleep(0.05)
-        assert await unsent(engine, tables) == ["in-flight"]
+        await until_unsent(engine, tables, ["in-flight"])
         assert len(await published(nc, 1)) == 1
     finally:
         relay.stop()
         await relay_task
 
 
-class BrokenJetStream:
-    """NATS that accepts nothing: every publication fails."""
-
-    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("NATS is away")
-
-
 async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recovery_round(
-    tables_and_engine: tuple[MessagingTables, AsyncEngine],
+    tables_and_engine: tuple[MessagingTables, AsyncEngine], nats_url: str
 ) -> None:
     tables, engine = tables_and_engine
+    nc = await nats.connect(nats_url)  # no streams declared: JetStream stores nothing and says so
     relay = OutboxRelay(engine, tables, poll_interval=60.0)
-    running = asyncio.create_task(relay.run(BrokenJetStream()))  # type: ignore[arg-type]
+    running = asyncio.create_task(relay.run(nc))
     try:
         async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
-            ada = uow.emit(contracts.MEMBER_REGISTERED, registered("Ada"))
+            ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
             await uow.commit()
+        await asyncio.sleep(0.5)  # the relay's attempt
         assert await relay.publish_handed_over() == 0
-        await asyncio.sleep(0.1)
         assert await unsent(engine, tables) == [ada]
     finally:
         relay.stop()
         await running
+        await nc.close()

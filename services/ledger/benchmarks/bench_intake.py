@@ -88,6 +88,7 @@ class Throughput:
     seconds: float
     steady_rate: float
     started: float = 0.0  # monotonic
+    cpu_seconds: float = 0.0  # the ledger processes' processor time from ready to the last commit
 
     @property
     def rate(self) -> float:
@@ -137,6 +138,7 @@ async def measure_ledger_drain(
     """
     already = await db.fetchval(BOOKED)
     started = await ledger.start()
+    cpu_at_start = ledger.cpu_seconds()
     spy = start_py_spy(ledger.pid, profile) if profile else None
     progress: list[tuple[float, int]] = []
     deadline = started + timeout
@@ -153,7 +155,8 @@ async def measure_ledger_drain(
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         await asyncio.to_thread(spy.wait)
-    return Throughput(expected, progress[-1][0] - started, steady_rate(progress, expected), started)
+    cpu = ledger.cpu_seconds() - cpu_at_start
+    return Throughput(expected, progress[-1][0] - started, steady_rate(progress, expected), started, cpu)
 
 
 def start_py_spy(pid: int | None, output: Path) -> subprocess.Popen[bytes]:
@@ -375,6 +378,10 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     print(f"{'raw nats-py + asyncpg baseline':34}{raw.rate:>12,.0f}{raw.steady_rate:>12,.0f}{raw.seconds:>10.2f}")
     print(f"{'ratio ledger / raw':34}{ledger.rate / raw.rate:>12.2f}{ledger.steady_rate / raw.steady_rate:>12.2f}")
     print(f"ledger: every contribution-recorded event published {report.relay_seconds:.2f}s after start")
+    print(
+        f"ledger: {ledger.cpu_seconds / ledger.contributions * 1e6:.0f} us of processor time per contribution, "
+        f"{ledger.cpu_seconds / ledger.seconds:.0%} of one core while draining"
+    )
     print()
     print(
         f"latency at {latency.rate:,.0f}/s (achieved {latency.achieved_rate:,.0f}/s), {latency.samples} samples "

@@ -242,6 +242,15 @@ class Ledgers:
         """The first process's (the one a profile samples)."""
         return self._members[0].pid
 
+    def cpu_seconds(self) -> float:
+        """Processor time the ledger processes have used so far (user and system, from /proc)."""
+        return sum(cpu_seconds(ledger.pid) for ledger in self._members if ledger.pid is not None)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 @contextmanager
 def timed() -> Iterator[list[float]]:

@@ -138,7 +138,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         await consumer.declare(nc)
     await broker.start()
     await parts.endpoints.attach(nc)
-    tasks = [asyncio.create_task(parts.relay.run(js), name=f"{parts.name}-outbox-relay")]
+    tasks = [asyncio.create_task(parts.relay.run(nc), name=f"{parts.name}-outbox-relay")]
     tasks += [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
     tasks += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
     log.info(

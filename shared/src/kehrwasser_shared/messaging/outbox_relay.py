@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
 from ..contracts.envelope import utcnow
 from ..persistence.bulk import one_of
+from .publish import BatchPublisher
 from .tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = tables.outbox
-        self._js: JetStreamContext | None = None
+        self._publisher: BatchPublisher | None = None
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -68,8 +69,15 @@ class OutboxRelay:
         """Start a recovery round now instead of at the next poll."""
         self._wake.set()
 
-    async def run(self, js: JetStreamContext) -> None:
-        self._js = js
+    async def run(self, nc: Client) -> None:
+        self._publisher = BatchPublisher(nc)
+        await self._publisher.start()
+        try:
+            await self._relay()
+        finally:
+            await self._publisher.stop()
+
+    async def _relay(self) -> None:
         loop = asyncio.get_running_loop()
         recovered_at = -math.inf
         while not self._stopping:
@@ -145,12 +153,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
-        assert self._js is not None, "run() attaches JetStream before anything is relayed"
-        acks = [
-            await self._js.publish_async(event.subject, event.payload, headers={"Nats-Msg-Id": event.event_id})
-            for event in events
-        ]
-        await asyncio.gather(*acks)
+        assert self._publisher is not None, "run() connects the relay before anything is relayed"
+        await self._publisher.publish([(event.subject, event.payload, event.event_id) for event in events])
         failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
 
     async def _mark_sent(self, connection: AsyncConnection, rows: ColumnElement[bool]) -> None:

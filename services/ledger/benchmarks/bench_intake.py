@@ -216,7 +216,7 @@ async def run_raw_baseline(
     await publish_backlog(js, RAW_SUBJECT, payloads)
     await ensure_consumer(js, stream=RAW_STREAM, durable="bench-raw", filter_subjects=[RAW_SUBJECT])
     subscription = await js.pull_subscribe_bind(durable="bench-raw", stream=RAW_STREAM)
-    fetch_seconds = LedgerSettings.model_fields["intake_fetch_seconds"].default
+    fetch_seconds = LedgerSettings().intake_fetch_seconds
     inserted = 0
     progress: list[tuple[float, int]] = []
     start = time.monotonic()
@@ -345,7 +345,7 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
         await ledger.stop()
 
         print("(b) raw baseline ...", flush=True)
-        batch = LedgerSettings.model_fields["intake_batch_size"].default
+        batch = LedgerSettings().intake_batch_size  # the ledger's own, KEHRWASSER_INTAKE_BATCH_SIZE included
         raw = await run_raw_baseline(js, db, payloads, len(bulk), batch)
 
         paced = network.contributions(int(args.rate * args.seconds), prefix="paced", seed=args.seed + 1)

@@ -84,7 +84,7 @@ class SqlUnitOfWork(UnitOfWork):
         return event_id
 
     async def commit(self) -> None:
-        """Commit, then hand the events over for publication (see `OutboxRelay.publish_committed`)."""
+        """Commit, then hand the events over for publication (see `OutboxRelay.hand_over`)."""
         connection = self.connection
         events, self._pending = self._pending, []
         if events:

@@ -138,9 +138,9 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         await consumer.declare(nc)
     await broker.start()
     await parts.endpoints.attach(nc)
-    tasks = [asyncio.create_task(parts.relay.run(nc), name=f"{parts.name}-outbox-relay")]
-    tasks += [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
-    tasks += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
+    relay = asyncio.create_task(parts.relay.run(nc), name=f"{parts.name}-outbox-relay")
+    workers = [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
+    workers += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
     log.info(
         "%s service ready (NATS %s, database %s)",
         parts.name,
@@ -153,22 +153,31 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     if ready is not None:
         ready.set()
     try:
-        await _until_stopped(stop, tasks)
+        await _until_stopped(stop, [relay, *workers])
     finally:
         log.info("%s service stopping", parts.name)
         stop.set()
+        # Consumers finish the batch in hand, then the relay publishes what their last commits handed over;
+        # what outlasts the grace is cancelled and, being uncommitted, unacknowledged or unsent, done again
+        # after the restart. All of them stop before the broker drains the connection: a drain waits for
+        # every subscription, the pullers' included.
+        await _finish(workers, SHUTDOWN_GRACE_SECONDS)
         parts.relay.stop()
-        # Consumers finish the batch in hand and the relay its round; what outlasts the grace is cancelled
-        # and, being uncommitted or unacknowledged, done again after the restart. They stop before the broker
-        # drains the connection: a drain waits for every subscription, their pull subscriptions included.
-        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _finish([relay], SHUTDOWN_GRACE_SECONDS)
         await broker.stop()
         await parts.engine.dispose()
         await parts.reading_engine.dispose()
         log.info("%s service stopped", parts.name)
+
+
+async def _finish(tasks: list[asyncio.Task[None]], grace: float) -> None:
+    """Let ``tasks`` end on their own within ``grace`` seconds, then cancel the rest."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

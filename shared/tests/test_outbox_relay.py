@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,13 +70,23 @@ async def until_unsent(engine: AsyncEngine, tables: MessagingTables, expected: l
     assert await unsent(engine, tables) == expected
 
 
+@asynccontextmanager
+async def running(relay: OutboxRelay, nc: Client) -> AsyncIterator[OutboxRelay]:
+    """The relay's task for the duration of the block."""
+    task = asyncio.create_task(relay.run(nc))
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await task
+
+
 async def test_a_commits_events_are_published_from_memory_and_marked_sent(
     tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
 ) -> None:
     tables, engine = tables_and_engine
-    relay = OutboxRelay(engine, tables, poll_interval=60.0)  # no recovery round would find them in time
-    running = asyncio.create_task(relay.run(nc))
-    try:
+    # Polling only every minute: no recovery round would find the rows in time.
+    async with running(OutboxRelay(engine, tables, poll_interval=60.0), nc) as relay:
         async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
             ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
             grace = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Grace"))
@@ -84,9 +95,6 @@ async def test_a_commits_events_are_published_from_memory_and_marked_sent(
         assert [e["id"] for e in events] == [ada, grace]
         assert [e["data"]["name"] for e in events] == ["Ada", "Grace"]
         await until_unsent(engine, tables, [])
-    finally:
-        relay.stop()
-        await running
 
 
 async def test_a_row_left_unsent_is_recovered_once_old_enough_and_a_fresh_one_is_left_alone(
@@ -107,14 +115,9 @@ async def test_a_row_left_unsent_is_recovered_once_old_enough_and_a_fresh_one_is
                  "created_at": now},
             ],
         )  # fmt: skip
-    relay = OutboxRelay(engine, tables)
-    relay_task = asyncio.create_task(relay.run(nc))
-    try:
+    async with running(OutboxRelay(engine, tables), nc):
         await until_unsent(engine, tables, ["in-flight"])
         assert len(await published(nc, 1)) == 1
-    finally:
-        relay.stop()
-        await relay_task
 
 
 async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recovery_round(
@@ -122,16 +125,13 @@ async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recove
 ) -> None:
     tables, engine = tables_and_engine
     nc = await nats.connect(nats_url)  # no streams declared: JetStream stores nothing and says so
-    relay = OutboxRelay(engine, tables, poll_interval=60.0)
-    running = asyncio.create_task(relay.run(nc))
     try:
-        async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
-            ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
-            await uow.commit()
-        await asyncio.sleep(0.5)  # the relay's attempt
-        assert await relay.publish_handed_over() == 0
-        assert await unsent(engine, tables) == [ada]
+        async with running(OutboxRelay(engine, tables, poll_interval=60.0), nc) as relay:
+            async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
+                ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
+                await uow.commit()
+            await asyncio.sleep(0.5)  # the relay's attempt
+            assert await relay.publish_handed_over() == 0
+            assert await unsent(engine, tables) == [ada]
     finally:
-        relay.stop()
-        await running
         await nc.close()

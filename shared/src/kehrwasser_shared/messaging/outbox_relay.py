@@ -33,6 +33,8 @@ from .tables import MessagingTables
 
 log = logging.getLogger(__name__)
 
+HANDOVER_SLICE = 5000
+
 RECOVERY_DELAY = timedelta(seconds=2)
 """How old an unsent row must be before the recovery round publishes it: far longer than a direct publication
 takes, so that two instances seldom publish the same row (which the stream would drop as a duplicate)."""
@@ -64,10 +66,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._committed: list[OutgoingEvent] = []
-
-    def wake(self) -> None:
-        """Start a recovery round now instead of at the next poll."""
-        self._wake.set()
 
     async def run(self, nc: Client) -> None:
         self._publisher = BatchPublisher(nc)
@@ -111,17 +109,20 @@ class OutboxRelay:
         A failure leaves the rows unsent for the recovery round; the commits stand whatever happens here.
         """
         events, self._committed = self._committed, []
-        if not events:
-            return 0
-        try:
-            await self._publish(events)
-            async with self._engine.begin() as connection:
-                ids = one_of(connection, self._outbox.c.event_id, [event.event_id for event in events])
-                await self._mark_sent(connection, ids)
-        except Exception as exc:
-            log.warning("publishing %d committed events failed (%r); the recovery round retries", len(events), exc)
-            return 0
-        return len(events)
+        published = 0
+        # In slices: SQLite binds one parameter per id, and a busy service may hand over many commits at once.
+        for start in range(0, len(events), HANDOVER_SLICE):
+            chunk = events[start : start + HANDOVER_SLICE]
+            try:
+                await self._publish(chunk)
+                async with self._engine.begin() as connection:
+                    ids = one_of(connection, self._outbox.c.event_id, [event.event_id for event in chunk])
+                    await self._mark_sent(connection, ids)
+            except Exception as exc:
+                log.warning("publishing %d committed events failed (%r); the recovery round retries", len(chunk), exc)
+                continue
+            published += len(chunk)
+        return published
 
     async def drain(self) -> int:
         """Publish every unsent row old enough for recovery; returns how many were published."""

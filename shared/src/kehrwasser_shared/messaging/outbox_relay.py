@@ -107,6 +107,7 @@ class OutboxRelay:
         """Publish what commits handed over and mark it sent; returns how many were published.
 
         A failure leaves the rows unsent for the recovery round; the commits stand whatever happens here.
+        Runs in the relay's task: its publisher has one batch in flight at a time.
         """
         events, self._committed = self._committed, []
         published = 0

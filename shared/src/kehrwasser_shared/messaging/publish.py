@@ -26,7 +26,7 @@ class PublishFailed(Exception):
 
 
 class BatchPublisher:
-    """One batch in flight at a time, on one connection."""
+    """One batch in flight at a time, on one connection: callers must not publish concurrently."""
 
     def __init__(self, nc: Client) -> None:
         self._nc = nc

@@ -29,6 +29,9 @@ from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Batches allocate thousands of short-lived containers that reference counting frees; with the default first
+# threshold (700) the collector ran 1,270 times in 30 booked batches (1.1 s), with these 7 times (0.16 s).
+GC_THRESHOLDS = (50_000, 20, 100)
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -150,6 +153,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     # What start-up allocated (modules, pydantic and SQLAlchemy structures) lives as long as the process;
     # frozen, the collector's full passes no longer walk it, which shortens the pauses they put into requests.
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     if ready is not None:
         ready.set()
     try:

@@ -21,7 +21,7 @@ from kehrwasser_shared.failpoints import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLI
 from kehrwasser_shared.failpoints import VARIABLE as FAILPOINTS
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import fetch_exactly
-from kehrwasser_shared.testing.processes import ServiceProcess
+from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -41,12 +41,9 @@ async def events_in_stream(nats_url: str, contract: EventContract[Any] = contrac
 async def test_killed_members_service_publishes_the_registration_exactly_once_after_restart(
     failpoint: str, nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        "KEHRWASSER_NATS_URL": nats_url,
-        "KEHRWASSER_DATA_DIR": str(tmp_path),
-        "KEHRWASSER_MEMBERS_DATABASE_URL": database_url,
-        "KEHRWASSER_OUTBOX_POLL_SECONDS": "0.2",
-    }
+    env = service_env(
+        "members", nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2
+    )
     doomed = ServiceProcess("members", {**env, FAILPOINTS: failpoint}, tmp_path / "logs-1")
     doomed.start()
     await asyncio.to_thread(doomed.wait_ready)
@@ -80,12 +77,9 @@ async def test_killed_members_service_publishes_the_registration_exactly_once_af
 async def test_killed_ledger_publishes_the_contribution_once_and_a_retry_finds_it_booked(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        "KEHRWASSER_NATS_URL": nats_url,
-        "KEHRWASSER_DATA_DIR": str(tmp_path),
-        "KEHRWASSER_LEDGER_DATABASE_URL": database_url,
-        "KEHRWASSER_OUTBOX_POLL_SECONDS": "0.2",
-    }
+    env = service_env(
+        "ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url, outbox_poll_seconds=0.2
+    )
     # Learning the alliance writes no event, so the first commit with one is the contribution's.
     doomed = ServiceProcess("ledger", {**env, FAILPOINTS: OUTBOX_AFTER_COMMIT}, tmp_path / "logs-1")
     doomed.start()

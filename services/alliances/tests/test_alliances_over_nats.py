@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,9 +15,8 @@ from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.contracts.replies import CommandFailed
-from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import fetch_exactly, running
+from kehrwasser_shared.testing import running, service_events
 
 pytestmark = pytest.mark.integration
 
@@ -82,16 +80,15 @@ async def test_founding_joining_and_scheduling_publish_their_events(
                 await client.send(contracts.JOIN, contracts.JoinAlliance(alliance_id="atlantis", member_id="grace"))
             assert no_alliance.value.code == "unknown-alliance"
 
-            sub = await js.pull_subscribe("kehrwasser.evt.alliances.>", stream=stream_name("alliances"))
-            messages = await fetch_exactly(sub, 4)
-            types = [json.loads(m.data)["type"] for m in messages]
+            events = await service_events(js, "alliances", 4)
+            types = [event["type"] for event in events]
             assert types == [
                 "kehrwasser.alliances.alliance-created.v1",
                 "kehrwasser.alliances.member-joined.v1",
                 "kehrwasser.alliances.member-joined.v1",
                 "kehrwasser.alliances.meeting-scheduled.v1",
             ]
-            scheduled = json.loads(messages[-1].data)["data"]
+            scheduled = events[-1]["data"]
             assert scheduled["starts_at"] == "2026-12-01T18:00:00"
             assert scheduled["timezone"] == "Europe/Berlin"
         finally:

@@ -30,7 +30,7 @@ from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.testing.databases import fresh_postgres_database
-from kehrwasser_shared.testing.processes import ServiceProcess
+from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -187,10 +187,9 @@ class Ledger:
 
     def __init__(self, nats_url: str, database_url: str, work_dir: Path, extra_env: dict[str, str] | None = None):
         self._env = {
-            "KEHRWASSER_NATS_URL": nats_url,
-            "KEHRWASSER_DATA_DIR": str(work_dir),
-            "KEHRWASSER_LEDGER_DATABASE_URL": database_url,
-            "KEHRWASSER_OUTBOX_POLL_SECONDS": "0.2",
+            **service_env(
+                "ledger", nats_url=nats_url, data_dir=work_dir, database_url=database_url, outbox_poll_seconds=0.2
+            ),
             **(extra_env or {}),
         }
         self._log_dir = work_dir / "logs"

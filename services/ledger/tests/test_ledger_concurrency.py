@@ -24,7 +24,7 @@ from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
-from kehrwasser_shared.testing.processes import ServiceProcess
+from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -119,11 +119,7 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
 async def test_two_ledger_processes_give_the_same_books_as_one(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        "KEHRWASSER_NATS_URL": nats_url,
-        "KEHRWASSER_DATA_DIR": str(tmp_path),
-        "KEHRWASSER_LEDGER_DATABASE_URL": database_url,
-    }
+    env = service_env("ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url)
     await upgrade_to_head_async(MIGRATIONS, database_url)  # not twice at once from both processes
     ledgers = [ServiceProcess("ledger", env, tmp_path / f"logs-{n}").start() for n in (1, 2)]
     try:

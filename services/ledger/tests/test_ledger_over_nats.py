@@ -23,7 +23,7 @@ from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import fetch_exactly, running
+from kehrwasser_shared.testing import fetch_exactly, running, service_events
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -114,16 +114,15 @@ async def test_contributions_are_booked_once_and_warn_once_per_crossing(
         assert verification.ok, verification.problems
         assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
 
-        sub = await js.pull_subscribe("kehrwasser.evt.ledger.>", stream=stream_name("ledger"))
-        messages = await fetch_exactly(sub, 4)
-        types = [json.loads(m.data)["type"] for m in messages]
+        events = await service_events(js, "ledger", 4)
+        types = [event["type"] for event in events]
         assert types == [
             "kehrwasser.ledger.contribution-recorded.v1",
             "kehrwasser.ledger.contribution-recorded.v1",
             "kehrwasser.ledger.balance-warning.v2",
             "kehrwasser.ledger.contribution-recorded.v1",
         ]
-        warning = json.loads(messages[2].data)["data"]
+        warning = events[2]["data"]
         assert (warning["member_id"], warning["balance"], warning["threshold"]) == ("linus", "-7.00", "-5.00")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,3 +48,11 @@ async def fetch_exactly(subscription: Any, count: int, timeout: float = 10.0) ->
         with contextlib.suppress(TimeoutError):
             messages += await subscription.fetch(count - len(messages), timeout=min(remaining, 1.0))
     return messages
+
+
+async def service_events(js: Any, service: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` events a service published, decoded, in stream order (an ephemeral consumer)."""
+    from ..contracts.subjects import stream_name
+
+    subscription = await js.pull_subscribe(f"kehrwasser.evt.{service}.>", stream=stream_name(service))
+    return [json.loads(m.data) for m in await fetch_exactly(subscription, count)]

@@ -9,6 +9,20 @@ import sys
 from pathlib import Path
 
 
+def service_env(
+    service: str, *, nats_url: str, data_dir: Path, database_url: str, outbox_poll_seconds: float | None = None
+) -> dict[str, str]:
+    """The ``KEHRWASSER_*`` variables that point a service process at a test's NATS server and database."""
+    env = {
+        "KEHRWASSER_NATS_URL": nats_url,
+        "KEHRWASSER_DATA_DIR": str(data_dir),
+        f"KEHRWASSER_{service.upper()}_DATABASE_URL": database_url,
+    }
+    if outbox_poll_seconds is not None:
+        env["KEHRWASSER_OUTBOX_POLL_SECONDS"] = str(outbox_poll_seconds)
+    return env
+
+
 class ServiceProcess:
     """``python -m kehrwasser_<service>`` with its output in a log file the test can show on failure."""
 

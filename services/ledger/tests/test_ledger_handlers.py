@@ -97,6 +97,29 @@ async def test_verify_reports_a_tampered_contribution() -> None:
     assert any("c1 was altered" in p for p in verification.problems)
 
 
+async def test_verify_reports_entries_that_do_not_belong_to_their_contribution() -> None:
+    """What foreign keys would have guarded, and more: each contribution is posted as exactly its two entries."""
+    uow = await founded_alliance("ada", "linus", "grace")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    # Both entries moved to another contribution id: balances and versions still add up, the pairing does not.
+    uow.contributions.entries = [e._replace(contribution_id="ghost") for e in uow.contributions.entries]
+    verification = await handlers.verify(contracts.VerifyLedger(alliance_id=HAMBURG), uow)
+    assert sorted(verification.problems) == [
+        f"{HAMBURG}: contribution c1 is not posted as its two entries",
+        f"{HAMBURG}: entries for ghost, which is no contribution of this alliance",
+    ]
+
+
+async def test_verify_reports_an_entry_posted_to_the_wrong_member_and_one_without_an_account() -> None:
+    uow = await founded_alliance("ada", "linus", "grace")
+    await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    giver_entry, receiver_entry = uow.contributions.entries
+    uow.contributions.entries = [giver_entry, receiver_entry._replace(owner_id="mallory")]
+    verification = await handlers.verify(contracts.VerifyLedger(alliance_id=HAMBURG), uow)
+    assert f"{HAMBURG}: contribution c1 is not posted as its two entries" in verification.problems
+    assert f"{HAMBURG}/mallory: entry 1 has no account" in verification.problems
+
+
 async def test_balance_of_a_member_is_read_from_the_maintained_account() -> None:
     uow = await founded_alliance("ada", "linus")
     await handlers.record_contribution(contribution("c1", "ada", "linus", "6"), uow, clock)

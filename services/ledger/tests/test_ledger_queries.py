@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
+from kehrwasser_ledger.domain.analytics import health_slot, period_start
 from kehrwasser_ledger.domain.errors import UnknownAlliance
 from kehrwasser_ledger.entrypoints.health import PeriodicHealth
 from kehrwasser_ledger.service_layer import handlers, queries
@@ -57,16 +58,7 @@ async def book_hamburg(books: Books) -> None:
 
     Bookings at 13:00 (c1) ... 17:00 (c5), the reversal of c5 at 18:00.
     """
-    created = alliance_contracts.AllianceCreatedV1(
-        alliance_id=HAMBURG,
-        name="Hamburg Founders",
-        purpose="",
-        focus=[],
-        warning_threshold=Decimal("-20"),
-        moderator_id="ada",
-        created_at=NOON,
-    )
-    await handlers.learn_alliance(_event(alliance_contracts.ALLIANCE_CREATED, created), created, books.uow())
+    await found(books, HAMBURG)
     for member in ("ada", "grace", "linus", "margaret"):
         joined = alliance_contracts.MemberJoinedV1(
             alliance_id=HAMBURG, member_id=member, role="moderator" if member == "ada" else "member", joined_at=NOON
@@ -85,6 +77,19 @@ async def book_hamburg(books: Books) -> None:
         reversal_id="r5", contribution_id="c5", requested_by="ada", reason="booked by mistake"
     )
     await handlers.reverse_contribution(reversal, books.uow(), clock)
+
+
+async def found(books: Books, alliance_id: str) -> None:
+    created = alliance_contracts.AllianceCreatedV1(
+        alliance_id=alliance_id,
+        name="Hamburg Founders",
+        purpose="",
+        focus=[],
+        warning_threshold=Decimal("-20"),
+        moderator_id="ada",
+        created_at=NOON,
+    )
+    await handlers.learn_alliance(_event(alliance_contracts.ALLIANCE_CREATED, created), created, books.uow())
 
 
 def _event(contract: EventContract[Any], data: BaseModel) -> CloudEvent:
@@ -222,15 +227,30 @@ class TestSqlReadModel(ReadModelContract):
             await engine.dispose()
 
 
-async def test_the_health_of_each_alliance_is_published_once_per_period() -> None:
+class SetClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_the_health_of_each_alliance_is_published_once_per_period_at_its_own_slot() -> None:
     uow = FakeLedgerUnitOfWork()
     books = Books(uow=lambda: uow, read_model=lambda: FakeLedgerReadModel(uow))
     await book_hamburg(books)
-    clock = Ticking(start=at(18, 58), step=timedelta(minutes=1))  # 18:59, 19:00, 19:01, ...
+    slot = health_slot(HAMBURG, HOUR)
+    assert timedelta(seconds=1) <= slot < HOUR - timedelta(seconds=1)
+    clock = SetClock(at(18) + slot - timedelta(seconds=1))
     publisher = PeriodicHealth(period=HOUR, read_model=books.read_model, uow=books.uow, clock=clock)
-    assert await publisher.publish_due() == 1  # 18:00-19:00
+    assert await publisher.publish_due() == 0  # 18:00-19:00, not due yet
+    clock.now = at(18) + slot
+    assert await publisher.publish_due() == 1
+    clock.now = at(19) - timedelta(microseconds=1)
+    assert await publisher.publish_due() == 0  # out for 18:00-19:00 already
+    clock.now = at(19) + slot
     assert await publisher.publish_due() == 1  # 19:00-20:00
-    assert await publisher.publish_due() == 0  # still 19:00-20:00
+    assert await publisher.publish_due() == 0
     [(_, first), (_, second)] = uow.emitted[-2:]
     assert isinstance(first, contracts.AllianceHealthV1)
     assert isinstance(second, contracts.AllianceHealthV1)
@@ -242,6 +262,25 @@ async def test_the_health_of_each_alliance_is_published_once_per_period() -> Non
         queries.health_event_id(HAMBURG, at(18)),
         queries.health_event_id(HAMBURG, at(19)),
     ]
+
+
+def test_the_slots_spread_alliances_over_the_period() -> None:
+    slots = [health_slot(f"alliance-{n}", HOUR) for n in range(1000)]
+    assert all(timedelta(0) <= slot < HOUR for slot in slots)
+    per_quarter = [sum(1 for s in slots if q * HOUR / 4 <= s < (q + 1) * HOUR / 4) for q in range(4)]
+    assert min(per_quarter) > 200, per_quarter
+
+
+async def test_a_ledger_started_late_in_a_period_catches_up_a_few_alliances_per_round() -> None:
+    uow = FakeLedgerUnitOfWork()
+    books = Books(uow=lambda: uow, read_model=lambda: FakeLedgerReadModel(uow))
+    for n in range(10):
+        await found(books, f"alliance-{n}")
+    period = timedelta(seconds=100)  # ticks of 10 s: one tenth of the alliances due per tick, twice that allowed
+    clock = SetClock(period_start(NOON, period) + period - timedelta(microseconds=1))  # every slot has passed
+    publisher = PeriodicHealth(period=period, read_model=books.read_model, uow=books.uow, clock=clock)
+    assert [await publisher.publish_due() for _ in range(6)] == [2, 2, 2, 2, 2, 0]
+    assert len({event_id for event_id in uow.event_ids}) == 10
 
 
 def test_the_health_event_id_is_the_same_for_the_same_alliance_and_period_only() -> None:

@@ -20,6 +20,7 @@ Definitions (the numbers the alliance-health event and the flow-matrix reply car
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -132,6 +133,16 @@ def alliance_health(members: Iterable[str], matrix: FlowMatrix, floor: Decimal =
         gini=gini(giving),
         one_way=tuple(one_way_flows(matrix, floor)),
     )
+
+
+def health_slot(alliance_id: str, period: timedelta) -> timedelta:
+    """The alliance's fixed offset into every period at which its health falls due.
+
+    Spread over the period by a hash of the id, so that a large network's figures do not all fall due at the
+    top of the hour, as a burst of reads and commits in the middle of the intake.
+    """
+    spread = int.from_bytes(hashlib.blake2b(alliance_id.encode(), digest_size=8).digest(), "big")
+    return timedelta(microseconds=spread % (period // timedelta(microseconds=1)))
 
 
 def period_start(moment: datetime, period: timedelta) -> datetime:

@@ -77,3 +77,34 @@ async def test_acknowledged_messages_are_not_delivered_again_and_the_rest_are(nc
     rest = await puller.fetch(10, timeout=1.0)
     assert [m.data for m in rest] == [b"gift 2"]
     assert await puller.fetch(10, timeout=0.3) == []
+
+
+async def test_under_load_the_next_batch_streams_in_while_the_caller_handles_this_one(
+    nc: Client, puller: BatchPuller
+) -> None:
+    await publish(nc, 250)
+    first = await puller.fetch(100, timeout=5.0)
+    await asyncio.sleep(0.3)  # the caller's work: meanwhile the next batch arrives
+    assert puller.held == 100, "the next batch was not asked for ahead"
+    rest = first + await puller.fetch(100, timeout=5.0) + await puller.fetch(100, timeout=5.0)
+    assert [m.data.decode() for m in rest] == [f"gift {n}" for n in range(250)]
+    assert await puller.fetch(100, timeout=0.3) == []
+
+
+async def test_messages_held_when_the_puller_stops_are_handed_back_at_once(nc: Client) -> None:
+    """Redelivered now to whoever pulls next, not after the consumer's ack wait (30 s by default)."""
+    await publish(nc, 20)
+    first = BatchPuller(nc, stream=STREAM, durable="reader")
+    await first.start()
+    taken = await first.fetch(10, timeout=5.0)
+    await asyncio.sleep(0.3)  # the prefetched second batch arrives
+    for msg in taken:
+        await msg.ack()
+    await first.stop()
+    second = BatchPuller(nc, stream=STREAM, durable="reader")
+    await second.start()
+    try:
+        again = await second.fetch(10, timeout=5.0)
+    finally:
+        await second.stop()
+    assert [m.data.decode() for m in again] == [f"gift {n}" for n in range(10, 20)]

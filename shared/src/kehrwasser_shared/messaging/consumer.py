@@ -13,17 +13,18 @@ original payload; the consumer then acknowledges it and keeps going.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from ..contracts.envelope import CloudEvent
 from ..contracts.registry import EventContract
@@ -73,6 +74,7 @@ class EventConsumer:
         self.durable = durable
         self.stream = stream_name(source_service)
         self._by_type = {s.contract.type: s for s in subscriptions}
+        self._typed = {s.contract.subject: (s, typed_envelope(s.contract)) for s in subscriptions}
         self._max_attempts = max_attempts
         self._backoff = tuple(backoff_seconds)
         self._batch_size = batch_size
@@ -169,6 +171,18 @@ class EventConsumer:
             return None
 
     def _decode(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel]:
+        typed = self._typed.get(msg.subject)
+        if typed is not None:
+            # The common case in one pass: envelope and data parsed and validated together. Anything that
+            # does not pass is decoded again step by step below, which names what is wrong with it.
+            subscription, envelope = typed
+            with contextlib.suppress(ValidationError):
+                event = envelope.model_validate_json(msg.data)
+                if event.type == subscription.contract.type:
+                    return subscription, event, cast(BaseModel, event.data)  # typed_envelope's model
+        return self._decode_in_steps(msg)
+
+    def _decode_in_steps(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel]:
         try:
             # pydantic parses and validates in one pass: about 40 % cheaper than json.loads + model_validate.
             event = CloudEvent.model_validate_json(msg.data)
@@ -202,6 +216,11 @@ class EventConsumer:
         log.error("%s: dead-lettering stream sequence %s: %s", self.durable, sequence, reason)
         await self._js.publish(deadletter_subject(self.durable), msg.data, headers=headers)
         await msg.ack()
+
+
+def typed_envelope(contract: EventContract[Any]) -> type[CloudEvent]:
+    """A CloudEvent whose ``data`` is the contract's model, so that one pass validates both."""
+    return create_model(f"{contract.data.__name__}Event", __base__=CloudEvent, data=(contract.data, ...))
 
 
 def _summarise(exc: ValidationError) -> str:

@@ -6,6 +6,11 @@ the benchmark machine, a fifth of the ledger intake's processor time. This pulle
 request (``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``) and receives the messages in the callback of one
 core subscription on its own inbox, appending them to a list; the messages are ordinary nats-py ``Msg``
 objects, acknowledged as usual.
+
+Under load the next batch is asked for as soon as a full one is handed out: it streams in, and the client
+parses it, while the caller is still busy with the current batch (for the ledger, while it waits for the
+database). The prefetched messages count as delivered from then on; messages still held when the puller
+stops are handed back (nak) so that they are redelivered at once instead of after the ack wait.
 """
 
 from __future__ import annotations
@@ -34,11 +39,21 @@ class BatchPuller:
         self._received: list[Msg] = []
         self._wanted = 0
         self._complete = asyncio.Event()
+        self._complete.set()  # no request outstanding
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)
 
+    @property
+    def held(self) -> int:
+        """Messages received and not handed out yet."""
+        return len(self._received)
+
     async def stop(self) -> None:
+        held, self._received = self._received, []
+        for msg in held:
+            with contextlib.suppress(Exception):
+                await msg.nak()
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()
@@ -51,6 +66,9 @@ class BatchPuller:
         Asking first with ``no_wait`` keeps batches full under load without holding back a message while a
         batch fills. Messages of an earlier request that arrive late are kept for the next fetch.
         """
+        if not self._complete.is_set():
+            # The request sent ahead with the previous batch: wait for it to be answered.
+            await self._wait(timeout)
         if len(self._received) < batch:
             await self._request({"batch": batch - len(self._received), "no_wait": True}, wanted=batch, wait=timeout)
         if not self._received:
@@ -58,14 +76,24 @@ class BatchPuller:
             # guards against a lost request (a reconnect in between).
             await self._request({"batch": batch, "expires": int(timeout * 1e9)}, wanted=1, wait=timeout + 1.0)
         messages, self._received = self._received[:batch], self._received[batch:]
+        if len(messages) == batch and not self._received:
+            await self._send({"batch": batch, "no_wait": True}, wanted=batch)
         return messages
 
     async def _request(self, request: dict[str, object], *, wanted: int, wait: float) -> None:
+        await self._send(request, wanted=wanted)
+        await self._wait(wait)
+
+    async def _send(self, request: dict[str, object], *, wanted: int) -> None:
         self._wanted = wanted
         self._complete.clear()
         await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
+
+    async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._complete.wait(), wait)
+            await asyncio.wait_for(self._complete.wait(), seconds)
+        # A request lost in a reconnect is never answered: do not wait for it again.
+        self._complete.set()
 
     async def _on_message(self, msg: Msg) -> None:
         status = msg.headers.get(STATUS_HEADER) if msg.headers else None

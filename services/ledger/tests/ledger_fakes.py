@@ -40,7 +40,7 @@ class FakeBooks(AllianceBooksRepository):
         moderators = frozenset(m for (a, m), r in self.roles.items() if a == alliance_id and r == "moderator")
         return replace(books, moderators=moderators)
 
-    async def get_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
         found = {a: await self.get(a) for a in alliance_ids}
         return {a: b for a, b in found.items() if b is not None}
 
@@ -83,10 +83,11 @@ class FakeAccounts(AccountRepository):
             assert (key in self.accounts) != new, f"save(new={new}) of {key}"
             self.accounts[key] = account
 
-    async def update(self, changes: list[tuple[Account, int]]) -> None:
+    async def update(self, changes: list[tuple[Account, Account]]) -> None:
         for account, loaded in changes:
             key = (account.alliance_id, account.owner_id)
-            assert self.accounts[key].version == loaded, f"{key} changed since it was loaded"
+            stored = self.accounts[key]
+            assert (stored.version, stored.light) == (loaded.version, loaded.light), f"{key} changed since loaded"
             self.accounts[key] = account
 
     async def all_of(self, alliance_id: str) -> list[Account]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ def alliance_events() -> list[tuple[Any, Any]]:
     return events
 
 
+async def found_hamburg(uow: Callable[[], SqlLedgerUnitOfWork]) -> None:
+    """The alliance and its members, learned from their events as the intake's consumer learns them."""
+    for contract, data in alliance_events():
+        event = make_event(type_=contract.type, source="/alliances", data=data)
+        if contract is alliance_contracts.ALLIANCE_CREATED:
+            await handlers.learn_alliance(event, data, uow())
+        else:
+            await handlers.learn_membership(event, data, uow())
+
+
 def random_contributions(count: int, seed: int) -> list[contracts.RecordContribution]:
     rng = random.Random(seed)
     result = []
@@ -94,12 +105,7 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
         def uow() -> SqlLedgerUnitOfWork:
             return SqlLedgerUnitOfWork(engine, messaging, source="/ledger")
 
-        for contract, data in alliance_events():
-            event = make_event(type_=contract.type, source="/alliances", data=data)
-            if contract is alliance_contracts.ALLIANCE_CREATED:
-                await handlers.learn_alliance(event, data, uow())
-            else:
-                await handlers.learn_membership(event, data, uow())
+        await found_hamburg(uow)
         contributions = random_contributions(120, seed=7)
         record = retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), lambda: NOON))
         # Every contribution is sent three times at once: retries racing their originals.

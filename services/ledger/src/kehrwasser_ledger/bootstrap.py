@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
-from kehrwasser_shared.messaging.consumer import BatchEventConsumer, Delivery, EventConsumer, Subscription
+from kehrwasser_shared.messaging.consumer import BatchCommit, BatchEventConsumer, Delivery, EventConsumer, Subscription
 from kehrwasser_shared.persistence.database import retried_on_lost_connection
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
@@ -23,6 +23,7 @@ from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
 from .entrypoints.health import PeriodicHealth
 from .service_layer import confirmations, handlers, policies, queries
+from .service_layer.intake import PipelinedIntake
 from .service_layer.maintenance import maintain
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -98,21 +99,24 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         ],
     )
 
-    async def book_submissions(batch: list[Delivery]) -> list[int]:
-        outcomes = await handlers.record_contributions(
-            [delivery.data for delivery in batch],
-            uow(),
-            utc_now,
-            announce_rejections=True,
-            may_defer=[not delivery.last_attempt for delivery in batch],
+    pipeline = PipelinedIntake(uow, utc_now, max_known_accounts=settings.intake_known_accounts)
+
+    async def prepare_submissions(batch: list[Delivery]) -> BatchCommit:
+        commit = await pipeline.prepare(
+            [delivery.data for delivery in batch], [not delivery.last_attempt for delivery in batch]
         )
-        return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
+
+        async def book_submissions() -> list[int]:
+            outcomes = await commit()
+            return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
+
+        return book_submissions
 
     intake = BatchEventConsumer(
         durable=handlers.INTAKE_CONSUMER,
         source_service="ledger",
         subscriptions=[Subscription(contracts.CONTRIBUTION_SUBMITTED, _never_called)],
-        batch_handler=book_submissions,
+        batch_preparer=prepare_submissions,
         batch_size=settings.intake_batch_size,
         fetch_timeout=settings.intake_fetch_seconds,
         max_attempts=settings.consumer_max_attempts,

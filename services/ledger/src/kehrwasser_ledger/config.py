@@ -18,6 +18,9 @@ class LedgerSettings(ServiceSettings):
     )
     intake_batch_size: int = Field(1000, description="Submitted contributions booked per transaction, at most")
     intake_fetch_seconds: float = Field(0.05, description="How long the intake waits to fill a batch")
+    intake_known_accounts: int = Field(
+        200_000, ge=0, description="Accounts the intake keeps in memory between batches (forgotten all at once beyond)"
+    )
     maintenance_interval_seconds: float = Field(
         60, gt=0, description="How often pending contributions are expired and inactivity lights reviewed"
     )

@@ -117,6 +117,10 @@ class EventConsumer:
                 continue
             if messages:
                 await self.process_batch(messages)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Finish what is still in flight when the loop ends (nothing: batches are handled in turn)."""
 
     async def process_batch(self, messages: list[Msg]) -> None:
         """Handle a fetched batch in order, one message at a time."""
@@ -244,6 +248,10 @@ class Delivery:
 BatchHandler = Callable[[list[Delivery]], Awaitable[Collection[int]]]
 """Handles a batch; returns the positions of the deliveries to hand over again later, with backoff."""
 
+BatchCommit = Callable[[], Awaitable[Collection[int]]]
+BatchPreparer = Callable[[list[Delivery]], Awaitable[BatchCommit]]
+"""Prepares a batch (reads and computes) and returns its commit, which returns what a `BatchHandler` does."""
+
 
 class BatchEventConsumer(EventConsumer):
     """Hands a whole fetched batch to one handler (one transaction for thousands of events).
@@ -253,11 +261,23 @@ class BatchEventConsumer(EventConsumer):
     The handler may also ask for single events again later (say, ones that refer to something this service
     has not learned of yet); on their last attempt it has to decide. It must be idempotent per event, since
     a batch may be redelivered after its commit.
+
+    A handler in two phases (``batch_preparer``) is pipelined: the next batch is fetched, decoded and
+    prepared while the previous one commits, and a batch's commit starts only when the previous commit has
+    ended, so commits stay in order and one at a time. A batch is acknowledged right after its own commit.
     """
 
-    def __init__(self, *, batch_handler: BatchHandler, **kwargs: Any) -> None:
+    def __init__(
+        self, *, batch_handler: BatchHandler | None = None, batch_preparer: BatchPreparer | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self._batch_handler = batch_handler
+        if batch_preparer is not None and batch_handler is None:
+            self._prepare = batch_preparer
+        elif batch_handler is not None and batch_preparer is None:
+            self._prepare = _in_one_phase(batch_handler)
+        else:
+            raise ValueError("give either a batch_handler or a batch_preparer")
+        self._committing: asyncio.Task[None] | None = None
 
     async def process_batch(self, messages: list[Msg]) -> None:
         decoded = [(msg, await self.decode_or_dead_letter(msg)) for msg in messages]
@@ -269,10 +289,25 @@ class BatchEventConsumer(EventConsumer):
             attempt = msg.metadata.num_delivered if msg.metadata else 1
             deliveries.append(Delivery(event, data, attempt, last_attempt=attempt >= self._max_attempts))
         try:
-            later = set(await self._batch_handler(deliveries))
+            commit = await self._prepare(deliveries)
         except Exception as exc:
-            for msg, event, _ in good:
-                await self._retry_or_give_up(msg, event, exc)
+            await self._retry_batch(good, exc)
+            return
+        await self.drain()
+        self._committing = asyncio.create_task(self._commit(commit, good, deliveries))
+
+    async def drain(self) -> None:
+        if self._committing is not None:
+            committing, self._committing = self._committing, None
+            await committing
+
+    async def _commit(
+        self, commit: BatchCommit, good: list[tuple[Msg, CloudEvent, BaseModel]], deliveries: list[Delivery]
+    ) -> None:
+        try:
+            later = set(await commit())
+        except Exception as exc:
+            await self._retry_batch(good, exc)
             return
         # An ack is a plain publish into the client's buffer: awaiting them in turn avoids a task per message.
         for position, (msg, _, _) in enumerate(good):
@@ -280,3 +315,14 @@ class BatchEventConsumer(EventConsumer):
                 await msg.nak(delay=self._backoff_for(deliveries[position].attempt))
             else:
                 await msg.ack()
+
+    async def _retry_batch(self, good: list[tuple[Msg, CloudEvent, BaseModel]], exc: Exception) -> None:
+        for msg, event, _ in good:
+            await self._retry_or_give_up(msg, event, exc)
+
+
+def _in_one_phase(handler: BatchHandler) -> BatchPreparer:
+    async def prepare(deliveries: list[Delivery]) -> BatchCommit:
+        return lambda: handler(deliveries)
+
+    return prepare

@@ -25,6 +25,14 @@ class UnitOfWork(abc.ABC):
         """
 
     @abc.abstractmethod
+    def event_buffer(self) -> Any:
+        """An empty buffer with this unit of work's ``emit``, to fill ahead of a later unit of work."""
+
+    @abc.abstractmethod
+    def adopt(self, buffer: Any) -> None:
+        """Queue the events of a buffer from `event_buffer` as if emitted here."""
+
+    @abc.abstractmethod
     async def claim_event(self, consumer: str, event_id: str) -> bool:
         """False when ``consumer`` has already processed ``event_id`` (a redelivery)."""
 
@@ -50,6 +58,13 @@ class FakeUnitOfWorkMixin(UnitOfWork):
         if event_id is not None:
             self.event_ids[len(self.emitted) + len(self._pending)] = event_id
         self._pending.append((contract, data))
+
+    def event_buffer(self) -> FakeUnitOfWorkMixin:
+        return FakeUnitOfWorkMixin()
+
+    def adopt(self, buffer: Any) -> None:
+        for at, (contract, data) in enumerate(buffer._pending):
+            self.emit(contract, data, event_id=buffer.event_ids.get(at))
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:
         if (consumer, event_id) in self.claimed:

@@ -21,6 +21,27 @@ from .ports import UnitOfWork
 from .tables import MessagingTables
 
 
+class EventBuffer:
+    """Events encoded for the outbox ahead of the unit of work that commits them.
+
+    A pipelined handler prepares a batch, events included, while the batch before it commits; the unit of
+    work that later commits the batch takes them over with `SqlUnitOfWork.adopt`.
+    """
+
+    def __init__(self, source: str, events: list[OutgoingEvent] | None = None) -> None:
+        self.source = source
+        self.events: list[OutgoingEvent] = [] if events is None else events
+
+    def emit(
+        self, contract: EventContract[Any], data: BaseModel, subject: str | None = None, *, event_id: str | None = None
+    ) -> str:
+        event_id, payload = encode_event(
+            type_=contract.type, source=self.source, data=data, subject=subject, id_=event_id
+        )
+        self.events.append(OutgoingEvent(event_id, contract.subject, payload))
+        return event_id
+
+
 class SqlUnitOfWork(UnitOfWork):
     """Base for each service's unit of work; subclasses add their repositories in ``_open``."""
 
@@ -77,11 +98,13 @@ class SqlUnitOfWork(UnitOfWork):
 
         Returns the event's id.
         """
-        event_id, payload = encode_event(
-            type_=contract.type, source=self._source, data=data, subject=subject, id_=event_id
-        )
-        self._pending.append(OutgoingEvent(event_id, contract.subject, payload))
-        return event_id
+        return EventBuffer(self._source, self._pending).emit(contract, data, subject, event_id=event_id)
+
+    def event_buffer(self) -> EventBuffer:
+        return EventBuffer(self._source)
+
+    def adopt(self, buffer: EventBuffer) -> None:
+        self._pending += buffer.events
 
     async def commit(self) -> None:
         """Commit, then hand the events over for publication (see `OutboxRelay.hand_over`)."""

@@ -6,14 +6,19 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
 
 from ..domain.model import Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
-from ..service_layer.unit_of_work import AccountRepository, AllianceBooksRepository, ContributionRepository
+from ..service_layer.unit_of_work import (
+    AccountChanged,
+    AccountRepository,
+    AllianceBooksRepository,
+    ContributionRepository,
+)
 from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
 
 GENESIS = "0" * 64
@@ -75,15 +80,11 @@ class SqlAllianceBooks(AllianceBooksRepository):
             chain_head=row.chain_head,
         )
 
-    async def get_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
-        rows = (
-            await self._connection.execute(
-                select(ledger_alliances)
-                .where(one_of(self._connection, ledger_alliances.c.alliance_id, alliance_ids))
-                .order_by(ledger_alliances.c.alliance_id)
-                .with_for_update()
-            )
-        ).all()
+    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
+        query = select(ledger_alliances).where(one_of(self._connection, ledger_alliances.c.alliance_id, alliance_ids))
+        if for_update:
+            query = query.order_by(ledger_alliances.c.alliance_id).with_for_update()
+        rows = (await self._connection.execute(query)).all()
         moderators: dict[str, set[str]] = {row.alliance_id: set() for row in rows}
         for alliance_id, member_id in await self._connection.execute(
             select(ledger_members.c.alliance_id, ledger_members.c.member_id).where(
@@ -171,36 +172,41 @@ class SqlAccounts(AccountRepository):
             return
         await self._update(changed, None)
 
-    async def update(self, changes: list[tuple[Account, int]]) -> None:
+    async def update(self, changes: list[tuple[Account, Account]]) -> None:
         await self._update([account for account, _ in changes], [loaded for _, loaded in changes])
 
-    async def _update(self, changed: list[Account], loaded_versions: list[int] | None) -> None:
+    async def _update(self, changed: list[Account], loaded: list[Account] | None) -> None:
         if not changed:
             return
-        # Writers hold the alliance (get_many ... FOR UPDATE), so these rows cannot change under us; the
-        # version predicate turns a forgotten lock into a loud failure instead of a lost update.
+        # The version and light predicates turn an account changed by another writer since it was read (a
+        # forgotten lock, or the intake's known books gone stale) into a loud failure instead of a lost update.
         columns = _account_columns(changed)
-        if loaded_versions is not None:
-            columns["loaded_version"] = loaded_versions
-        changed_columns = [name for name in columns if name not in ACCOUNT_KEY and name != "loaded_version"]
+        if loaded is not None:
+            columns["loaded_version"] = [account.version for account in loaded]
+            columns["loaded_light"] = [account.light.value for account in loaded]
+        changed_columns = [name for name in columns if name not in ACCOUNT_KEY and not name.startswith("loaded_")]
         if uses_arrays(self._connection):
-            source = as_arrays(accounts, columns, {"loaded_version": Integer()})
+            source = as_arrays(accounts, columns, {"loaded_version": Integer(), "loaded_light": String()})
             statement = update(accounts).where(*(accounts.c[k] == source.c[k] for k in ACCOUNT_KEY))
-            if loaded_versions is not None:
-                statement = statement.where(accounts.c.version == source.c.loaded_version)
+            if loaded is not None:
+                statement = statement.where(
+                    accounts.c.version == source.c.loaded_version, accounts.c.light == source.c.loaded_light
+                )
             result = await self._connection.execute(statement.values({n: source.c[n] for n in changed_columns}))
             rowcount_is_sane = True
         else:
             statement = update(accounts).where(*(accounts.c[k] == bindparam(f"b_{k}") for k in ACCOUNT_KEY))
-            if loaded_versions is not None:
-                statement = statement.where(accounts.c.version == bindparam("b_loaded_version"))
+            if loaded is not None:
+                statement = statement.where(
+                    accounts.c.version == bindparam("b_loaded_version"), accounts.c.light == bindparam("b_loaded_light")
+                )
             result = await self._connection.execute(
                 statement.values({n: bindparam(f"b_{n}") for n in changed_columns}),
                 rows_of({f"b_{name}": values for name, values in columns.items()}),
             )
             rowcount_is_sane = self._connection.dialect.supports_sane_multi_rowcount
         if rowcount_is_sane and result.rowcount != len(changed):
-            raise RuntimeError("an account changed while it was being booked")
+            raise AccountChanged("an account changed while it was being booked")
 
     async def all_of(self, alliance_id: str) -> list[Account]:
         rows = await self._connection.execute(select(accounts).where(accounts.c.alliance_id == alliance_id))

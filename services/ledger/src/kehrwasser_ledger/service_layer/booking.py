@@ -44,6 +44,37 @@ class Outcome:
     error: LedgerError | None = None
 
 
+class StaleBooks(Exception):
+    """An alliance is no longer as the booking found it: its state came from known books that went stale."""
+
+
+@dataclass
+class KnownBooks:
+    """What the intake has learned of the books from the batches it prepared, so that the next batch need
+    not read it again: alliances, accounts and memberships, as the last prepared batch leaves them.
+
+    Not authoritative: another writer (a command, the maintenance, another ledger process) may have changed
+    the database since. A batch booked on known books is therefore confirmed at commit (`confirm` and the
+    accounts' version predicate), and falls back to a booking from the database if it cannot be.
+    """
+
+    books: dict[str, model.AllianceBooks] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], model.Account] = field(default_factory=dict)
+    members: set[tuple[str, str]] = field(default_factory=set)
+
+    def learn(self, session: BookingSession, max_accounts: int) -> None:
+        if len(self.accounts) + len(session.accounts) > max_accounts:
+            self.clear()  # simpler than evicting by use, and rare: the working set outgrew the bound
+        self.books.update(session.books)
+        self.accounts.update(session.accounts)
+        self.members |= session.members
+
+    def clear(self) -> None:
+        self.books.clear()
+        self.accounts.clear()
+        self.members.clear()
+
+
 @dataclass
 class BookingSession:
     books: dict[str, model.AllianceBooks]
@@ -51,22 +82,55 @@ class BookingSession:
     accounts: dict[tuple[str, str], model.Account]
     existing: dict[str, model.Contribution]
     pending: dict[str, PendingContribution]
+    base_books: dict[str, model.AllianceBooks] = field(default_factory=dict)
     new_pending: list[PendingContribution] = field(default_factory=list)
     new_accounts: set[tuple[str, str]] = field(default_factory=set)
-    loaded_versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    loaded: dict[tuple[str, str], model.Account] = field(default_factory=dict)
     postings: list[model.Posting] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, uow: LedgerUnitOfWork, submissions: list[Submission]) -> BookingSession:
+    async def open(
+        cls,
+        uow: LedgerUnitOfWork,
+        submissions: list[Submission],
+        known: KnownBooks | None = None,
+        in_flight: BookingSession | None = None,
+    ) -> BookingSession:
+        """Load what the batch needs. Without ``known``, everything from the database, holding the alliances
+        until commit. With it, only what it lacks, without holding anything: `confirm` checks at commit.
+
+        ``in_flight`` is the batch committing meanwhile: what it books counts as booked already.
+        """
         parties = {(s.alliance_id, p) for s in submissions for p in (s.giver_id, s.receiver_id)}
-        books = await uow.alliances.get_many(sorted({s.alliance_id for s in submissions}))
+        alliance_ids = sorted({s.alliance_id for s in submissions})
+        if known is None:
+            books = await uow.alliances.get_many(alliance_ids)
+            members = await uow.alliances.memberships(parties)
+            accounts = await uow.accounts.get_pairs(parties)
+        else:
+            books = {a: known.books[a] for a in alliance_ids if a in known.books}
+            if missing := [a for a in alliance_ids if a not in books]:
+                books.update(await uow.alliances.get_many(missing, for_update=False))
+            members = parties & known.members
+            if strangers := parties - members:
+                members |= await uow.alliances.memberships(strangers)
+            accounts = {p: known.accounts[p] for p in parties if p in known.accounts}
+            if unread := parties - accounts.keys():
+                accounts.update(await uow.accounts.get_pairs(unread))
+        ids = [s.contribution_id for s in submissions]
+        existing = await uow.contributions.get_many(ids)
+        pending = await uow.pending.get_many(ids)
+        if in_flight is not None:
+            existing.update((p.contribution.contribution_id, p.contribution) for p in in_flight.postings)
+            pending.update((held.contribution_id, held) for held in in_flight.new_pending)
         return cls(
-            books=books,
-            members=await uow.alliances.memberships(parties),
-            accounts=await uow.accounts.get_pairs(parties),
-            existing=await uow.contributions.get_many([s.contribution_id for s in submissions]),
-            pending=await uow.pending.get_many([s.contribution_id for s in submissions]),
+            books=books, members=members, accounts=accounts, existing=existing, pending=pending, base_books=dict(books)
         )
+
+    async def confirm(self, uow: LedgerUnitOfWork) -> None:
+        """Hold the batch's alliances until commit and check that they are as the booking found them."""
+        if await uow.alliances.get_many(sorted(self.base_books)) != self.base_books:
+            raise StaleBooks(sorted(self.base_books))
 
     def submit(self, submission: Submission, now: datetime) -> Outcome:
         """Post, hold for confirmation, answer with the earlier result of the same id, or reject."""
@@ -154,7 +218,7 @@ class BookingSession:
         for account in posting.accounts:
             key = (account.alliance_id, account.owner_id)
             if key not in self.new_accounts:
-                self.loaded_versions.setdefault(key, self.accounts[key].version)
+                self.loaded.setdefault(key, self.accounts[key])
             self.accounts[key] = account
         self.books[books.alliance_id] = model.AllianceBooks(
             books.alliance_id, books.policy, books.moderators, posting.contribution.sequence, posting.contribution.hash
@@ -172,7 +236,7 @@ class BookingSession:
         await uow.contributions.add(
             [p.contribution for p in self.postings], [e for p in self.postings for e in p.entries]
         )
-        await uow.accounts.update([(self.accounts[k], v) for k, v in self.loaded_versions.items()])
+        await uow.accounts.update([(self.accounts[k], loaded) for k, loaded in self.loaded.items()])
         touched = {p.contribution.alliance_id for p in self.postings}
         await uow.alliances.advance_chains({a: (self.books[a].chain_length, self.books[a].chain_head) for a in touched})
 

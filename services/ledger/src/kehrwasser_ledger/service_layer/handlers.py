@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
@@ -81,39 +84,73 @@ async def record_contributions(
     and refers to an alliance or member the ledger has not learned of yet is ``deferred`` instead: its caller
     hands it over again later, when the event announcing the alliance or membership has likely arrived.
     """
-    submissions = [
+    submissions = submissions_of(commands)
+    async with uow:
+        session = await BookingSession.open(uow, submissions)
+        now = clock()
+        outcomes = book(session, submissions, now, may_defer)
+        await session.write(uow)
+        announce_batch(uow, session, submissions, outcomes, now, announce_rejections=announce_rejections)
+        await uow.commit()
+    return outcomes
+
+
+def submissions_of(commands: list[contracts.RecordContribution]) -> list[Submission]:
+    return [
         Submission(
             c.contribution_id, c.alliance_id, c.giver_id, c.receiver_id, c.kind.value, c.value, c.note, c.recorded_by
         )
         for c in commands
     ]
-    async with uow:
-        session = await BookingSession.open(uow, submissions)
-        now = clock()
-        outcomes = [session.submit(submission, now) for submission in submissions]
-        outcomes = [
-            Outcome("deferred", error=o.error) if deferrable and o.error and o.error.eventually_consistent else o
-            for o, deferrable in zip(outcomes, may_defer or [False] * len(outcomes), strict=True)
-        ]
-        await session.write(uow)
-        for posting in session.postings:
-            announce(uow, posting, session.books[posting.contribution.alliance_id].moderators)
-        for held in session.new_pending:
-            uow.emit(contracts.CONTRIBUTION_PENDING, contracts.ContributionPendingV1(**pending_view(held).model_dump()))
-        for outcome, submission in zip(outcomes, submissions, strict=True):
-            if outcome.status == "rejected" and outcome.error is not None and announce_rejections:
-                uow.emit(
-                    contracts.CONTRIBUTION_REJECTED,
-                    contracts.ContributionRejectedV1(
-                        contribution_id=submission.contribution_id,
-                        alliance_id=submission.alliance_id,
-                        code=outcome.error.code,
-                        message=str(outcome.error),
-                        occurred_at=now,
-                    ),
-                )
-        await uow.commit()
-    return outcomes
+
+
+def book(
+    session: BookingSession, submissions: list[Submission], now: datetime, may_defer: Sequence[bool] | None
+) -> list[Outcome]:
+    """Each submission's outcome, booked in order in the session (in memory)."""
+    outcomes = [session.submit(submission, now) for submission in submissions]
+    return [
+        Outcome("deferred", error=o.error) if deferrable and o.error and o.error.eventually_consistent else o
+        for o, deferrable in zip(outcomes, may_defer or [False] * len(outcomes), strict=True)
+    ]
+
+
+class Emitter(Protocol):
+    """Where events go: a unit of work, or a buffer a later unit of work adopts."""
+
+    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any: ...
+
+
+def announce_batch(
+    uow: Emitter,
+    session: BookingSession,
+    submissions: list[Submission],
+    outcomes: list[Outcome],
+    now: datetime,
+    *,
+    announce_rejections: bool,
+    since: tuple[int, int] = (0, 0),
+) -> None:
+    """The events of the session's postings and held contributions (from positions ``since`` on) and of the
+    rejections among ``outcomes``."""
+    for posting in session.postings[since[0] :]:
+        announce(uow, posting, session.books[posting.contribution.alliance_id].moderators)
+    for held in session.new_pending[since[1] :]:
+        uow.emit(contracts.CONTRIBUTION_PENDING, contracts.ContributionPendingV1(**pending_view(held).model_dump()))
+    if not announce_rejections:
+        return
+    for outcome, submission in zip(outcomes, submissions, strict=True):
+        if outcome.status == "rejected" and outcome.error is not None:
+            uow.emit(
+                contracts.CONTRIBUTION_REJECTED,
+                contracts.ContributionRejectedV1(
+                    contribution_id=submission.contribution_id,
+                    alliance_id=submission.alliance_id,
+                    code=outcome.error.code,
+                    message=str(outcome.error),
+                    occurred_at=now,
+                ),
+            )
 
 
 async def reverse_contribution(
@@ -189,7 +226,7 @@ async def books_of(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBoo
 _RECORDED_FIELDS = tuple(name for name in contracts.ContributionRecordedV1.model_fields if name != "kind")
 
 
-def announce(uow: LedgerUnitOfWork, posting: model.Posting, moderators: frozenset[str]) -> None:
+def announce(uow: Emitter, posting: model.Posting, moderators: frozenset[str]) -> None:
     contribution = posting.contribution
     # Built without validation: every field comes from a posting the domain has just checked, and this runs
     # once per contribution on the intake's hot path.
@@ -205,7 +242,7 @@ def announce(uow: LedgerUnitOfWork, posting: model.Posting, moderators: frozense
 
 
 def announce_light(
-    uow: LedgerUnitOfWork,
+    uow: Emitter,
     alliance_id: str,
     change: model.LightChange,
     moderators: frozenset[str],

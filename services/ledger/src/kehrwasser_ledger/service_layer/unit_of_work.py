@@ -11,6 +11,10 @@ from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
 
 
+class AccountChanged(Exception):
+    """An account was not at the version and light it was read with when the booking stored it."""
+
+
 class AllianceBooksRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, alliance_id: str, policy: BalancePolicy) -> None: ...
@@ -20,8 +24,9 @@ class AllianceBooksRepository(abc.ABC):
         """With ``for_update``, hold the alliance until commit: its chain head admits one writer at a time."""
 
     @abc.abstractmethod
-    async def get_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
-        """Hold the alliances until commit, in a stable order so two batches never deadlock."""
+    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
+        """Hold the alliances until commit, in a stable order so two batches never deadlock (or, without
+        ``for_update``, just read them)."""
 
     @abc.abstractmethod
     async def memberships(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -60,8 +65,9 @@ class AccountRepository(abc.ABC):
         """Insert new accounts (``new``) or overwrite existing ones whatever their version."""
 
     @abc.abstractmethod
-    async def update(self, changes: list[tuple[Account, int]]) -> None:
-        """Store each account if it is still at the version it was loaded at; raise if one is not."""
+    async def update(self, changes: list[tuple[Account, Account]]) -> None:
+        """Store each (new, loaded) account if it is still at the version and light it was loaded with; raise
+        `AccountChanged` if one is not."""
 
     @abc.abstractmethod
     async def all_of(self, alliance_id: str) -> list[Account]: ...

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 BatchCommit = Callable[[], Awaitable[list[Outcome]]]
 PLAIN_BATCHES_AFTER_A_MISS = 10
-SLICE = 100  # submissions booked between two chances for the committing batch to go on (a few milliseconds)
+SLICE = 25  # submissions booked between two chances for the committing batch to go on (about a millisecond)
 
 
 @dataclass(frozen=True)

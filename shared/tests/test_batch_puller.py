@@ -11,6 +11,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
+from kehrwasser_shared.messaging.consumer import delivery_count
 from kehrwasser_shared.messaging.pull import BatchPuller
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,15 @@ async def test_messages_held_when_the_puller_stops_are_handed_back_at_once(nc: C
     finally:
         await second.stop()
     assert [m.data.decode() for m in again] == [f"gift {n}" for n in range(10, 20)]
+
+
+async def test_the_delivery_count_read_from_the_reply_subject_is_what_nats_py_parses(
+    nc: Client, puller: BatchPuller
+) -> None:
+    await publish(nc, 3)
+    first = await puller.fetch(3, timeout=5.0)
+    for msg in first:
+        await msg.nak()
+    again = await puller.fetch(3, timeout=5.0)
+    assert [delivery_count(m) for m in first + again] == [1, 1, 1, 2, 2, 2]
+    assert [delivery_count(m) for m in first + again] == [m.metadata.num_delivered for m in first + again]

@@ -7,6 +7,7 @@ the intake consumer drives them, and the result is compared with booking the sam
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from test_ledger_concurrency import MIGRATIONS, found_hamburg, random_contributi
 from kehrwasser_ledger.adapters.tables import accounts, contributions, messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from kehrwasser_ledger.service_layer import handlers
-from kehrwasser_ledger.service_layer.booking import Outcome
+from kehrwasser_ledger.service_layer.booking import BookingSession, Outcome
 from kehrwasser_ledger.service_layer.intake import BatchCommit, PipelinedIntake
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.persistence.database import create_engine
@@ -103,7 +104,15 @@ def statuses(outcomes: list[list[Outcome]]) -> list[list[str]]:
 
 async def test_batches_prepared_while_the_previous_commits_book_what_plain_booking_books(books: Books) -> None:
     work = batches()
-    pipelined = await run_pipelined(PipelinedIntake(books.uow, lambda: NOON), work)
+    intake = PipelinedIntake(books.uow, lambda: NOON)
+
+    async def sessions_alive(number: int) -> None:
+        if number == len(work) - 1:
+            gc.collect()
+            # This batch's and the one committing: not every batch booked so far.
+            assert sum(isinstance(o, BookingSession) for o in gc.get_objects()) <= 2
+
+    pipelined = await run_pipelined(intake, work, sessions_alive)
     booked, held = await books.rows()
     # The same batches booked one at a time, on the same database emptied of bookings.
     async with books.engine.begin() as connection:

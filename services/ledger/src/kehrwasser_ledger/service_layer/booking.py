@@ -166,7 +166,8 @@ class BookingSession:
                 now,
             )
         except LedgerError as error:
-            return Outcome("rejected", error=error)
+            # Without its traceback: the frames in it would keep this whole session alive with the outcome.
+            return Outcome("rejected", error=error.with_traceback(None))
         return Outcome("created", contribution)
 
     def _hold(

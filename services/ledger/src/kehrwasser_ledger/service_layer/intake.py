@@ -128,9 +128,10 @@ class PipelinedIntake:
                 self.misses += 1
                 self._plain_batches = PLAIN_BATCHES_AFTER_A_MISS
             else:
+                outcomes = prepared.booked.outcomes
                 prepared.confirmed = True
                 self._finished(prepared)
-                return prepared.booked.outcomes
+                return outcomes
         self._known.clear()
         self._generation += 1
         return await self._commit_plainly(prepared)
@@ -151,6 +152,9 @@ class PipelinedIntake:
             self._finished(batch)
 
     def _finished(self, batch: _Committing) -> None:
+        # Its successor needs only ``confirmed`` and ``done`` from here on. Dropping the rest also cuts the
+        # chain of predecessors (``after``), which would otherwise keep every batch ever booked alive.
+        batch.booked = None
         batch.done.set()
         if self._committing is batch:
             self._committing = None

@@ -7,6 +7,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 
+from ..contracts.envelope import SerializedData
+
 
 class UnitOfWork(abc.ABC):
     """One atomic change: repositories, events to publish and incoming events claimed, committed together."""
@@ -18,7 +20,7 @@ class UnitOfWork(abc.ABC):
         await self.rollback()
 
     @abc.abstractmethod
-    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any:
+    def emit(self, contract: Any, data: BaseModel | SerializedData, *, event_id: str | None = None) -> Any:
         """Queue an event to publish if and when this unit of work commits.
 
         A caller-chosen ``event_id`` makes the event unique: the outbox refuses a second one with that id.
@@ -54,10 +56,12 @@ class FakeUnitOfWorkMixin(UnitOfWork):
         self.committed = False
         self._pending: list[tuple[Any, BaseModel]] = []
 
-    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any:
+    def emit(self, contract: Any, data: BaseModel | SerializedData, *, event_id: str | None = None) -> Any:
+        # Recorded as the contract's model whatever the emitter passed: tests look at the fields.
+        model = contract.data.model_validate_json(data.json) if isinstance(data, SerializedData) else data
         if event_id is not None:
             self.event_ids[len(self.emitted) + len(self._pending)] = event_id
-        self._pending.append((contract, data))
+        self._pending.append((contract, model))
 
     def event_buffer(self) -> FakeUnitOfWorkMixin:
         return FakeUnitOfWorkMixin()

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
-from ..contracts.envelope import encode_event, utcnow
+from ..contracts.envelope import SerializedData, encode_event, utcnow
 from ..contracts.registry import EventContract
 from ..persistence.bulk import insert_columns
 from .outbox_relay import OutgoingEvent
@@ -33,7 +33,12 @@ class EventBuffer:
         self.events: list[OutgoingEvent] = [] if events is None else events
 
     def emit(
-        self, contract: EventContract[Any], data: BaseModel, subject: str | None = None, *, event_id: str | None = None
+        self,
+        contract: EventContract[Any],
+        data: BaseModel | SerializedData,
+        subject: str | None = None,
+        *,
+        event_id: str | None = None,
     ) -> str:
         event_id, payload = encode_event(
             type_=contract.type, source=self.source, data=data, subject=subject, id_=event_id
@@ -89,7 +94,7 @@ class SqlUnitOfWork(UnitOfWork):
     def emit(
         self,
         contract: EventContract[Any],
-        data: BaseModel,
+        data: BaseModel | SerializedData,
         subject: str | None = None,
         *,
         event_id: str | None = None,

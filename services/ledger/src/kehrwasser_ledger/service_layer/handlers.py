@@ -7,11 +7,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
-from kehrwasser_shared.contracts.envelope import CloudEvent
+from kehrwasser_shared.contracts.envelope import CloudEvent, SerializedData
 
 from ..domain import model
 from ..domain.confirmation import PendingContribution, PendingStatus
@@ -118,7 +119,7 @@ def book(
 class Emitter(Protocol):
     """Where events go: a unit of work, or a buffer a later unit of work adopts."""
 
-    def emit(self, contract: Any, data: BaseModel, *, event_id: str | None = None) -> Any: ...
+    def emit(self, contract: Any, data: BaseModel | SerializedData, *, event_id: str | None = None) -> Any: ...
 
 
 def announce_batch(
@@ -223,22 +224,38 @@ async def books_of(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBoo
     return books
 
 
-_RECORDED_FIELDS = tuple(name for name in contracts.ContributionRecordedV1.model_fields if name != "kind")
-
-
 def announce(uow: Emitter, posting: model.Posting, moderators: frozenset[str]) -> None:
     contribution = posting.contribution
-    # Built without validation: every field comes from a posting the domain has just checked, and this runs
-    # once per contribution on the intake's hot path.
-    recorded = contracts.ContributionRecordedV1.model_construct(
-        **{name: getattr(contribution, name) for name in _RECORDED_FIELDS},
-        kind=contracts.ContributionKind(contribution.kind),
-    )
-    uow.emit(contracts.CONTRIBUTION_RECORDED, recorded)
+    uow.emit(contracts.CONTRIBUTION_RECORDED, recorded_data(contribution))
     for change in posting.signals:
         announce_light(
             uow, contribution.alliance_id, change, moderators, contribution.contribution_id, contribution.recorded_at
         )
+
+
+def recorded_data(contribution: model.Contribution) -> SerializedData:
+    """``ContributionRecordedV1`` of a contribution, as the model would serialise it, written directly: this
+    runs once per contribution on the intake's hot path, where building the model (without validation) and
+    dumping it cost three times as much. `test_recorded_data_is_what_the_contract_model_writes` keeps the two
+    the same."""
+    return SerializedData(
+        orjson.dumps(
+            {
+                "contribution_id": contribution.contribution_id,
+                "alliance_id": contribution.alliance_id,
+                "giver_id": contribution.giver_id,
+                "receiver_id": contribution.receiver_id,
+                "kind": contribution.kind,
+                "value": str(contribution.value),
+                "note": contribution.note,
+                "recorded_at": contribution.recorded_at,
+                "giver_balance": str(contribution.giver_balance),
+                "receiver_balance": str(contribution.receiver_balance),
+                "reverses": contribution.reverses,
+            },
+            option=orjson.OPT_UTC_Z,
+        )
+    )
 
 
 def announce_light(

@@ -309,8 +309,12 @@ class BatchEventConsumer(EventConsumer):
         except Exception as exc:
             await self._retry_batch(good, exc)
             return
-        await self.drain()
-        self._committing = asyncio.create_task(self._commit(commit, good, deliveries))
+        try:
+            await self.drain()
+        finally:
+            # Even when the previous batch's settling failed: a prepared batch that never commits would leave
+            # a pipelined handler waiting for it.
+            self._committing = asyncio.create_task(self._commit(commit, good, deliveries))
 
     async def drain(self) -> None:
         if self._committing is not None:

@@ -28,9 +28,9 @@ class EventBuffer:
     work that later commits the batch takes them over with `SqlUnitOfWork.adopt`.
     """
 
-    def __init__(self, source: str, events: list[OutgoingEvent] | None = None) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.events: list[OutgoingEvent] = [] if events is None else events
+        self.events: list[OutgoingEvent] = []
 
     def emit(
         self,
@@ -64,7 +64,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._source = source
         self._on_events_committed = on_events_committed
         self._on_commit = on_commit
-        self._pending: list[OutgoingEvent] = []
+        self._pending = EventBuffer(source)
         self._connection: AsyncConnection | None = None
 
     @property
@@ -75,7 +75,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
         await self._connection.begin()
-        self._pending = []
+        self._pending = EventBuffer(self._source)
         self._open(self._connection)
         return self
 
@@ -103,18 +103,18 @@ class SqlUnitOfWork(UnitOfWork):
 
         Returns the event's id.
         """
-        return EventBuffer(self._source, self._pending).emit(contract, data, subject, event_id=event_id)
+        return self._pending.emit(contract, data, subject, event_id=event_id)
 
     def event_buffer(self) -> EventBuffer:
         return EventBuffer(self._source)
 
     def adopt(self, buffer: EventBuffer) -> None:
-        self._pending += buffer.events
+        self._pending.events += buffer.events
 
     async def commit(self) -> None:
         """Commit, then hand the events over for publication (see `OutboxRelay.hand_over`)."""
         connection = self.connection
-        events, self._pending = self._pending, []
+        events, self._pending = self._pending.events, EventBuffer(self._source)
         if events:
             await insert_columns(
                 connection,
@@ -134,7 +134,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._on_commit()
 
     async def rollback(self) -> None:
-        self._pending = []
+        self._pending = EventBuffer(self._source)
         await self.connection.rollback()
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:

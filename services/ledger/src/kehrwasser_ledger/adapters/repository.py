@@ -185,26 +185,28 @@ class SqlAccounts(AccountRepository):
             columns["loaded_version"] = [account.version for account in loaded]
             columns["loaded_light"] = [account.light.value for account in loaded]
         changed_columns = [name for name in columns if name not in ACCOUNT_KEY and not name.startswith("loaded_")]
-        if uses_arrays(self._connection):
-            source = as_arrays(accounts, columns, {"loaded_version": Integer(), "loaded_light": String()})
-            statement = update(accounts).where(*(accounts.c[k] == source.c[k] for k in ACCOUNT_KEY))
-            if loaded is not None:
-                statement = statement.where(
-                    accounts.c.version == source.c.loaded_version, accounts.c.light == source.c.loaded_light
-                )
-            result = await self._connection.execute(statement.values({n: source.c[n] for n in changed_columns}))
-            rowcount_is_sane = True
-        else:
-            statement = update(accounts).where(*(accounts.c[k] == bindparam(f"b_{k}") for k in ACCOUNT_KEY))
-            if loaded is not None:
-                statement = statement.where(
-                    accounts.c.version == bindparam("b_loaded_version"), accounts.c.light == bindparam("b_loaded_light")
-                )
-            result = await self._connection.execute(
-                statement.values({n: bindparam(f"b_{n}") for n in changed_columns}),
-                rows_of({f"b_{name}": values for name, values in columns.items()}),
+        # PostgreSQL joins the batch as arrays in one statement; SQLite runs it once per row with bound values.
+        arrays = uses_arrays(self._connection)
+        source = (
+            as_arrays(accounts, columns, {"loaded_version": Integer(), "loaded_light": String()}) if arrays else None
+        )
+
+        def value(name: str) -> Any:
+            return source.c[name] if source is not None else bindparam(f"b_{name}")
+
+        statement = update(accounts).where(*(accounts.c[k] == value(k) for k in ACCOUNT_KEY))
+        if loaded is not None:
+            statement = statement.where(
+                accounts.c.version == value("loaded_version"), accounts.c.light == value("loaded_light")
             )
-            rowcount_is_sane = self._connection.dialect.supports_sane_multi_rowcount
+        statement = statement.values({n: value(n) for n in changed_columns})
+        if arrays:
+            result = await self._connection.execute(statement)
+        else:
+            result = await self._connection.execute(
+                statement, rows_of({f"b_{name}": values for name, values in columns.items()})
+            )
+        rowcount_is_sane = arrays or self._connection.dialect.supports_sane_multi_rowcount
         if rowcount_is_sane and result.rowcount != len(changed):
             raise AccountChanged("an account changed while it was being booked")
 

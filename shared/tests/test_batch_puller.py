@@ -32,7 +32,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def puller(nc: Client) -> AsyncIterator[BatchPuller]:
-    reader = BatchPuller(nc, stream=STREAM, durable="reader")
+    reader = BatchPuller(nc, stream=STREAM, durables=["reader"])
     await reader.start()
     yield reader
     await reader.stop()
@@ -95,14 +95,14 @@ async def test_under_load_the_next_batch_streams_in_while_the_caller_handles_thi
 async def test_messages_held_when_the_puller_stops_are_handed_back_at_once(nc: Client) -> None:
     """Redelivered now to whoever pulls next, not after the consumer's ack wait (30 s by default)."""
     await publish(nc, 20)
-    first = BatchPuller(nc, stream=STREAM, durable="reader")
+    first = BatchPuller(nc, stream=STREAM, durables=["reader"])
     await first.start()
     taken = await first.fetch(10, timeout=5.0)
     await asyncio.sleep(0.3)  # the prefetched second batch arrives
     for msg in taken:
         await msg.ack()
     await first.stop()
-    second = BatchPuller(nc, stream=STREAM, durable="reader")
+    second = BatchPuller(nc, stream=STREAM, durables=["reader"])
     await second.start()
     try:
         again = await second.fetch(10, timeout=5.0)

@@ -60,7 +60,7 @@ from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.messaging.streams import ensure_consumer, ensure_streams
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
 
-SUBMITTED = contracts.CONTRIBUTION_SUBMITTED.subject
+SUBMITTED = contracts.CONTRIBUTION_SUBMITTED
 RAW_STREAM = "BENCH_RAW"
 RAW_SUBJECT = "bench.raw.contribution-submitted"
 RAW_TABLE = """
@@ -107,23 +107,28 @@ class Latency:
 # --- publishing ---------------------------------------------------------------------------------------------
 
 
-async def publish_backlog(js: JetStreamContext, subject: str, payloads: list[tuple[str, bytes]]) -> float:
-    """Publish (msg id, payload) pairs as fast as JetStream acknowledges them; returns the rate."""
+Backlog = list[tuple[str, str, bytes]]
+"""(subject, msg id, payload) of each message."""
+
+
+async def publish_backlog(js: JetStreamContext, payloads: Backlog, subject: str | None = None) -> float:
+    """Publish as fast as JetStream acknowledges, on their own subjects or all on ``subject``; returns the rate."""
     start = time.perf_counter()
     for chunk_start in range(0, len(payloads), 2000):
         futures = [
-            await js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id})
-            for msg_id, payload in payloads[chunk_start : chunk_start + 2000]
+            await js.publish_async(subject or own_subject, payload, headers={"Nats-Msg-Id": msg_id})
+            for own_subject, msg_id, payload in payloads[chunk_start : chunk_start + 2000]
         ]
         await asyncio.gather(*futures)
     return len(payloads) / (time.perf_counter() - start)
 
 
-def backlog(submissions: list[contracts.RecordContribution], duplicates: int) -> list[tuple[str, bytes]]:
+def backlog(submissions: list[contracts.RecordContribution], duplicates: int) -> Backlog:
     """Every submission once with its id as Nats-Msg-Id, then ``duplicates`` of them again under fresh ids."""
-    payloads = [(s.contribution_id, submission_payload(s)) for s in submissions]
+    payloads = [(SUBMITTED.subject_for(s), s.contribution_id, submission_payload(s)) for s in submissions]
     step = max(1, len(payloads) // max(1, duplicates))
-    return payloads + [(f"{msg_id}-retry", payload) for msg_id, payload in payloads[::step][:duplicates]]
+    duplicated = payloads[::step][:duplicates]
+    return payloads + [(subject, f"{msg_id}-retry", payload) for subject, msg_id, payload in duplicated]
 
 
 # --- a) the ledger -----------------------------------------------------------------------------------------
@@ -208,12 +213,12 @@ def raw_columns(messages: list[Msg]) -> list[list[object]]:
 
 
 async def run_raw_baseline(
-    js: JetStreamContext, db: asyncpg.Connection, payloads: list[tuple[str, bytes]], expected: int, batch: int
+    js: JetStreamContext, db: asyncpg.Connection, payloads: Backlog, expected: int, batch: int
 ) -> Throughput:
     """A plain pull consumer: fetch a batch, insert its rows in one statement, ack, repeat."""
     await db.execute(RAW_TABLE)
     await js.add_stream(StreamConfig(name=RAW_STREAM, subjects=[RAW_SUBJECT], storage=StorageType.FILE))
-    await publish_backlog(js, RAW_SUBJECT, payloads)
+    await publish_backlog(js, payloads, RAW_SUBJECT)
     await ensure_consumer(js, stream=RAW_STREAM, durable="bench-raw", filter_subjects=[RAW_SUBJECT])
     subscription = await js.pull_subscribe_bind(durable="bench-raw", stream=RAW_STREAM)
     fetch_seconds = LedgerSettings().intake_fetch_seconds
@@ -260,7 +265,11 @@ async def measure_latency(
         if lag > 0:
             await asyncio.sleep(lag)
         published[submission.contribution_id] = time.time()
-        futures.append(await js.publish_async(SUBMITTED, payload, headers={"Nats-Msg-Id": submission.contribution_id}))
+        futures.append(
+            await js.publish_async(
+                SUBMITTED.subject_for(submission), payload, headers={"Nats-Msg-Id": submission.contribution_id}
+            )
+        )
     achieved = len(submissions) / (time.perf_counter() - start)
     await asyncio.gather(*futures)
     await asyncio.wait_for(everything_recorded.wait(), timeout=120)
@@ -325,7 +334,7 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
     await upgrade_to_head_async(MIGRATIONS, database_url)
     db = await asyncpg.connect(asyncpg_dsn(database_url))
     nc = await nats.connect(nats_url)
-    ledger = Ledgers(args.ledgers, nats_url, database_url, work_dir)
+    ledger = Ledgers(args.ledgers, nats_url, database_url, work_dir, split=not args.unsplit)
     try:
         js = nc.jetstream()
         await ensure_streams(js)
@@ -338,7 +347,7 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
         bulk = network.contributions(args.contributions, prefix="bulk", seed=args.seed)
         payloads = backlog(bulk, args.duplicates)
         print(f"(a) publishing {len(payloads)} submissions ({args.duplicates} duplicates) ...", flush=True)
-        publish_rate = await publish_backlog(js, SUBMITTED, payloads)
+        publish_rate = await publish_backlog(js, payloads)
         print("(a) ledger draining the stream ...", flush=True)
         throughput = await measure_ledger_drain(ledger, db, len(bulk), args.timeout, args.profile)
         relay_seconds = await outbox_drained(db, timeout=args.timeout) - throughput.started
@@ -417,6 +426,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=480.0, help="give up on a phase after this many seconds")
     parser.add_argument("--ledgers", type=int, default=1, help="ledger processes sharing the work (scale-out)")
+    parser.add_argument(
+        "--unsplit", action="store_true", help="every ledger process reads every partition (default: a share each)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the ledger during run (a), collapsed stacks to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, NATS store)")
     return parser.parse_args(argv)

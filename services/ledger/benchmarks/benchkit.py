@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts.subjects import PARTITIONS
 from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.testing.databases import fresh_postgres_database
 from kehrwasser_shared.testing.processes import ServiceProcess, service_env
@@ -219,11 +220,22 @@ class Ledger:
 
 
 class Ledgers:
-    """Several ledger processes sharing the database and the durable consumers (scale-out), or just one."""
+    """Several ledger processes sharing the database (scale-out), or just one.
 
-    def __init__(self, count: int, nats_url: str, database_url: str, work_dir: Path):
+    With ``split``, each process books its own share of the intake's partitions; without, they all read all
+    of them (and take turns on the same alliances).
+    """
+
+    def __init__(self, count: int, nats_url: str, database_url: str, work_dir: Path, *, split: bool = True):
+        shares = partition_shares(count) if split else ["all"] * count
         self._members = [
-            Ledger(nats_url, database_url, work_dir if count == 1 else work_dir / f"ledger-{n}") for n in range(count)
+            Ledger(
+                nats_url,
+                database_url,
+                work_dir if count == 1 else work_dir / f"ledger-{n}",
+                {"KEHRWASSER_INTAKE_PARTITIONS": share},
+            )
+            for n, share in enumerate(shares)
         ]
 
     async def start(self) -> float:
@@ -244,6 +256,15 @@ class Ledgers:
     def cpu_seconds(self) -> float:
         """Processor time the ledger processes have used so far (user and system, from /proc)."""
         return sum(cpu_seconds(ledger.pid) for ledger in self._members if ledger.pid is not None)
+
+
+def partition_shares(count: int) -> list[str]:
+    """``KEHRWASSER_INTAKE_PARTITIONS`` for each of ``count`` processes: the partitions dealt out in turn."""
+    if not 1 <= count <= PARTITIONS:
+        raise ValueError(f"between 1 and {PARTITIONS} ledger processes")
+    if count == 1:
+        return ["all"]
+    return [",".join(str(p) for p in range(first, PARTITIONS, count)) for first in range(count)]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -167,7 +167,9 @@ async def test_submitted_contributions_are_booked_in_batches_exactly_once(
 async def publish_submission(js: Any, submission: contracts.RecordContribution, msg_id: str) -> None:
     event = make_event(type_=contracts.CONTRIBUTION_SUBMITTED.type, source="/producer", data=submission)
     await js.publish(
-        contracts.CONTRIBUTION_SUBMITTED.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id}
+        contracts.CONTRIBUTION_SUBMITTED.subject_for(submission),
+        event.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": msg_id},
     )
 
 

@@ -8,6 +8,8 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .contracts.subjects import PARTITIONS
+
 ENV_PREFIX = "KEHRWASSER_"
 
 
@@ -37,3 +39,20 @@ class ServiceSettings(BaseSettings):
         """The service's own database: its configured URL, or a SQLite file in the data directory."""
         configured: str | None = getattr(self, "database_url", None)
         return configured or f"sqlite+aiosqlite:///{(self.data_dir / f'{self.SERVICE}.db').resolve()}"
+
+
+def parse_partitions(spec: str) -> list[int] | None:
+    """Partitions named like ``0-7``, ``3`` or ``0-3,8,12-15``; ``all`` (None: every partition)."""
+    if spec.strip().lower() == "all":
+        return None
+    chosen: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise ValueError(f"not a partition or range of partitions: {part.strip()!r} (e.g. 0-7,12)") from None
+        if not 0 <= low <= high < PARTITIONS:
+            raise ValueError(f"partitions run from 0 to {PARTITIONS - 1}: {part.strip()!r}")
+        chosen.update(range(low, high + 1))
+    return sorted(chosen)

@@ -116,6 +116,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         durable=handlers.INTAKE_CONSUMER,
         source_service="ledger",
         subscriptions=[Subscription(contracts.CONTRIBUTION_SUBMITTED, _never_called)],
+        partitions=settings.owned_partitions(),
         batch_preparer=prepare_submissions,
         batch_size=settings.intake_batch_size,
         fetch_timeout=settings.intake_fetch_seconds,

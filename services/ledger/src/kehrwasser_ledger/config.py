@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
-from kehrwasser_shared.config import ServiceSettings
+from kehrwasser_shared.config import ServiceSettings, parse_partitions
 
 SERVICE = "ledger"
 
@@ -21,9 +21,24 @@ class LedgerSettings(ServiceSettings):
     intake_known_accounts: int = Field(
         200_000, ge=0, description="Accounts the intake keeps in memory between batches (forgotten all at once beyond)"
     )
+    intake_partitions: str = Field(
+        "all",
+        description="Partitions of contribution-submitted (alliances by CRC-32 of their id, 0-15) this process "
+        "books, e.g. 0-7; give each ledger process its own share to scale the intake out",
+    )
     maintenance_interval_seconds: float = Field(
         60, gt=0, description="How often pending contributions are expired and inactivity lights reviewed"
     )
     health_interval_seconds: int = Field(
         3600, ge=1, description="Period of the alliance-health event: one per alliance and period"
     )
+
+    @field_validator("intake_partitions")
+    @classmethod
+    def _partitions_parse(cls, spec: str) -> str:
+        parse_partitions(spec)
+        return spec
+
+    def owned_partitions(self) -> list[int] | None:
+        """The partitions of the intake this process books (None: all of them)."""
+        return parse_partitions(self.intake_partitions)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, RootModel
 from .envelope import CloudEvent
 from .registry import CommandContract, EventContract, all_commands, all_events
 from .replies import ErrorReply, OkReply
-from .subjects import DEADLETTER_STREAM, DEADLETTER_SUBJECTS, stream_name
+from .subjects import DEADLETTER_STREAM, DEADLETTER_SUBJECTS, PARTITIONS, stream_name
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_PATH = "asyncapi.json"
@@ -47,13 +47,17 @@ def event_schema(contract: EventContract[Any]) -> dict[str, Any]:
         "$schema": SCHEMA_DIALECT,
         "$id": f"https://kehrwasser.example/schemas/events/{contract.type}.json",
         "title": contract.type,
-        "description": f"{contract.description} Published on `{contract.subject}` "
+        "description": f"{contract.description} Published on `{_address(contract)}` "
         f"(stream {stream_name(contract.service)}).",
         **{k: v for k, v in envelope.items() if k not in ("title", "description")},
     }
     if defs:
         schema["$defs"] = defs
     return schema
+
+
+def _address(contract: EventContract[Any]) -> str:
+    return contract.subject if contract.partition_key is None else f"{contract.subject}.{{partition}}"
 
 
 def asyncapi(version: str) -> dict[str, Any]:
@@ -87,10 +91,17 @@ def asyncapi(version: str) -> dict[str, Any]:
             },
         }
         channels[key] = {
-            "address": contract.subject,
+            "address": _address(contract),
             "description": f"Stream {stream_name(contract.service)}; Nats-Msg-Id header = CloudEvent id.",
             "messages": {key: {"$ref": f"#/components/messages/{key}"}},
         }
+        if contract.partition_key is not None:
+            channels[key]["parameters"] = {
+                "partition": {
+                    "enum": [str(partition) for partition in range(PARTITIONS)],
+                    "description": f"CRC-32 (zlib) of data.{contract.partition_key} (UTF-8) mod {PARTITIONS}.",
+                }
+            }
         operations[f"{contract.service}Publishes{key[0].upper()}{key[1:]}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{key}"},

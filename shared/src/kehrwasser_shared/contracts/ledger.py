@@ -180,9 +180,11 @@ CONTRIBUTION_SUBMITTED = EventContract(
     1,
     RecordContribution,
     "A contribution handed to the ledger asynchronously (high-volume intake, booked in batches); "
-    "publish with Nats-Msg-Id = contribution id. The outcome is contribution-recorded (or -pending) or "
+    "publish with Nats-Msg-Id = contribution id, on the partition of its alliance: the subject ends in "
+    "CRC-32(alliance_id) mod 16 (`EventContract.subject_for`). The outcome is contribution-recorded (or -pending) or "
     "contribution-rejected; one that names an alliance or member the ledger has not learned of yet is retried "
     "with backoff for about a minute before it is rejected.",
+    partition_key="alliance_id",
 )
 CONTRIBUTION_REJECTED = EventContract(
     SERVICE,

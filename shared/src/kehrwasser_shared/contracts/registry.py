@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from .subjects import command_subject, event_subject, event_type
+from .subjects import PARTITIONS, command_subject, event_subject, event_type, partition_of, partition_subject
 
 DataT = TypeVar("DataT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -21,6 +21,12 @@ class EventContract(Generic[DataT]):
     version: int
     data: type[DataT]
     description: str
+    partition_key: str | None = None
+    """For a partitioned event, the field of its data whose value picks the partition (see `subjects`)."""
+
+    def __post_init__(self) -> None:
+        if self.partition_key is not None and self.partition_key not in self.data.model_fields:
+            raise ValueError(f"{self.name}: partition key {self.partition_key!r} is not a field of its data")
 
     @property
     def type(self) -> str:
@@ -28,7 +34,21 @@ class EventContract(Generic[DataT]):
 
     @property
     def subject(self) -> str:
+        """The subject of an unpartitioned event; for a partitioned one, the stem its partitions extend."""
         return event_subject(self.type)
+
+    @property
+    def subjects(self) -> list[str]:
+        """Every subject an event of this contract may be published on."""
+        if self.partition_key is None:
+            return [self.subject]
+        return [partition_subject(self.subject, partition) for partition in range(PARTITIONS)]
+
+    def subject_for(self, data: BaseModel) -> str:
+        """The subject this event's data is published on."""
+        if self.partition_key is None:
+            return self.subject
+        return partition_subject(self.subject, partition_of(str(getattr(data, self.partition_key))))
 
 
 @dataclass(frozen=True)

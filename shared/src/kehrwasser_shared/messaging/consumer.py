@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from ..contracts.envelope import CloudEvent
 from ..contracts.registry import EventContract
-from ..contracts.subjects import deadletter_subject, stream_name
+from ..contracts.subjects import PARTITIONS, deadletter_subject, stream_name
 from .pull import BatchPuller
 from .streams import ensure_consumer
 
@@ -70,11 +70,15 @@ class EventConsumer:
         backoff_seconds: Sequence[float] = DEFAULT_BACKOFF_SECONDS,
         batch_size: int = 100,
         fetch_timeout: float = 1.0,
+        partitions: Collection[int] | None = None,
     ) -> None:
         self.durable = durable
         self.stream = stream_name(source_service)
         self._by_type = {s.contract.type: s for s in subscriptions}
-        self._typed = {s.contract.subject: (s, typed_envelope(s.contract)) for s in subscriptions}
+        self._typed = {
+            subject: (s, typed_envelope(s.contract)) for s in subscriptions for subject in s.contract.subjects
+        }
+        self.sources = consumer_sources(durable, [s.contract for s in subscriptions], partitions)
         self._max_attempts = max_attempts
         self._backoff = tuple(backoff_seconds)
         self._batch_size = batch_size
@@ -82,19 +86,18 @@ class EventConsumer:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
 
-    @property
-    def filter_subjects(self) -> list[str]:
-        return sorted({s.contract.subject for s in self._by_type.values()})
-
     async def declare(self, nc: Client) -> None:
         self._nc = nc
         self._js = nc.jetstream()
-        await ensure_consumer(self._js, stream=self.stream, durable=self.durable, filter_subjects=self.filter_subjects)
+        for source in self.sources:
+            await ensure_consumer(
+                self._js, stream=self.stream, durable=source.durable, filter_subjects=source.filter_subjects
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and settle batches until ``stop`` is set; a message in flight is finished first."""
         assert self._nc is not None, "declare() binds the consumer before it runs"
-        puller = BatchPuller(self._nc, stream=self.stream, durable=self.durable)
+        puller = BatchPuller(self._nc, stream=self.stream, durables=[source.durable for source in self.sources])
         await puller.start()
         try:
             await self._pull(puller, stop)
@@ -182,8 +185,12 @@ class EventConsumer:
             subscription, envelope = typed
             with contextlib.suppress(ValidationError):
                 event = envelope.model_validate_json(msg.data)
-                if event.type == subscription.contract.type:
-                    return subscription, event, cast(BaseModel, event.data)  # typed_envelope's model
+                data = cast(BaseModel, event.data)  # typed_envelope's model
+                contract = subscription.contract
+                if event.type == contract.type and (
+                    contract.partition_key is None or _on_its_subject(msg, data, contract)
+                ):
+                    return subscription, event, data
         return self._decode_in_steps(msg)
 
     def _decode_in_steps(self, msg: Msg) -> tuple[Subscription, CloudEvent, BaseModel]:
@@ -197,12 +204,17 @@ class EventConsumer:
         subscription = self._by_type.get(event.type)
         if subscription is None:
             raise DeadLetter(f"unknown event type {event.type!r} for consumer {self.durable}")
-        if msg.subject != subscription.contract.subject:
+        if msg.subject not in subscription.contract.subjects:
             raise DeadLetter(f"event type {event.type!r} arrived on the wrong subject {msg.subject!r}")
         try:
             data = subscription.contract.data.model_validate(event.data)
         except ValidationError as exc:
             raise DeadLetter(f"data does not match {event.type}: {_summarise(exc)}") from exc
+        if not _on_its_subject(msg, data, subscription.contract):
+            raise DeadLetter(
+                f"event {event.id} arrived on {msg.subject!r}, but its {subscription.contract.partition_key} "
+                f"belongs on {subscription.contract.subject_for(data)!r}"
+            )
         return subscription, event, data
 
     async def _dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
@@ -241,6 +253,46 @@ ACK_TOKENS = 9
 def typed_envelope(contract: EventContract[Any]) -> type[CloudEvent]:
     """A CloudEvent whose ``data`` is the contract's model, so that one pass validates both."""
     return create_model(f"{contract.data.__name__}Event", __base__=CloudEvent, data=(contract.data, ...))
+
+
+def _on_its_subject(msg: Msg, data: BaseModel, contract: EventContract[Any]) -> bool:
+    """A partitioned event must arrive on its key's partition, or a consumer split by key would see the key
+    in two processes; a producer that gets this wrong learns of it from the dead letter."""
+    return msg.subject == contract.subject_for(data)
+
+
+@dataclass(frozen=True)
+class ConsumerSource:
+    """One JetStream durable consumer that an `EventConsumer` reads."""
+
+    durable: str
+    filter_subjects: list[str]
+
+
+def consumer_sources(
+    durable: str, contracts: Sequence[EventContract[Any]], partitions: Collection[int] | None = None
+) -> list[ConsumerSource]:
+    """The durable consumers behind one logical consumer.
+
+    Unpartitioned events: the durable itself. Partitioned events: one durable per partition, named
+    ``<durable>-<partition>``, of which this process reads ``partitions`` (default: all). A durable per
+    partition, rather than per process, keeps each partition's position when partitions move between
+    processes: a process that takes one over goes on where the last one stopped.
+    """
+    partitioned = [contract.partition_key is not None for contract in contracts]
+    if not any(partitioned):
+        if partitions is not None:
+            raise ValueError(f"{durable}: partitions given, but none of its events is partitioned")
+        return [ConsumerSource(durable, sorted({contract.subject for contract in contracts}))]
+    if not all(partitioned):
+        raise ValueError(f"{durable}: partitioned and unpartitioned events need consumers of their own")
+    chosen = sorted(set(range(PARTITIONS) if partitions is None else partitions))
+    if not chosen or not set(chosen) <= set(range(PARTITIONS)):
+        raise ValueError(f"{durable}: partitions must be a non-empty subset of 0..{PARTITIONS - 1}, not {chosen}")
+    return [
+        ConsumerSource(f"{durable}-{partition:02d}", sorted(contract.subjects[partition] for contract in contracts))
+        for partition in chosen
+    ]
 
 
 def _summarise(exc: ValidationError) -> str:

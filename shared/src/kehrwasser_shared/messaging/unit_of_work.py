@@ -43,8 +43,16 @@ class EventBuffer:
         event_id, payload = encode_event(
             type_=contract.type, source=self.source, data=data, subject=subject, id_=event_id
         )
-        self.events.append(OutgoingEvent(event_id, contract.subject, payload))
+        self.events.append(OutgoingEvent(event_id, _nats_subject(contract, data), payload))
         return event_id
+
+
+def _nats_subject(contract: EventContract[Any], data: BaseModel | SerializedData) -> str:
+    if isinstance(data, SerializedData):
+        if contract.partition_key is not None:
+            raise ValueError(f"{contract.type} is partitioned: emit it as its model, whose key picks the partition")
+        return contract.subject
+    return contract.subject_for(data)
 
 
 class SqlUnitOfWork(UnitOfWork):

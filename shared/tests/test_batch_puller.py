@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from kehrwasser_shared.messaging.consumer import delivery_count
@@ -121,3 +122,76 @@ async def test_the_delivery_count_read_from_the_reply_subject_is_what_nats_py_pa
     again = await puller.fetch(3, timeout=5.0)
     assert [delivery_count(m) for m in first + again] == [1, 1, 1, 2, 2, 2]
     assert [delivery_count(m) for m in first + again] == [m.metadata.num_delivered for m in first + again]
+
+
+PARTITIONED = "PULLER_PARTS"
+
+
+@pytest.fixture
+async def partitions(nc: Client) -> AsyncIterator[BatchPuller]:
+    """A puller over two durables of one stream, one per partition subject."""
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=PARTITIONED, subjects=["parts.*"]))
+    for partition in (0, 1):
+        await js.add_consumer(
+            PARTITIONED,
+            ConsumerConfig(
+                durable_name=f"part-{partition}", filter_subject=f"parts.{partition}", ack_policy=AckPolicy.EXPLICIT
+            ),
+        )
+    reader = BatchPuller(nc, stream=PARTITIONED, durables=["part-0", "part-1"])
+    await reader.start()
+    yield reader
+    await reader.stop()
+
+
+async def test_a_backlog_in_one_partition_does_not_starve_another(nc: Client, partitions: BatchPuller) -> None:
+    js = nc.jetstream()
+    for n in range(300):
+        await js.publish("parts.0", f"busy {n}".encode())
+    for n in range(30):
+        await js.publish("parts.1", f"quiet {n}".encode())
+    first = await partitions.fetch(100, timeout=5.0)
+    second = await partitions.fetch(100, timeout=5.0)
+    assert {m.subject for m in first} == {"parts.0"}
+    assert [m.data.decode() for m in second if m.subject == "parts.1"] == [f"quiet {n}" for n in range(30)]
+    batches = [first, second]
+    while batch := await partitions.fetch(100, timeout=0.5):
+        batches.append(batch)
+    assert all(len(batch) <= 100 for batch in batches)
+    received = [m.data.decode() for batch in batches for m in batch]
+    assert sorted(received) == sorted([f"busy {n}" for n in range(300)] + [f"quiet {n}" for n in range(30)])
+    busy = [text for text in received if text.startswith("busy")]
+    assert busy == [f"busy {n}" for n in range(300)], "one partition's messages came out of order"
+
+
+async def test_an_idle_fetch_ends_with_the_first_message_of_any_partition(nc: Client, partitions: BatchPuller) -> None:
+    assert await partitions.fetch(10, timeout=0.2) == []  # both idle: long polls open on each
+
+    async def publish_later() -> None:
+        await asyncio.sleep(0.3)
+        await nc.jetstream().publish("parts.1", b"late")
+
+    late = asyncio.create_task(publish_later())
+    started = time.monotonic()
+    messages: list[Msg] = []
+    while not messages and time.monotonic() - started < 10.0:
+        messages = await partitions.fetch(10, timeout=0.2)
+    await late
+    assert [m.data for m in messages] == [b"late"]
+    assert time.monotonic() - started < 2.0, "the message waited for a poll instead of ending the open one"
+
+
+async def test_a_long_poll_left_open_by_an_idle_fetch_loses_nothing(nc: Client, partitions: BatchPuller) -> None:
+    assert await partitions.fetch(10, timeout=0.1) == []
+    js = nc.jetstream()
+    for n in range(25):
+        await js.publish(f"parts.{n % 2}", f"gift {n}".encode())
+    received: list[Msg] = []
+    deadline = time.monotonic() + 10.0
+    while len(received) < 25 and time.monotonic() < deadline:
+        batch = await partitions.fetch(10, timeout=0.2)
+        for msg in batch:
+            await msg.ack()
+        received += batch
+    assert sorted(m.data.decode() for m in received) == sorted(f"gift {n}" for n in range(25))

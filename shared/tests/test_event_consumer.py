@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 
 import nats
 import pytest
 
-from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts import ledger, make_event
 from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject
@@ -150,5 +151,43 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_attem
         [letter] = await dead_letters(nats_url, "test-give-up", 1)
         assert letter.headers[REASON_HEADER].startswith("handler failed 3 times")
         assert recorder.attempts[ada.id] == 3
+    finally:
+        await broker.stop()
+
+
+async def test_a_partitioned_event_on_another_partition_is_dead_lettered_with_where_it_belongs(
+    nats_url: str,
+) -> None:
+    """A producer that computes the partition wrongly would split an alliance across ledger processes."""
+    seen: list[str] = []
+
+    async def handle(event: CloudEvent, data: Any) -> None:
+        seen.append(data.contribution_id)
+
+    submitted = ledger.CONTRIBUTION_SUBMITTED
+    consumer = EventConsumer(
+        durable="test-partitioned", source_service="ledger", subscriptions=[Subscription(submitted, handle)]
+    )
+    broker, js = await start_consumer(nats_url, consumer)
+    try:
+        right, wrong = (
+            ledger.RecordContribution(
+                contribution_id=name,
+                alliance_id="hamburg",  # partition 3
+                giver_id="ada",
+                receiver_id="grace",
+                kind=ledger.ContributionKind.ADVICE,
+                value=Decimal("1"),
+            )
+            for name in ("right", "wrong")
+        )
+        for data, subject in ((wrong, f"{submitted.subject}.4"), (right, submitted.subject_for(right))):
+            event = make_event(type_=submitted.type, source="/test", data=data)
+            await publish(js, subject, event.model_dump_json().encode(), event.id)
+        await wait_until(lambda: seen == ["right"])
+        [letter] = await dead_letters(nats_url, "test-partitioned", 1)
+        assert letter.headers[REASON_HEADER].endswith(
+            f"arrived on '{submitted.subject}.4', but its alliance_id belongs on '{submitted.subject}.3'"
+        )
     finally:
         await broker.stop()

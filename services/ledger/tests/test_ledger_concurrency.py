@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from kehrwasser_ledger.service_layer import handlers, queries
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
+from kehrwasser_shared.contracts.subjects import PARTITIONS, partition_of
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
@@ -32,12 +33,12 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 MEMBERS = ["ada", "grace", "linus", "margaret"]
 
 
-def alliance_events() -> list[tuple[Any, Any]]:
+def alliance_events(alliance_id: str = "hamburg") -> list[tuple[Any, Any]]:
     events: list[tuple[Any, Any]] = [
         (
             alliance_contracts.ALLIANCE_CREATED,
             alliance_contracts.AllianceCreatedV1(
-                alliance_id="hamburg",
+                alliance_id=alliance_id,
                 name="Hamburg Founders",
                 purpose="",
                 focus=[],
@@ -51,7 +52,7 @@ def alliance_events() -> list[tuple[Any, Any]]:
         (
             alliance_contracts.MEMBER_JOINED,
             alliance_contracts.MemberJoinedV1(
-                alliance_id="hamburg", member_id=m, role="moderator" if m == "ada" else "member", joined_at=NOON
+                alliance_id=alliance_id, member_id=m, role="moderator" if m == "ada" else "member", joined_at=NOON
             ),
         )
         for m in MEMBERS
@@ -69,7 +70,9 @@ async def found_hamburg(uow: Callable[[], SqlLedgerUnitOfWork]) -> None:
             await handlers.learn_membership(event, data, uow())
 
 
-def random_contributions(count: int, seed: int) -> list[contracts.RecordContribution]:
+def random_contributions(
+    count: int, seed: int, alliances: Sequence[str] = ("hamburg",)
+) -> list[contracts.RecordContribution]:
     rng = random.Random(seed)
     result = []
     for number in range(count):
@@ -77,7 +80,7 @@ def random_contributions(count: int, seed: int) -> list[contracts.RecordContribu
         result.append(
             contracts.RecordContribution(
                 contribution_id=f"c{number}",
-                alliance_id="hamburg",
+                alliance_id=rng.choice(alliances),
                 giver_id=giver,
                 receiver_id=receiver,
                 kind=contracts.ContributionKind.ADVICE,
@@ -88,10 +91,16 @@ def random_contributions(count: int, seed: int) -> list[contracts.RecordContribu
 
 
 def expected_balances(contributions: list[contracts.RecordContribution]) -> dict[str, Decimal]:
-    balances: dict[str, Decimal] = defaultdict(Decimal)
+    """Balances by member (the contributions of one alliance)."""
+    return {member: balance for (_, member), balance in expected_account_balances(contributions).items()}
+
+
+def expected_account_balances(contributions: list[contracts.RecordContribution]) -> dict[tuple[str, str], Decimal]:
+    """Balances by (alliance, member)."""
+    balances: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for c in contributions:
-        balances[c.giver_id] += c.value
-        balances[c.receiver_id] -= c.value
+        balances[c.alliance_id, c.giver_id] += c.value
+        balances[c.alliance_id, c.receiver_id] -= c.value
     return dict(balances)
 
 
@@ -151,6 +160,73 @@ async def test_two_ledger_processes_give_the_same_books_as_one(
                     contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id=member)
                 )
                 assert view.balance == balance
+        finally:
+            await nc.close()
+    finally:
+        for process in ledgers:
+            process.stop()
+
+
+def alliances_in_both_halves() -> list[str]:
+    """Six alliances, some in partitions 0-7 and some in 8-15."""
+    names = [f"city-{n}" for n in range(6)]
+    halves = {partition_of(name) < PARTITIONS // 2 for name in names}
+    assert halves == {True, False}, "pick other names: these all fall into one half of the partitions"
+    return names
+
+
+@pytest.mark.parametrize("shares", [("0-7", "8-15"), ("all", "all")], ids=["a-share-each", "both-read-all"])
+async def test_two_ledger_processes_booking_the_intake_give_the_same_books_as_one(
+    nats_url: str, database_url: str, tmp_path: Path, shares: tuple[str, str]
+) -> None:
+    """Submissions (with duplicates under fresh message ids) across alliances in every partition, booked by two
+    processes that each own half of the partitions, or that both read all of them."""
+    await upgrade_to_head_async(MIGRATIONS, database_url)
+    ledgers = [
+        ServiceProcess(
+            "ledger",
+            service_env("ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url)
+            | {"KEHRWASSER_INTAKE_PARTITIONS": share},
+            tmp_path / f"logs-{n}",
+        ).start()
+        for n, share in enumerate(shares)
+    ]
+    try:
+        for process in ledgers:
+            await asyncio.to_thread(process.wait_ready)
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            alliances = alliances_in_both_halves()
+            for alliance in alliances:
+                for contract, data in alliance_events(alliance):
+                    event = make_event(type_=contract.type, source="/alliances", data=data)
+                    payload = event.model_dump_json().encode()
+                    await js.publish(contract.subject, payload, headers={"Nats-Msg-Id": event.id})
+            client = CommandClient(nc, timeout=30)
+            for alliance in alliances:  # learned before the first submission, so none waits for a retry
+                await client.send_when_known(
+                    contracts.BALANCE, contracts.QueryBalance(alliance_id=alliance, member_id=MEMBERS[-1])
+                )
+            contributions = random_contributions(600, seed=5, alliances=alliances)
+            submitted = contracts.CONTRIBUTION_SUBMITTED
+            for n, c in enumerate(contributions + contributions[::6]):
+                event = make_event(type_=submitted.type, source="/producer", data=c)
+                message_id = c.contribution_id if n < len(contributions) else f"{c.contribution_id}-again"
+                await js.publish(
+                    submitted.subject_for(c), event.model_dump_json().encode(), headers={"Nats-Msg-Id": message_id}
+                )
+            deadline = asyncio.get_running_loop().time() + 60
+            while (
+                verification := await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            ).contributions_checked < len(contributions):
+                assert asyncio.get_running_loop().time() < deadline, "not every submission was booked in time"
+                await asyncio.sleep(0.2)
+            assert verification.ok, verification.problems
+            assert verification.contributions_checked == len(contributions)
+            for (alliance, member), balance in expected_account_balances(contributions).items():
+                query = contracts.QueryBalance(alliance_id=alliance, member_id=member)
+                assert (await client.send(contracts.BALANCE, query)).balance == balance
         finally:
             await nc.close()
     finally:

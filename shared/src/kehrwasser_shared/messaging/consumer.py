@@ -186,10 +186,7 @@ class EventConsumer:
             with contextlib.suppress(ValidationError):
                 event = envelope.model_validate_json(msg.data)
                 data = cast(BaseModel, event.data)  # typed_envelope's model
-                contract = subscription.contract
-                if event.type == contract.type and (
-                    contract.partition_key is None or _on_its_subject(msg, data, contract)
-                ):
+                if event.type == subscription.contract.type and _on_its_subject(msg, data, subscription.contract):
                     return subscription, event, data
         return self._decode_in_steps(msg)
 

@@ -57,7 +57,7 @@ async def published(nc: Client, count: int) -> list[dict[str, Any]]:
 
 async def unsent(engine: AsyncEngine, tables: MessagingTables) -> list[str]:
     async with engine.connect() as connection:
-        rows = await connection.scalars(select(tables.outbox.c.event_id).where(tables.outbox.c.sent_at.is_(None)))
+        rows = await connection.scalars(select(tables.outbox.c.event_id).order_by(tables.outbox.c.seq))
         return list(rows)
 
 
@@ -81,7 +81,7 @@ async def running(relay: OutboxRelay, nc: Client) -> AsyncIterator[OutboxRelay]:
         await task
 
 
-async def test_a_commits_events_are_published_from_memory_and_marked_sent(
+async def test_a_commits_events_are_published_from_memory_and_their_rows_deleted(
     tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
 ) -> None:
     tables, engine = tables_and_engine
@@ -137,10 +137,10 @@ async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recove
         await nc.close()
 
 
-async def test_a_stopped_relay_has_marked_everything_it_published(
+async def test_a_stopped_relay_has_deleted_the_rows_of_everything_it_published(
     tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
 ) -> None:
-    """Rows are marked sent in the background; stopping waits for that, so a restart publishes nothing again."""
+    """So that a restart publishes nothing again."""
     tables, engine = tables_and_engine
     async with running(OutboxRelay(engine, tables, poll_interval=60.0), nc) as relay:
         async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:

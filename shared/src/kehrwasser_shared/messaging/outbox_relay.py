@@ -1,14 +1,16 @@
 """Publishes committed outbox rows to JetStream with ``Nats-Msg-Id`` = event id.
 
 Two paths. Right after a commit, the unit of work hands its events over; the relay's task publishes them
-from memory, in commit order, and marks them sent, without reading them back. The committing handler does
+from memory, in commit order, and deletes their rows, without reading them back. The committing handler does
 not wait for that: it goes on with its next piece of work while the relay publishes during its database
 round trips. Everything else (rows whose publication failed, rows left by a crash between commit and
-publish) is found by the recovery round, which reads unsent rows in order every poll interval, once they are
-older than `RECOVERY_DELAY`, so that it does not race another instance's direct publication.
+publish) is found by the recovery round, which reads the rows left in order every poll interval, once they
+are older than `RECOVERY_DELAY`, so that it does not race another instance's direct publication.
 
-A crash after publish and before marking the rows sent re-publishes them with the same ids, which
-JetStream's duplicate window drops, and consumers' inboxes would drop in any case.
+The outbox holds only what is still to be published: a published event is in its stream, and keeping its row
+would grow the table by the service's whole event volume. A crash after publish and before the rows are
+deleted re-publishes them with the same ids, which JetStream's duplicate window drops, and consumers' inboxes
+would drop in any case.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from nats.aio.client import Client
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
@@ -104,7 +106,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_handed_over(self) -> int:
-        """Publish what commits handed over and mark it sent; returns how many were published.
+        """Publish what commits handed over and delete its rows; returns how many were published.
 
         A failure leaves the rows unsent for the recovery round; the commits stand whatever happens here.
         Runs in the relay's task: its publisher has one batch in flight at a time.
@@ -118,7 +120,7 @@ class OutboxRelay:
                 await self._publish(chunk)
                 async with self._engine.begin() as connection:
                     ids = one_of(connection, self._outbox.c.event_id, [event.event_id for event in chunk])
-                    await self._mark_sent(connection, ids)
+                    await self._forget(connection, ids)
             except Exception as exc:
                 log.warning("publishing %d committed events failed (%r); the recovery round retries", len(chunk), exc)
                 continue
@@ -126,7 +128,7 @@ class OutboxRelay:
         return published
 
     async def drain(self) -> int:
-        """Publish every unsent row old enough for recovery; returns how many were published."""
+        """Publish every row left that is old enough for recovery; returns how many were published."""
         total = 0
         while True:
             sent = await self._recover_batch()
@@ -142,7 +144,7 @@ class OutboxRelay:
             rows = (
                 await connection.execute(
                     select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                    .where(outbox.c.sent_at.is_(None), outbox.c.created_at < utcnow() - RECOVERY_DELAY)
+                    .where(outbox.c.created_at < utcnow() - RECOVERY_DELAY)
                     .order_by(outbox.c.seq)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -151,7 +153,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self._publish([OutgoingEvent(row.event_id, row.subject, bytes(row.payload)) for row in rows])
-            await self._mark_sent(connection, one_of(connection, outbox.c.seq, [row.seq for row in rows]))
+            await self._forget(connection, one_of(connection, outbox.c.seq, [row.seq for row in rows]))
         return len(rows)
 
     async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
@@ -159,7 +161,5 @@ class OutboxRelay:
         await self._publisher.publish([(event.subject, event.payload, event.event_id) for event in events])
         failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
 
-    async def _mark_sent(self, connection: AsyncConnection, rows: ColumnElement[bool]) -> None:
-        await connection.execute(
-            update(self._outbox).where(rows, self._outbox.c.sent_at.is_(None)).values(sent_at=utcnow())
-        )
+    async def _forget(self, connection: AsyncConnection, published: ColumnElement[bool]) -> None:
+        await connection.execute(delete(self._outbox).where(published))

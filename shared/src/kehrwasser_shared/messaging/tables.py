@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import (
     BigInteger,
     Column,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -37,9 +36,8 @@ def define_messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("subject", String(255), nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
-        Column("sent_at", UtcDateTime, nullable=True),
     )
-    Index("ix_outbox_unsent", outbox.c.sent_at, outbox.c.seq)
+    # Only events still to be published: the relay deletes a row once JetStream has stored its event.
     inbox = Table(
         "inbox",
         metadata,

@@ -135,17 +135,3 @@ async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recove
             assert await unsent(engine, tables) == [ada]
     finally:
         await nc.close()
-
-
-async def test_a_stopped_relay_has_deleted_the_rows_of_everything_it_published(
-    tables_and_engine: tuple[MessagingTables, AsyncEngine], nc: Client
-) -> None:
-    """So that a restart publishes nothing again."""
-    tables, engine = tables_and_engine
-    async with running(OutboxRelay(engine, tables, poll_interval=60.0), nc) as relay:
-        async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
-            for name in ("Ada", "Grace", "Linus"):
-                uow.emit(contracts.MEMBER_REGISTERED, member_registered(name))
-            await uow.commit()
-        assert len(await published(nc, 3)) == 3
-    assert await unsent(engine, tables) == []

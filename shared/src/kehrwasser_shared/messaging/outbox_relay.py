@@ -20,8 +20,8 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from nats.aio.client import Client
 from sqlalchemy import ColumnElement, delete, select
@@ -42,8 +42,7 @@ RECOVERY_DELAY = timedelta(seconds=2)
 takes, so that two instances seldom publish the same row (which the stream would drop as a duplicate)."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingEvent:
+class OutgoingEvent(NamedTuple):  # one per event emitted: a NamedTuple is built four times faster
     """An event as the outbox stores it: serialised when emitted, published as these bytes."""
 
     event_id: str

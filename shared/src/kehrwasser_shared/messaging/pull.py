@@ -36,8 +36,8 @@ HEARTBEAT = "100"
 LONG_POLL_SECONDS = 1.0
 """How long a pull request of an idle consumer stays open. A fetch returns after its own timeout, but the
 request goes on delivering what arrives: the server is asked once a second per idle consumer, not at every
-fetch (twenty times a second at the ledger's 50 ms). The price: what the server delivers to a poll still open
-when the puller stops is redelivered only after the consumer's ack wait."""
+fetch (twenty times a second at the ledger's 50 ms). A poll still open when the puller stops costs nothing: the
+server drops a request whose inbox has no subscriber left (tested)."""
 
 LOST_REQUEST_GRACE = 1.0
 """A request still unanswered this long after it should have ended was lost (a reconnect): ask again."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ..domain import confirmation, model
 from ..domain.confirmation import PendingContribution
@@ -20,8 +20,9 @@ from .unit_of_work import LedgerUnitOfWork
 T = TypeVar("T", model.Contribution, PendingContribution)
 
 
-@dataclass(frozen=True)
-class Submission:
+# Submission and Outcome are NamedTuples for the reason the model's types are (see `model`): one of each per
+# contribution booked.
+class Submission(NamedTuple):
     contribution_id: str
     alliance_id: str
     giver_id: str
@@ -36,8 +37,7 @@ class Submission:
         return self.recorded_by or self.giver_id
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: str  # created, exists, pending, rejected, or deferred (to be submitted again later)
     contribution: model.Contribution | None = None
     pending: PendingContribution | None = None

@@ -30,7 +30,7 @@ async def set_policy(command: contracts.SetPolicy, uow: LedgerUnitOfWork, clock:
         policy = changed_policy(books.policy, command)
         await uow.alliances.set_policy(books.alliance_id, policy)
         now = clock()
-        await _review(uow, replace(books, policy=policy), now)
+        await _review(uow, books._replace(policy=policy), now)
         view = policy_view(books.alliance_id, policy)
         uow.emit(
             contracts.POLICY_CHANGED,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
@@ -18,6 +21,7 @@ from .adapters.unit_of_work import SqlNotifyUnitOfWork
 from .config import SERVICE, NotifySettings
 from .entrypoints.mailer import Mailer
 from .service_layer import handlers
+from .service_layer.handlers import Clock
 from .service_layer.unit_of_work import MailSender
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -25,6 +29,20 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def mail_delivery(
+    engine: AsyncEngine, sender: MailSender, clock: Clock, poll_seconds: float
+) -> tuple[Callable[[], SqlNotifyUnitOfWork], Mailer]:
+    """The units of work of the handlers and the mailer that sends what they queue."""
+    mailer: Mailer
+
+    def uow() -> SqlNotifyUnitOfWork:
+        # Deliveries are this service's outbox for mail: a commit that queued some wakes the mailer.
+        return SqlNotifyUnitOfWork(engine, messaging, source=f"/{SERVICE}", on_deliveries_queued=lambda: mailer.wake())
+
+    mailer = Mailer(uow, sender, clock, poll_seconds)
+    return uow, mailer
 
 
 def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -> ServiceParts:
@@ -38,13 +56,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
         start_tls=settings.smtp_starttls,
         use_tls=settings.smtp_tls,
     )
-    mailer: Mailer
-
-    def uow() -> SqlNotifyUnitOfWork:
-        # Deliveries are this service's outbox for mail: a commit that queued some wakes the mailer.
-        return SqlNotifyUnitOfWork(plumbing.engine, messaging, source=f"/{SERVICE}", on_commit=lambda: mailer.wake())
-
-    mailer = Mailer(uow, sender, utc_now, settings.mail_poll_seconds)
+    uow, mailer = mail_delivery(plumbing.engine, sender, utc_now, settings.mail_poll_seconds)
     mail_from = settings.mail_from
 
     def consumer(durable: str, source: str, subscriptions: list[Subscription]) -> EventConsumer:

@@ -46,6 +46,8 @@ class SqlAllianceNames(AllianceNames):
 class SqlDeliveries(DeliveryRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self.queued = 0
+        """Deliveries this transaction queued for the mailer so far."""
 
     async def add(self, new: list[Delivery], *, due: datetime) -> None:
         if not new:
@@ -72,6 +74,7 @@ class SqlDeliveries(DeliveryRepository):
         ]
         if rows:
             await self._connection.execute(insert(deliveries), rows)
+            self.queued += len(rows)
 
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:
         rows = (

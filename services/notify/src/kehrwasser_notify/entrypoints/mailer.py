@@ -26,19 +26,36 @@ class Mailer:
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self.rounds = 0
+        """Rounds of `handlers.deliver_due` so far."""
+        self.resting = asyncio.Event()
+        """Set while the mailer waits with nothing due and no wake-up pending (what idle means)."""
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = await handlers.deliver_due(self._uow_factory, self._sender, self._clock)
-            except Exception:
-                log.exception("mailer round failed; retrying")
-                sent = 0
-            if sent:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
-            self._wake.clear()
+        # Stopping wakes the mailer too, so a long poll interval does not hold up the shutdown.
+        waker = asyncio.create_task(self._wake_when_set(stop))
+        try:
+            while not stop.is_set():
+                self.rounds += 1
+                try:
+                    sent = await handlers.deliver_due(self._uow_factory, self._sender, self._clock)
+                except Exception:
+                    log.exception("mailer round failed; retrying")
+                    sent = 0
+                if sent:
+                    continue
+                if not self._wake.is_set():
+                    self.resting.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                self.resting.clear()
+                self._wake.clear()
+        finally:
+            waker.cancel()
+
+    async def _wake_when_set(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake()

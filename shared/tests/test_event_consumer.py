@@ -14,7 +14,13 @@ from kehrwasser_shared.contracts import ledger, make_event
 from kehrwasser_shared.contracts import members as contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject
-from kehrwasser_shared.messaging.consumer import REASON_HEADER, EventConsumer, Subscription
+from kehrwasser_shared.messaging.consumer import (
+    REASON_HEADER,
+    BatchEventConsumer,
+    Delivery,
+    EventConsumer,
+    Subscription,
+)
 from kehrwasser_shared.messaging.streams import ensure_streams
 from kehrwasser_shared.testing import examples
 
@@ -191,3 +197,97 @@ async def test_a_partitioned_event_on_another_partition_is_dead_lettered_with_wh
         )
     finally:
         await broker.stop()
+
+
+class PickyBatchHandler:
+    """Books batches of member events in one go, but cannot take one of them (say, a NUL its database
+    refuses): whole batches holding it fail, as a database transaction would."""
+
+    def __init__(self, culprit: str) -> None:
+        self.culprit = culprit
+        self.booked: list[str] = []
+        self.batch_sizes: list[int] = []
+
+    async def __call__(self, batch: list[Delivery]) -> list[int]:
+        self.batch_sizes.append(len(batch))
+        names = [delivery.data.name for delivery in batch]
+        if self.culprit in names:
+            raise ValueError(f"{self.culprit} cannot be stored")
+        self.booked += names
+        return []
+
+
+async def test_a_batch_that_fails_is_split_until_its_culprit_fails_alone(nats_url: str) -> None:
+    handler = PickyBatchHandler(culprit="Mallory")
+    consumer = BatchEventConsumer(
+        durable="test-batch-from-members",
+        source_service="members",
+        subscriptions=[Subscription(contracts.MEMBER_REGISTERED, _not_called)],
+        batch_handler=handler,
+        batch_size=300,
+        fetch_timeout=2.0,
+        max_attempts=2,
+        backoff_seconds=[0.1],
+    )
+    names = [f"Founder{n:03d}" for n in range(299)]
+    names.insert(150, "Mallory")
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    for name in names:  # published before the consumer starts, so that they arrive as one batch
+        event = member_registered(name)
+        await publish(js, contracts.MEMBER_REGISTERED.subject, event.model_dump_json().encode(), event.id)
+    await nc.close()
+    broker, _ = await start_consumer(nats_url, consumer)
+    try:
+        letters = await dead_letters(nats_url, "test-batch-from-members", 1)
+        await wait_until(lambda: len(handler.booked) == 299)
+    finally:
+        await broker.stop()
+    assert handler.batch_sizes[0] == 300, "premise: all 300 came in one batch"
+    assert sorted(handler.booked) == sorted(n for n in names if n != "Mallory"), "every other event booked once"
+    assert json.loads(letters[0].data)["data"]["name"] == "Mallory"
+    assert "Mallory cannot be stored" in letters[0].headers[REASON_HEADER]
+    assert letters[0].headers["Kehrwasser-Deadletter-Attempts"] == "2"
+
+
+async def test_a_batch_failing_for_an_unavailable_dependency_is_retried_whole(nats_url: str) -> None:
+    calls: list[list[int]] = []  # the delivery attempts of each batch handed over
+    booked: list[str] = []
+
+    async def flaky(batch: list[Delivery]) -> list[int]:
+        calls.append([delivery.attempt for delivery in batch])
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the database is down")
+        booked.extend(delivery.data.name for delivery in batch)
+        return []
+
+    consumer = BatchEventConsumer(
+        durable="test-flaky-from-members",
+        source_service="members",
+        subscriptions=[Subscription(contracts.MEMBER_REGISTERED, _not_called)],
+        batch_handler=flaky,
+        is_unavailable=lambda exc: isinstance(exc, ConnectionError),
+        batch_size=10,
+        fetch_timeout=2.0,
+        backoff_seconds=[0.1],
+    )
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    for n in range(4):
+        event = member_registered(f"Founder{n}")
+        await publish(js, contracts.MEMBER_REGISTERED.subject, event.model_dump_json().encode(), event.id)
+    await nc.close()
+    broker, _ = await start_consumer(nats_url, consumer)
+    try:
+        await wait_until(lambda: len(booked) == 4)
+    finally:
+        await broker.stop()
+    assert calls[0] == [1, 1, 1, 1], "premise: the four came in one batch"
+    assert all(attempt >= 2 for later in calls[1:] for attempt in later), "redelivered, never split at once"
+    assert sorted(booked) == [f"Founder{n}" for n in range(4)]
+
+
+async def _not_called(event: CloudEvent, data: Any) -> None:
+    raise AssertionError("batch consumers hand whole batches to their batch handler")

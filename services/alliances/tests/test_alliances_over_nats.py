@@ -18,6 +18,8 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import running, service_events
 
+NEXT_YEAR = datetime.now(UTC).year + 1
+
 pytestmark = pytest.mark.integration
 
 
@@ -70,7 +72,7 @@ async def test_founding_joining_and_scheduling_publish_their_events(
                     alliance_id=alliance.alliance_id,
                     requested_by="ada",
                     title="Course check",
-                    starts_at=datetime(2026, 12, 1, 18, 0),
+                    starts_at=datetime(NEXT_YEAR, 1, 12, 18, 0),
                     timezone="Europe/Berlin",
                     duration_minutes=90,
                 ),
@@ -89,7 +91,7 @@ async def test_founding_joining_and_scheduling_publish_their_events(
                 "kehrwasser.alliances.meeting-scheduled.v1",
             ]
             scheduled = events[-1]["data"]
-            assert scheduled["starts_at"] == "2026-12-01T18:00:00"
+            assert scheduled["starts_at"] == f"{NEXT_YEAR}-01-12T18:00:00+01:00"
             assert scheduled["timezone"] == "Europe/Berlin"
         finally:
             await nc.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from kehrwasser_alliances.domain import model
 from kehrwasser_alliances.service_layer import handlers
@@ -103,26 +104,69 @@ async def test_only_a_moderator_schedules_and_every_member_is_invited() -> None:
         timezone="Europe/Berlin",
     )
     with pytest.raises(model.NotAModerator):
-        await handlers.schedule_meeting(schedule, uow)
-    meeting = await handlers.schedule_meeting(schedule.model_copy(update={"requested_by": "ada"}), uow)
+        await handlers.schedule_meeting(schedule, uow, lambda: NOON)
+    meeting = await handlers.schedule_meeting(schedule.model_copy(update={"requested_by": "ada"}), uow, lambda: NOON)
     assert meeting.attendee_ids == ["ada", "grace"]
     assert uow.emitted[-1][1].alliance_name == "Hamburg Founders"  # type: ignore[attr-defined]
 
 
-async def test_a_meeting_in_an_unknown_time_zone_is_rejected() -> None:
+def test_a_meeting_in_an_unknown_time_zone_is_refused_by_the_contract() -> None:
+    for name in ("Mars/Olympus_Mons", "../../etc/passwd", "Europe/" + "x" * 1_000_000):
+        with pytest.raises(ValidationError, match="timezone"):
+            contracts.ScheduleMeeting(
+                alliance_id="hamburg", requested_by="ada", title="x", starts_at=datetime(2026, 12, 1, 18), timezone=name
+            )
+
+
+async def schedule_at(starts_at: datetime, timezone: str = "Europe/Berlin") -> contracts.MeetingView:
     uow = FakeAlliancesUnitOfWork("ada")
     alliance = await hamburg(uow)
-    with pytest.raises(model.InvalidTimezone):
-        await handlers.schedule_meeting(
-            contracts.ScheduleMeeting(
-                alliance_id=alliance.alliance_id,
-                requested_by="ada",
-                title="x",
-                starts_at=datetime(2026, 12, 1, 18, 0),
-                timezone="Mars/Olympus_Mons",
-            ),
-            uow,
+    command = contracts.ScheduleMeeting(
+        alliance_id=alliance.alliance_id,
+        requested_by="ada",
+        title="Course check",
+        starts_at=starts_at,
+        timezone=timezone,
+    )
+    return await handlers.schedule_meeting(command, uow, lambda: NOON)
+
+
+async def test_a_start_with_an_offset_keeps_its_instant_in_the_meetings_time_zone() -> None:
+    meeting = await schedule_at(datetime.fromisoformat("2027-01-10T18:00+05:00"))
+    # 13:00 UTC is 14:00 in Berlin in winter: the offset is honoured, not dropped.
+    assert meeting.starts_at == datetime.fromisoformat("2027-01-10T14:00+01:00")
+    assert meeting.starts_at.utcoffset() == timedelta(hours=1)
+
+
+async def test_a_wall_clock_start_carries_the_offset_of_its_time_zone() -> None:
+    summer = await schedule_at(datetime(2027, 7, 1, 18, 0))
+    assert summer.starts_at.isoformat() == "2027-07-01T18:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "timezone", "complaint"),
+    [
+        (datetime(2020, 5, 1, 18, 0), "Europe/Berlin", "has passed"),
+        (NOON.replace(tzinfo=None), "UTC", "has passed"),
+        (datetime(2027, 3, 28, 2, 30), "Europe/Berlin", "does not exist in Europe/Berlin"),
+        (datetime(2099, 12, 31, 18, 0), "Europe/Berlin", "days ahead"),
+    ],
+)
+async def test_a_start_that_cannot_be_met_is_refused(starts_at: datetime, timezone: str, complaint: str) -> None:
+    with pytest.raises(model.InvalidMeetingTime, match=complaint):
+        await schedule_at(starts_at, timezone)
+
+
+def test_dates_outside_the_networks_range_are_refused_by_the_contract() -> None:
+    with pytest.raises(ValidationError, match="between 1970"):
+        contracts.ScheduleMeeting(
+            alliance_id="hamburg", requested_by="ada", title="x", starts_at=datetime(9999, 12, 31, 18)
         )
+
+
+async def test_of_a_time_that_occurs_twice_the_first_is_meant() -> None:
+    meeting = await schedule_at(datetime(2027, 10, 31, 2, 30))
+    assert meeting.starts_at.isoformat() == "2027-10-31T02:30:00+02:00"
 
 
 async def test_a_redelivered_member_registered_event_is_learned_once() -> None:

@@ -216,12 +216,19 @@ class FakeLedgerReadModel(LedgerReadModel):
     async def alliance_known(self, alliance_id: str) -> bool:
         return await self._uow.alliances.get(alliance_id) is not None
 
-    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account | None] | None:
         books = await self._uow.alliances.get(alliance_id)
         if books is None:
             return None
         found = await self._uow.accounts.get_many(alliance_id, [member_id])
-        return books.policy.red_below, found.get(member_id, Account(alliance_id, member_id))
+        if member_id in found:
+            return books.policy.red_below, found[member_id]
+        member = (alliance_id, member_id) in self._uow.alliances.roles
+        return books.policy.red_below, Account(alliance_id, member_id) if member else None
+
+    async def member_known(self, alliance_id: str, member_id: str) -> bool:
+        found = await self._uow.accounts.get_many(alliance_id, [member_id])
+        return member_id in found or (alliance_id, member_id) in self._uow.alliances.roles
 
     async def alliance_ids(self) -> list[str]:
         return await self._uow.alliances.all_ids()

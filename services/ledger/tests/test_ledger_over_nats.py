@@ -190,7 +190,7 @@ async def test_a_submission_that_overtakes_the_membership_it_needs_is_booked_onc
         )
         balance = None
         for _ in range(100):
-            balance = await client.send(
+            balance = await client.send_when_known(
                 contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="margaret")
             )
             if balance.balance != 0:
@@ -200,3 +200,32 @@ async def test_a_submission_that_overtakes_the_membership_it_needs_is_booked_onc
         assert balance.balance == Decimal("-2")
         rejections = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
         assert (await rejections.consumer_info()).num_pending == 0
+
+
+async def test_a_conflicting_resubmission_in_a_new_event_is_rejected_and_a_republished_event_is_dropped(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """Nats-Msg-Id is the CloudEvent id, as documented: the stream drops a copy of the same event, while the
+    same contribution id in a new event reaches the ledger, which books it once or answers conflict."""
+    async with hamburg_ledger(nats_url, database_url, tmp_path) as (js, client):
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+        original = make_event(
+            type_=contracts.CONTRIBUTION_SUBMITTED.type, source="/producer", data=gift("pricing", "ada", "3")
+        )
+        changed = make_event(
+            type_=contracts.CONTRIBUTION_SUBMITTED.type, source="/producer", data=gift("pricing", "ada", "30")
+        )
+        subject = contracts.CONTRIBUTION_SUBMITTED.subject_for(gift("pricing", "ada", "3"))
+        acks = [
+            await js.publish(subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id})
+            for event in (original, original, changed)
+        ]
+        assert [bool(ack.duplicate) for ack in acks] == [False, True, False]
+        sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
+        [rejected] = [json.loads(m.data)["data"] for m in await fetch_exactly(sub, 1)]
+        assert (rejected["contribution_id"], rejected["code"]) == ("pricing", "conflict")
+        recorded = await js.pull_subscribe(contracts.CONTRIBUTION_RECORDED.subject, stream=stream_name("ledger"))
+        booked = [json.loads(m.data)["data"]["contribution_id"] for m in await fetch_exactly(recorded, 2)]
+        assert booked == ["warm-up", "pricing"], "the copy of the same event was dropped by the stream"
+        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
+        assert balance.balance == Decimal("-2")  # gave 1, received 3 once

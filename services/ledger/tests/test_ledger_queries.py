@@ -18,7 +18,7 @@ from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from kehrwasser_ledger.domain.analytics import health_slot, period_start
-from kehrwasser_ledger.domain.errors import UnknownAlliance
+from kehrwasser_ledger.domain.errors import UnknownAlliance, UnknownMember
 from kehrwasser_ledger.entrypoints.health import PeriodicHealth
 from kehrwasser_ledger.service_layer import handlers, queries
 from kehrwasser_ledger.service_layer.read_model import LedgerReadModel
@@ -107,6 +107,26 @@ class ReadModelContract:
         query = contracts.QueryStatement(alliance_id=HAMBURG, member_id="linus", **fields)  # type: ignore[arg-type]
         result = await queries.statement(query, books.read_model())
         return [line.version for line in result.items], result.next_after_version
+
+    async def test_a_member_the_alliance_does_not_know_is_unknown_not_a_member_with_zeros(self, books: Books) -> None:
+        await book_hamburg(books)
+        read = books.read_model
+        typo = {"alliance_id": HAMBURG, "member_id": "lnus"}
+        with pytest.raises(UnknownMember):
+            await queries.balance(contracts.QueryBalance(**typo), read())
+        with pytest.raises(UnknownMember):
+            await queries.statement(contracts.QueryStatement(**typo), read())
+        with pytest.raises(UnknownMember):
+            await queries.balance_at(contracts.QueryBalanceAt(**typo, at=at(14)), read())
+        # A member without entries, and the alliance's own account, are known.
+        assert (
+            await queries.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id="margaret"), read())
+        ).balance == 0
+        assert (
+            await queries.balance(contracts.QueryBalance(alliance_id=HAMBURG, member_id="alliance"), read())
+        ).balance == -5
+        margaret = contracts.QueryBalanceAt(alliance_id=HAMBURG, member_id="margaret", at=at(14))
+        assert (await queries.balance_at(margaret, read())).version == 0
 
     async def test_a_statement_pages_newest_first_by_account_version(self, books: Books) -> None:
         await book_hamburg(books)

@@ -12,18 +12,19 @@ from kehrwasser_ledger.adapters.repository import points
 from kehrwasser_ledger.domain.model import Contribution
 from kehrwasser_ledger.service_layer.handlers import recorded_data
 from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.contracts.common import IDENTIFIER, MULTI_LINE
 
 cents = st.integers(min_value=-(10**15), max_value=10**15)
-text = st.text(min_size=1, max_size=64).filter(lambda t: t.strip() == t)
+text = st.from_regex(IDENTIFIER, fullmatch=True).filter(lambda t: len(t) <= 64)
 
 
 @given(
     ids=st.tuples(text, text, text, text),
     kind=st.sampled_from([k.value for k in contracts.ContributionKind]),
-    value=st.integers(min_value=1, max_value=10**9),
+    value=st.integers(min_value=1, max_value=10**8),
     balances=st.tuples(cents, cents),
-    note=st.text(max_size=200),
-    recorded_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    note=st.from_regex(MULTI_LINE, fullmatch=True).filter(lambda t: len(t) <= 2000),
+    recorded_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)),
     reverses=st.none() | text,
 )
 def test_recorded_data_is_what_the_contract_model_writes(

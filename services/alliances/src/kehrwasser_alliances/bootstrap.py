@@ -35,7 +35,7 @@ def bootstrap(settings: AlliancesSettings) -> ServiceParts:
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(AllianceError,))
     endpoints.bind(contracts.CREATE, lambda cmd: handlers.create_alliance(cmd, uow(), utc_now))
     endpoints.bind(contracts.JOIN, lambda cmd: handlers.join_alliance(cmd, uow(), utc_now))
-    endpoints.bind(contracts.SCHEDULE_MEETING, lambda cmd: handlers.schedule_meeting(cmd, uow()))
+    endpoints.bind(contracts.SCHEDULE_MEETING, lambda cmd: handlers.schedule_meeting(cmd, uow(), utc_now))
     members = EventConsumer(
         durable=handlers.MEMBERS_CONSUMER,
         source_service="members",

@@ -13,7 +13,7 @@ from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import BatchCommit, BatchEventConsumer, Delivery, EventConsumer, Subscription
-from kehrwasser_shared.persistence.database import retried_on_lost_connection
+from kehrwasser_shared.persistence.database import is_unavailable, retried_on_lost_connection
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
 from .adapters.read_model import SqlLedgerReadModel
@@ -23,6 +23,7 @@ from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
 from .entrypoints.health import PeriodicHealth
 from .service_layer import confirmations, handlers, policies, queries
+from .service_layer.booking import Outcome
 from .service_layer.intake import PipelinedIntake
 from .service_layer.maintenance import maintain
 
@@ -107,10 +108,20 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         )
 
         async def book_submissions() -> list[int]:
-            outcomes = await commit()
-            return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
+            return _deferred(await commit())
 
         return book_submissions
+
+    async def book_plainly(batch: list[Delivery]) -> list[int]:
+        # The parts of a batch that failed, booked outside the pipeline until the culprit stands alone.
+        outcomes = await handlers.record_contributions(
+            [delivery.data for delivery in batch],
+            uow(),
+            utc_now,
+            announce_rejections=True,
+            may_defer=[not delivery.last_attempt for delivery in batch],
+        )
+        return _deferred(outcomes)
 
     intake = BatchEventConsumer(
         durable=handlers.INTAKE_CONSUMER,
@@ -118,6 +129,8 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         subscriptions=[Subscription(contracts.CONTRIBUTION_SUBMITTED, _never_called)],
         partitions=settings.owned_partitions(),
         batch_preparer=prepare_submissions,
+        batch_handler=book_plainly,
+        is_unavailable=is_unavailable,
         batch_size=settings.intake_batch_size,
         fetch_timeout=settings.intake_fetch_seconds,
         max_attempts=settings.consumer_max_attempts,
@@ -131,6 +144,10 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         consumers=[alliances, intake],
         background=[health.loop(), maintenance],
     )
+
+
+def _deferred(outcomes: list[Outcome]) -> list[int]:
+    return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
 
 
 async def _never_called(event: Any, data: Any) -> None:

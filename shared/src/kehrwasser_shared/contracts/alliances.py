@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import FocusTag, Identifier, Points
+from .common import (
+    Command,
+    FocusTag,
+    Identifier,
+    Instant,
+    Line,
+    Name,
+    Points,
+    PointsSetting,
+    Text,
+    Timestamp,
+    TimeZoneName,
+)
 from .registry import CommandContract, EventContract
 
 SERVICE = "alliances"
@@ -16,58 +27,69 @@ SERVICE = "alliances"
 Role = Literal["moderator", "member"]
 
 
+MAX_ATTENDEES = 1000
+
+
 class AllianceCreatedV1(BaseModel):
     alliance_id: Identifier
-    name: str
-    purpose: str
-    focus: list[FocusTag]
-    warning_threshold: Points = Field(description="A member whose balance falls below this is warned")
+    name: Name
+    purpose: Text
+    focus: list[FocusTag] = Field(max_length=20)
+    warning_threshold: PointsSetting = Field(description="A member whose balance falls below this is warned")
     moderator_id: Identifier
-    created_at: datetime
+    created_at: Instant
 
 
 class MemberJoinedV1(BaseModel):
     alliance_id: Identifier
     member_id: Identifier
     role: Role
-    joined_at: datetime
+    joined_at: Instant
 
 
 class MeetingScheduledV1(BaseModel):
     meeting_id: Identifier
     alliance_id: Identifier
-    alliance_name: str
-    title: str
-    starts_at: datetime = Field(description="Wall-clock start in `timezone`, without offset")
-    timezone: str = Field(description="IANA time zone name, e.g. Europe/Berlin")
-    duration_minutes: int
-    location: str
+    alliance_name: Name
+    title: Name
+    starts_at: Instant = Field(
+        description="The start, RFC 3339 with the offset `timezone` has at that time (its wall-clock time there)"
+    )
+    timezone: TimeZoneName
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    location: Line
     organizer_id: Identifier
-    attendee_ids: list[Identifier]
-    sequence: int = Field(0, description="iCalendar SEQUENCE: grows with every update of the meeting")
+    attendee_ids: list[Identifier] = Field(max_length=MAX_ATTENDEES)
+    sequence: int = Field(
+        0, ge=0, le=2**31 - 1, description="iCalendar SEQUENCE: grows with every update of the meeting"
+    )
 
 
-class CreateAlliance(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    purpose: str = Field(default="", max_length=2000)
+class CreateAlliance(Command):
+    name: Name
+    purpose: Text = ""
     focus: list[FocusTag] = Field(default_factory=list, max_length=20)
-    warning_threshold: Points = Decimal("-10")
+    warning_threshold: PointsSetting = Decimal("-10")
     moderator_id: Identifier
 
 
-class JoinAlliance(BaseModel):
+class JoinAlliance(Command):
     alliance_id: Identifier
     member_id: Identifier
 
 
-class ScheduleMeeting(BaseModel):
+class ScheduleMeeting(Command):
     alliance_id: Identifier
     requested_by: Identifier = Field(description="Must be a moderator of the alliance")
-    title: str = Field(min_length=1, max_length=200)
-    starts_at: datetime = Field(description="Wall-clock start in `timezone`; an offset, if given, is ignored")
-    timezone: str = "Europe/Berlin"
+    title: Name
+    starts_at: Timestamp = Field(
+        description="Without offset: the wall-clock start in `timezone` (it must exist there: not inside a "
+        "daylight-saving gap; of a time that occurs twice, the first). With an offset: that instant, shown in "
+        "`timezone`. In the future, at most five years ahead"
+    )
+    timezone: TimeZoneName = "Europe/Berlin"
     duration_minutes: int = Field(default=60, gt=0, le=24 * 60)
-    location: str = Field(default="", max_length=500, description="Place or link")
+    location: Line = Field(default="", description="Place or link")
 
 
 class AllianceView(BaseModel):
@@ -90,24 +112,55 @@ class MeetingView(BaseModel):
     meeting_id: str
     alliance_id: str
     title: str
-    starts_at: datetime
+    starts_at: Instant = Field(description="RFC 3339, with the offset `timezone` has at that time")
     timezone: str
     duration_minutes: int
     location: str
     attendee_ids: list[str]
 
 
-ALLIANCE_CREATED = EventContract(SERVICE, "alliance-created", 1, AllianceCreatedV1, "A moderator founded an alliance.")
-MEMBER_JOINED = EventContract(SERVICE, "member-joined", 1, MemberJoinedV1, "A member joined an alliance.")
+ALLIANCE_CREATED = EventContract(
+    SERVICE,
+    "alliance-created",
+    1,
+    AllianceCreatedV1,
+    "A moderator founded an alliance.",
+    consumed_by=("ledger", "notify"),
+)
+MEMBER_JOINED = EventContract(
+    SERVICE, "member-joined", 1, MemberJoinedV1, "A member joined an alliance.", consumed_by=("ledger",)
+)
 MEETING_SCHEDULED = EventContract(
-    SERVICE, "meeting-scheduled", 1, MeetingScheduledV1, "A moderator scheduled a meeting of an alliance."
+    SERVICE,
+    "meeting-scheduled",
+    1,
+    MeetingScheduledV1,
+    "A moderator scheduled a meeting of an alliance.",
+    consumed_by=("notify",),
 )
 CREATE = CommandContract(
-    SERVICE, "create", CreateAlliance, AllianceView, "Found an alliance; the founder becomes its moderator."
+    SERVICE,
+    "create",
+    CreateAlliance,
+    AllianceView,
+    "Found an alliance; the founder becomes its moderator.",
+    errors=("unknown-member", "invalid-alliance"),
 )
-JOIN = CommandContract(SERVICE, "join", JoinAlliance, MembershipView, "Add a registered member to an alliance.")
+JOIN = CommandContract(
+    SERVICE,
+    "join",
+    JoinAlliance,
+    MembershipView,
+    "Add a registered member to an alliance.",
+    errors=("unknown-alliance", "unknown-member"),
+)
 SCHEDULE_MEETING = CommandContract(
-    SERVICE, "schedule-meeting", ScheduleMeeting, MeetingView, "Schedule a meeting; every member is invited."
+    SERVICE,
+    "schedule-meeting",
+    ScheduleMeeting,
+    MeetingView,
+    "Schedule a meeting; every member is invited.",
+    errors=("unknown-alliance", "not-a-moderator", "invalid-timezone", "invalid-meeting-time"),
 )
 
 EVENTS: list[EventContract[Any]] = [ALLIANCE_CREATED, MEMBER_JOINED, MEETING_SCHEDULED]

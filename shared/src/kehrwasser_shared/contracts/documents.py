@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, RootModel
 
 from .envelope import CloudEvent
+from .errors import ERROR_CODES
 from .registry import CommandContract, EventContract, all_commands, all_events
 from .replies import ErrorReply, OkReply
 from .subjects import DEADLETTER_STREAM, DEADLETTER_SUBJECTS, PARTITIONS, stream_name
@@ -102,11 +103,26 @@ def asyncapi(version: str) -> dict[str, Any]:
                     "description": f"CRC-32 (zlib) of data.{contract.partition_key} (UTF-8) mod {PARTITIONS}.",
                 }
             }
-        operations[f"{contract.service}Publishes{key[0].upper()}{key[1:]}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{key}"},
-            "summary": f"The {contract.service} service publishes {contract.type}.",
-        }
+        if contract.external:
+            operations[f"producersPublish{key[0].upper()}{key[1:]}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{key}"},
+                "summary": f"Producers outside the network (another team's service, the CLI) publish "
+                f"{contract.type}; the {contract.service} service owns its stream and contract.",
+            }
+        else:
+            operations[f"{contract.service}Publishes{key[0].upper()}{key[1:]}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{key}"},
+                "summary": f"The {contract.service} service publishes {contract.type}.",
+            }
+        for consumer in contract.consumed_by:
+            operations[f"{consumer}Consumes{key[0].upper()}{key[1:]}"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{key}"},
+                "summary": f"The {consumer} service consumes {contract.type} (a durable pull consumer with "
+                f"explicit acks; what it cannot take goes to {DEADLETTER_SUBJECTS.replace('>', '<consumer>')}).",
+            }
     for command in all_commands():
         key = _camel(f"{command.service} {command.name} command")
         request_key, reply_key = f"{key}Request", f"{key}Reply"
@@ -126,7 +142,9 @@ def asyncapi(version: str) -> dict[str, Any]:
             "action": "receive",
             "channel": {"$ref": f"#/channels/{key}"},
             "summary": f"The {command.service} service answers {command.subject} (queue group {command.service}).",
+            "description": _error_table(command),
             "reply": {"channel": {"$ref": f"#/channels/{key}Reply"}},
+            "x-error-codes": list(command.error_codes),
         }
     channels["deadLetters"] = {
         "address": DEADLETTER_SUBJECTS.replace(">", "{consumer}"),
@@ -148,6 +166,11 @@ def asyncapi(version: str) -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+def _error_table(command: CommandContract[Any, Any]) -> str:
+    rows = "\n".join(f"| `{code}` | {ERROR_CODES[code]} |" for code in command.error_codes)
+    return f"Error codes of the reply (`ok: false`, `error.code`):\n\n| Code | Meaning |\n| --- | --- |\n{rows}"
 
 
 def _reply_model(command: CommandContract[Any, Any]) -> type[BaseModel]:

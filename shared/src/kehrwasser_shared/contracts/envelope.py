@@ -10,6 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from .common import SINGLE_LINE, Identifier, Instant
 from .subjects import PREFIX
 
 
@@ -18,12 +19,12 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    specversion: Literal["1.0"] = "1.0"
-    id: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    type: str = Field(min_length=1, pattern=rf"^{PREFIX}\.[a-z]+\.[a-z0-9-]+\.v[0-9]+$")
-    time: datetime
-    subject: str | None = None
+    specversion: Literal["1.0"] = Field(description="Required by CloudEvents 1.0")
+    id: Identifier = Field(description="Unique per event; publish it as the Nats-Msg-Id header too")
+    source: str = Field(min_length=1, max_length=200, pattern=SINGLE_LINE)
+    type: str = Field(min_length=1, max_length=200, pattern=rf"^{PREFIX}\.[a-z]+\.[a-z0-9-]+\.v[0-9]+$")
+    time: Instant
+    subject: str | None = Field(None, max_length=200, pattern=SINGLE_LINE)
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
 
@@ -88,6 +89,7 @@ def make_event(
     # Constructed, not validated: the type comes from a contract and the data from a model, and services emit
     # one of these per state change on their hot paths. Consumers validate what they receive.
     return CloudEvent.model_construct(
+        specversion="1.0",
         id=id_ or new_event_id(),
         source=source,
         type=type_,

@@ -9,10 +9,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import Identifier, Points
+from .common import (
+    Command,
+    ContributionValue,
+    Count,
+    Identifier,
+    Instant,
+    Message,
+    Points,
+    PointsSetting,
+    Text,
+    Timestamp,
+)
 from .registry import CommandContract, EventContract
 
 SERVICE = "ledger"
+
+MAX_MODERATORS = 1000
+MAX_INACTIVITY_DAYS = 3650
+MAX_PENDING_EXPIRY_HOURS = 24 * 366
 
 ALLIANCE_ACCOUNT = "alliance"
 """Receiver id that stands for the alliance itself (a talk for all, a shared domain, a hosted meeting)."""
@@ -35,11 +50,11 @@ class ContributionRecordedV1(BaseModel):
     receiver_id: Identifier
     kind: ContributionKind
     value: Points
-    note: str
-    recorded_at: datetime
+    note: Text
+    recorded_at: Instant
     giver_balance: Points
     receiver_balance: Points
-    reverses: str | None = Field(None, description="The contribution this entry corrects, for a reversal")
+    reverses: Identifier | None = Field(None, description="The contribution this entry corrects, for a reversal")
 
 
 class TrafficLight(StrEnum):
@@ -62,12 +77,14 @@ class BalanceWarningV2(BaseModel):
     balance: Points
     threshold: Points | None = Field(description="The threshold the balance fell below (none for inactivity)")
     escalate_to: list[Identifier] = Field(
-        default_factory=list, description="Moderators to tell as well: every moderator but the member, on red"
+        default_factory=list,
+        max_length=MAX_MODERATORS,
+        description="Moderators to tell as well: every moderator but the member, on red",
     )
     contribution_id: Identifier | None = Field(
         None, description="The contribution that changed the light; none when a policy review or time did"
     )
-    occurred_at: datetime
+    occurred_at: Instant
 
 
 class BalanceRecoveredV2(BaseModel):
@@ -77,10 +94,10 @@ class BalanceRecoveredV2(BaseModel):
     previous_light: TrafficLight
     balance: Points
     contribution_id: Identifier | None = None
-    occurred_at: datetime
+    occurred_at: Instant
 
 
-class RecordContribution(BaseModel):
+class RecordContribution(Command):
     contribution_id: Identifier = Field(
         description="Chosen by the caller; a retry with the same id and fields returns the original result"
     )
@@ -88,8 +105,8 @@ class RecordContribution(BaseModel):
     giver_id: Identifier
     receiver_id: Identifier = Field(description=f"A member id, or '{ALLIANCE_ACCOUNT}' for the alliance itself")
     kind: ContributionKind
-    value: Points = Field(gt=0)
-    note: str = Field(default="", max_length=2000)
+    value: ContributionValue
+    note: Text = ""
     recorded_by: Identifier | None = Field(
         None,
         description="Who records it: the giver (the default), the receiver (a thank-you) or a moderator. In an "
@@ -100,19 +117,21 @@ class RecordContribution(BaseModel):
 class ContributionRejectedV1(BaseModel):
     contribution_id: Identifier
     alliance_id: Identifier
-    code: str = Field(description="Why: conflict, not-a-member, unknown-alliance, invalid-contribution, ...")
-    message: str
-    occurred_at: datetime
+    code: str = Field(
+        max_length=64, description="Why: conflict, not-a-member, unknown-alliance, invalid-contribution, ..."
+    )
+    message: Message
+    occurred_at: Instant
 
 
-class ReverseContribution(BaseModel):
+class ReverseContribution(Command):
     reversal_id: Identifier = Field(description="Chosen by the caller, like a contribution id")
     contribution_id: Identifier = Field(description="The contribution to correct")
     requested_by: Identifier = Field(description="A moderator of the alliance, or the original giver")
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = ""
 
 
-class VerifyLedger(BaseModel):
+class VerifyLedger(Command):
     alliance_id: Identifier | None = Field(None, description="One alliance, or all when omitted")
 
 
@@ -141,7 +160,7 @@ class ContributionResult(BaseModel):
     reverses: str | None = Field(None, description="The contribution this entry corrects, for a reversal")
 
 
-class QueryBalance(BaseModel):
+class QueryBalance(Command):
     alliance_id: Identifier
     member_id: Identifier
 
@@ -166,6 +185,7 @@ BALANCE_WARNING = EventContract(
     2,
     BalanceWarningV2,
     "A member's traffic light worsened (once per crossing); on red the alliance's moderators are told as well.",
+    consumed_by=("notify",),
 )
 BALANCE_RECOVERED = EventContract(
     SERVICE,
@@ -180,11 +200,16 @@ CONTRIBUTION_SUBMITTED = EventContract(
     1,
     RecordContribution,
     "A contribution handed to the ledger asynchronously (high-volume intake, booked in batches); "
-    "publish with Nats-Msg-Id = contribution id, on the partition of its alliance: the subject ends in "
-    "CRC-32(alliance_id) mod 16 (`EventContract.subject_for`). The outcome is contribution-recorded (or -pending) or "
-    "contribution-rejected; one that names an alliance or member the ledger has not learned of yet is retried "
-    "with backoff for about a minute before it is rejected.",
+    "publish it with the header Nats-Msg-Id = the CloudEvent id (and publish a retry of the same event with the "
+    "same id, so that the stream drops the copy), on the partition of its alliance: the subject ends in "
+    "CRC-32(alliance_id) mod 16 (`EventContract.subject_for`). The contribution id is the ledger's idempotency "
+    "key: the same contribution submitted again in a new event is booked once, and with different fields it is "
+    "rejected (code conflict). The outcome is contribution-recorded (or -pending) or contribution-rejected; one "
+    "that names an alliance or member the ledger has not learned of yet is retried with backoff for about a "
+    "minute before it is rejected.",
     partition_key="alliance_id",
+    consumed_by=("ledger",),
+    external=True,
 )
 CONTRIBUTION_REJECTED = EventContract(
     SERVICE,
@@ -199,6 +224,15 @@ RECORD_CONTRIBUTION = CommandContract(
     RecordContribution,
     ContributionResult,
     "Record a contribution between two members of the same alliance (exactly once per contribution id).",
+    errors=(
+        "unknown-alliance",
+        "not-a-member",
+        "invalid-contribution",
+        "conflict",
+        "not-allowed",
+        "below-floor",
+        "probation-limit",
+    ),
 )
 REVERSE_CONTRIBUTION = CommandContract(
     SERVICE,
@@ -206,6 +240,7 @@ REVERSE_CONTRIBUTION = CommandContract(
     ReverseContribution,
     ContributionResult,
     "Correct a contribution with a reversal entry that references it (entries are never changed).",
+    errors=("unknown-contribution", "conflict", "not-allowed", "already-reversed", "unknown-alliance"),
 )
 VERIFY = CommandContract(
     SERVICE,
@@ -213,9 +248,15 @@ VERIFY = CommandContract(
     VerifyLedger,
     LedgerVerification,
     "Recompute the hash chain and every balance from the entries and report any difference.",
+    errors=("unknown-alliance",),
 )
 BALANCE = CommandContract(
-    SERVICE, "balance", QueryBalance, BalanceView, "A member's balance of contribution in an alliance."
+    SERVICE,
+    "balance",
+    QueryBalance,
+    BalanceView,
+    "A member's balance of contribution in an alliance.",
+    errors=("unknown-alliance", "unknown-member"),
 )
 
 # --- Balance policy, traffic lights and confirmation -------------------------------------------------------
@@ -257,18 +298,18 @@ class ContributionExpiredV1(PendingContributionView):
     """Nobody confirmed a pending contribution in time (status expired)."""
 
 
-class ConfirmContribution(BaseModel):
+class ConfirmContribution(Command):
     contribution_id: Identifier
     confirmed_by: Identifier = Field(description="The receiver, or a moderator of the alliance")
 
 
-class RejectContribution(BaseModel):
+class RejectContribution(Command):
     contribution_id: Identifier
     rejected_by: Identifier = Field(description="The receiver, or a moderator of the alliance")
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = ""
 
 
-class QueryDisputes(BaseModel):
+class QueryDisputes(Command):
     alliance_id: Identifier
     requested_by: Identifier = Field(description="A moderator: disputes are visible to moderators")
 
@@ -283,25 +324,31 @@ class Disputes(BaseModel):
 PolicyLimit = Literal["yellow_below", "floor", "inactivity_days", "probation_limit"]
 
 
-class SetPolicy(BaseModel):
+class SetPolicy(Command):
     """Change an alliance's balance policy; fields left out keep their value, ``clear`` removes optional limits."""
 
     alliance_id: Identifier
     requested_by: Identifier = Field(description="A moderator of the alliance")
-    red_below: Points | None = Field(None, description="Red below this net balance (the warning threshold)")
-    yellow_below: Points | None = Field(None, description="Yellow below this net balance (at or above red)")
-    floor: Points | None = Field(None, description="Hard floor: a contribution taking a receiver below it is refused")
-    inactivity_days: int | None = Field(None, gt=0, description="Yellow when nothing was given in this many days")
-    hysteresis: Points | None = Field(None, ge=0, description="How far past a threshold a light must recover")
-    probation_limit: Points | None = Field(
+    red_below: PointsSetting | None = Field(None, description="Red below this net balance (the warning threshold)")
+    yellow_below: PointsSetting | None = Field(None, description="Yellow below this net balance (at or above red)")
+    floor: PointsSetting | None = Field(
+        None, description="Hard floor: a contribution taking a receiver below it is refused"
+    )
+    inactivity_days: int | None = Field(
+        None, gt=0, le=MAX_INACTIVITY_DAYS, description="Yellow when nothing was given in this many days"
+    )
+    hysteresis: PointsSetting | None = Field(None, ge=0, description="How far past a threshold a light must recover")
+    probation_limit: PointsSetting | None = Field(
         None, ge=0, description="What a newcomer who has given nothing yet may receive in all"
     )
     requires_confirmation: bool | None = Field(None, description="Givers' records wait for the receiver")
-    pending_expiry_hours: int | None = Field(None, gt=0, description="Pending contributions expire after this")
-    clear: list[PolicyLimit] = Field(default_factory=list, description="Optional limits to remove")
+    pending_expiry_hours: int | None = Field(
+        None, gt=0, le=MAX_PENDING_EXPIRY_HOURS, description="Pending contributions expire after this"
+    )
+    clear: list[PolicyLimit] = Field(default_factory=list, max_length=4, description="Optional limits to remove")
 
 
-class QueryPolicy(BaseModel):
+class QueryPolicy(Command):
     alliance_id: Identifier
 
 
@@ -321,10 +368,10 @@ class PolicyChangedV1(PolicyView):
     """An alliance's balance policy changed; lights were reviewed against it at once."""
 
     changed_by: str
-    occurred_at: datetime
+    occurred_at: Instant
 
 
-class QueryTrafficLight(BaseModel):
+class QueryTrafficLight(Command):
     alliance_id: Identifier
     member_id: Identifier | None = Field(None, description="One member, or every member when omitted")
 
@@ -372,6 +419,16 @@ CONFIRM_CONTRIBUTION = CommandContract(
     ConfirmContribution,
     ContributionResult,
     "The receiver (or a moderator) confirms a pending contribution: it is posted now (idempotent).",
+    errors=(
+        "unknown-contribution",
+        "not-allowed",
+        "not-pending",
+        "unknown-alliance",
+        "not-a-member",
+        "invalid-contribution",
+        "below-floor",
+        "probation-limit",
+    ),
 )
 REJECT_CONTRIBUTION = CommandContract(
     SERVICE,
@@ -379,6 +436,7 @@ REJECT_CONTRIBUTION = CommandContract(
     RejectContribution,
     PendingContributionView,
     "The receiver (or a moderator) rejects a pending contribution; it becomes a dispute (idempotent).",
+    errors=("unknown-contribution", "not-allowed", "not-pending"),
 )
 DISPUTES = CommandContract(
     SERVICE,
@@ -386,6 +444,7 @@ DISPUTES = CommandContract(
     QueryDisputes,
     Disputes,
     "Pending, rejected and expired contributions of an alliance, for its moderators.",
+    errors=("unknown-alliance", "not-allowed"),
 )
 SET_POLICY = CommandContract(
     SERVICE,
@@ -393,14 +452,18 @@ SET_POLICY = CommandContract(
     SetPolicy,
     PolicyView,
     "A moderator changes the alliance's balance policy; every member's light is reviewed against it.",
+    errors=("unknown-alliance", "not-allowed", "invalid-policy"),
 )
-POLICY = CommandContract(SERVICE, "policy", QueryPolicy, PolicyView, "An alliance's balance policy.")
+POLICY = CommandContract(
+    SERVICE, "policy", QueryPolicy, PolicyView, "An alliance's balance policy.", errors=("unknown-alliance",)
+)
 TRAFFIC_LIGHT = CommandContract(
     SERVICE,
     "traffic-light",
     QueryTrafficLight,
     TrafficLights,
     "The traffic light (green, yellow, red) of one member or of every member of an alliance.",
+    errors=("unknown-alliance", "unknown-member"),
 )
 
 
@@ -412,12 +475,11 @@ class StatementOrder(StrEnum):
     OLDEST_FIRST = "oldest-first"
 
 
-class QueryStatement(BaseModel):
+class QueryStatement(Command):
     alliance_id: Identifier
     member_id: Identifier
-    after_version: int | None = Field(
+    after_version: Count | None = Field(
         None,
-        ge=0,
         description="Cursor: continue after this account version in the chosen order (the previous page's "
         "next_after_version); omitted: start at the newest (or oldest) entry",
     )
@@ -447,10 +509,10 @@ class MemberStatement(BaseModel):
     next_after_version: int | None = Field(description="Pass as after_version for the next page; none at the end")
 
 
-class QueryBalanceAt(BaseModel):
+class QueryBalanceAt(Command):
     alliance_id: Identifier
     member_id: Identifier
-    at: datetime = Field(description="Any past (or present) time; a time without zone is read as UTC")
+    at: Timestamp = Field(description="Any time since 1970 (before 2100); a time without zone is read as UTC")
 
 
 class BalanceAtView(BaseModel):
@@ -463,7 +525,7 @@ class BalanceAtView(BaseModel):
     recorded_at: datetime | None
 
 
-class QueryFlowMatrix(BaseModel):
+class QueryFlowMatrix(Command):
     alliance_id: Identifier
     kind: ContributionKind | None = Field(None, description="Only this kind of contribution; all when omitted")
 
@@ -497,7 +559,7 @@ class FlowMatrixView(BaseModel):
     one_way_floor: Decimal
 
 
-class QueryAllianceHealth(BaseModel):
+class QueryAllianceHealth(Command):
     alliance_id: Identifier
 
 
@@ -513,12 +575,12 @@ class AllianceHealthView(BaseModel):
     one_way_count: int
     one_way_members: list[str] = Field(description="Members who received but gave back less than one_way_floor")
     one_way_floor: Decimal
-    computed_at: datetime
+    computed_at: Instant
 
 
 class AllianceHealthV1(BaseModel):
     alliance_id: Identifier
-    period_start: datetime = Field(description="The period this figure stands for (one event per alliance each)")
+    period_start: Instant = Field(description="The period this figure stands for (one event per alliance each)")
     period_seconds: int
     members: int
     active_givers: int
@@ -527,7 +589,7 @@ class AllianceHealthV1(BaseModel):
     one_way_count: int
     one_way_members: list[Identifier]
     one_way_floor: Decimal
-    computed_at: datetime
+    computed_at: Instant
 
 
 ALLIANCE_HEALTH_PUBLISHED = EventContract(
@@ -545,6 +607,7 @@ STATEMENT = CommandContract(
     QueryStatement,
     MemberStatement,
     "A member's entries in an alliance, a page at a time (cursor: account version), newest or oldest first.",
+    errors=("unknown-alliance", "unknown-member"),
 )
 BALANCE_AT = CommandContract(
     SERVICE,
@@ -552,6 +615,7 @@ BALANCE_AT = CommandContract(
     QueryBalanceAt,
     BalanceAtView,
     "A member's balance in an alliance as of any past time.",
+    errors=("unknown-alliance", "unknown-member"),
 )
 FLOW_MATRIX = CommandContract(
     SERVICE,
@@ -559,6 +623,7 @@ FLOW_MATRIX = CommandContract(
     QueryFlowMatrix,
     FlowMatrixView,
     "Who gave to whom in an alliance, by kind, with each member's totals and the one-way flows.",
+    errors=("unknown-alliance",),
 )
 ALLIANCE_HEALTH = CommandContract(
     SERVICE,
@@ -566,6 +631,7 @@ ALLIANCE_HEALTH = CommandContract(
     QueryAllianceHealth,
     AllianceHealthView,
     "An alliance's reciprocity health now: Gini coefficient of giving, active givers, one-way flows.",
+    errors=("unknown-alliance",),
 )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
 
-from .common import FocusTag, Identifier, Language
+from .common import Command, FocusTag, Identifier, Instant, Language, Name, ShortLine
 from .registry import CommandContract, EventContract
 
 SERVICE = "members"
@@ -15,23 +14,23 @@ SERVICE = "members"
 
 class MemberRegisteredV1(BaseModel):
     member_id: Identifier
-    name: str
+    name: Name
     email: EmailStr
-    company: str
+    company: ShortLine
     language: Language
-    focus: list[FocusTag]
-    registered_at: datetime
+    focus: list[FocusTag] = Field(max_length=20)
+    registered_at: Instant
 
 
-class RegisterMember(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class RegisterMember(Command):
+    name: Name
     email: EmailStr
-    company: str = Field(default="", max_length=200)
+    company: ShortLine = ""
     language: Language = "en"
     focus: list[FocusTag] = Field(default_factory=list, max_length=20)
 
 
-class GetMember(BaseModel):
+class GetMember(Command):
     member_id: Identifier
 
 
@@ -42,16 +41,26 @@ class MemberView(BaseModel):
     company: str
     language: Language
     focus: list[str]
-    registered_at: datetime
+    registered_at: Instant
 
 
 MEMBER_REGISTERED = EventContract(
-    SERVICE, "member-registered", 1, MemberRegisteredV1, "A founder registered as a member of the network."
+    SERVICE,
+    "member-registered",
+    1,
+    MemberRegisteredV1,
+    "A founder registered as a member of the network.",
+    consumed_by=("alliances", "notify"),
 )
 REGISTER = CommandContract(
-    SERVICE, "register", RegisterMember, MemberView, "Register a member; the email must be unused."
+    SERVICE,
+    "register",
+    RegisterMember,
+    MemberView,
+    "Register a member; the email must be unused.",
+    errors=("email-taken", "invalid-member"),
 )
-GET = CommandContract(SERVICE, "get", GetMember, MemberView, "Look up a member by id.")
+GET = CommandContract(SERVICE, "get", GetMember, MemberView, "Look up a member by id.", errors=("unknown-member",))
 
 EVENTS: list[EventContract[Any]] = [MEMBER_REGISTERED]
 COMMANDS: list[CommandContract[Any, Any]] = [REGISTER, GET]

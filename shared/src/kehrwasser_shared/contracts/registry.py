@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from .errors import ALWAYS, ERROR_CODES
 from .subjects import PARTITIONS, command_subject, event_subject, event_type, partition_of, partition_subject
 
 DataT = TypeVar("DataT", bound=BaseModel)
@@ -23,6 +24,10 @@ class EventContract(Generic[DataT]):
     description: str
     partition_key: str | None = None
     """For a partitioned event, the field of its data whose value picks the partition (see `subjects`)."""
+    consumed_by: tuple[str, ...] = ()
+    """The services of the network that consume it (a test checks this against their consumers)."""
+    external: bool = False
+    """Published by producers outside the network (another team's service), not by the owning service."""
 
     def __post_init__(self) -> None:
         if self.partition_key is not None and self.partition_key not in self.data.model_fields:
@@ -58,6 +63,18 @@ class CommandContract(Generic[RequestT, ResultT]):
     request: type[RequestT]
     result: type[ResultT]
     description: str
+    errors: tuple[str, ...] = ()
+    """The error codes this command may answer besides those every command may (`errors.ALWAYS`)."""
+
+    def __post_init__(self) -> None:
+        unknown = [code for code in self.errors if code not in ERROR_CODES]
+        if unknown:
+            raise ValueError(f"{self.name}: error codes {unknown} are not in contracts.errors.ERROR_CODES")
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        """Every code a reply to this command may carry."""
+        return (*ALWAYS, *self.errors)
 
     @property
     def subject(self) -> str:

@@ -86,6 +86,11 @@ class EventConsumer:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
 
+    @property
+    def contracts(self) -> list[EventContract[Any]]:
+        """The events this consumer takes."""
+        return [subscription.contract for subscription in self._by_type.values()]
+
     async def declare(self, nc: Client) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -320,73 +325,103 @@ BatchPreparer = Callable[[list[Delivery]], Awaitable[BatchCommit]]
 class BatchEventConsumer(EventConsumer):
     """Hands a whole fetched batch to one handler (one transaction for thousands of events).
 
-    Messages that do not decode are dead-lettered first; if the handler raises, every message of the batch
-    is retried with backoff (and dead-lettered after the last attempt), exactly as a single event would be.
-    The handler may also ask for single events again later (say, ones that refer to something this service
-    has not learned of yet); on their last attempt it has to decide. It must be idempotent per event, since
-    a batch may be redelivered after its commit.
+    Messages that do not decode are dead-lettered first. If the handler raises, the batch is split in halves
+    and each half handled again, down to single events, so that one event the handler cannot take (bad data
+    that passed the contract) fails alone: it alone is retried with backoff and dead-lettered after the last
+    attempt, while the rest of its batch is handled once. An error that says a dependency is unavailable
+    (``is_unavailable``: the database is down) would only fail every half again, so it retries the whole
+    batch with backoff instead. The handler may also ask for single events again later (say, ones that refer
+    to something this service has not learned of yet); on their last attempt it has to decide. It must be
+    idempotent per event, since a batch may be redelivered after its commit.
 
     A handler in two phases (``batch_preparer``) is pipelined: the next batch is fetched, decoded and
     prepared while the previous one commits, and a batch's commit starts only when the previous commit has
     ended, so commits stay in order and one at a time. A batch is acknowledged right after its own commit.
+    The halves of a failed batch are handled by ``batch_handler``, one after another, outside the pipeline.
     """
 
     def __init__(
-        self, *, batch_handler: BatchHandler | None = None, batch_preparer: BatchPreparer | None = None, **kwargs: Any
+        self,
+        *,
+        batch_handler: BatchHandler,
+        batch_preparer: BatchPreparer | None = None,
+        is_unavailable: Callable[[BaseException], bool] = lambda exc: False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if batch_preparer is not None and batch_handler is None:
-            self._prepare = batch_preparer
-        elif batch_handler is not None and batch_preparer is None:
-            self._prepare = _in_one_phase(batch_handler)
-        else:
-            raise ValueError("give either a batch_handler or a batch_preparer")
+        self._handle = batch_handler
+        self._prepare = batch_preparer or _in_one_phase(batch_handler)
+        self._is_unavailable = is_unavailable
         self._committing: asyncio.Task[None] | None = None
 
     async def process_batch(self, messages: list[Msg]) -> None:
-        decoded = [(msg, await self.decode_or_dead_letter(msg)) for msg in messages]
-        good = [(msg, item[1], item[2]) for msg, item in decoded if item is not None]
-        if not good:
+        batch = []
+        for msg in messages:
+            decoded = await self.decode_or_dead_letter(msg)
+            if decoded is not None:
+                _, event, data = decoded
+                batch.append(_Fetched(msg, event, self._delivery(msg, event, data)))
+        if not batch:
             return
-        deliveries = []
-        for msg, event, data in good:
-            attempt = delivery_count(msg)
-            deliveries.append(Delivery(event, data, attempt, last_attempt=attempt >= self._max_attempts))
         try:
-            commit = await self._prepare(deliveries)
+            commit = await self._prepare([fetched.delivery for fetched in batch])
         except Exception as exc:
-            await self._retry_batch(good, exc)
+            await self.drain()
+            await self._failed(batch, exc)
             return
         try:
             await self.drain()
         finally:
             # Even when the previous batch's settling failed: a prepared batch that never commits would leave
             # a pipelined handler waiting for it.
-            self._committing = asyncio.create_task(self._commit(commit, good, deliveries))
+            self._committing = asyncio.create_task(self._commit(commit, batch))
+
+    def _delivery(self, msg: Msg, event: CloudEvent, data: BaseModel) -> Delivery:
+        attempt = delivery_count(msg)
+        return Delivery(event, data, attempt, last_attempt=attempt >= self._max_attempts)
 
     async def drain(self) -> None:
         if self._committing is not None:
             committing, self._committing = self._committing, None
             await committing
 
-    async def _commit(
-        self, commit: BatchCommit, good: list[tuple[Msg, CloudEvent, BaseModel]], deliveries: list[Delivery]
-    ) -> None:
+    async def _commit(self, commit: BatchCommit, batch: list[_Fetched]) -> None:
         try:
-            later = set(await commit())
+            later = await commit()
         except Exception as exc:
-            await self._retry_batch(good, exc)
+            await self._failed(batch, exc)
             return
-        # An ack is a plain publish into the client's buffer: awaiting them in turn avoids a task per message.
-        for position, (msg, _, _) in enumerate(good):
-            if position in later:
-                await msg.nak(delay=self._backoff_for(deliveries[position].attempt))
-            else:
-                await msg.ack()
+        await self._settle(batch, later)
 
-    async def _retry_batch(self, good: list[tuple[Msg, CloudEvent, BaseModel]], exc: Exception) -> None:
-        for msg, event, _ in good:
-            await self._retry_or_give_up(msg, event, exc)
+    async def _settle(self, batch: list[_Fetched], later: Collection[int]) -> None:
+        # An ack is a plain publish into the client's buffer: awaiting them in turn avoids a task per message.
+        again = set(later)
+        for position, fetched in enumerate(batch):
+            if position in again:
+                await fetched.msg.nak(delay=self._backoff_for(fetched.delivery.attempt))
+            else:
+                await fetched.msg.ack()
+
+    async def _failed(self, batch: list[_Fetched], exc: Exception) -> None:
+        if len(batch) == 1 or self._is_unavailable(exc):
+            for fetched in batch:
+                await self._retry_or_give_up(fetched.msg, fetched.event, exc)
+            return
+        log.warning("%s: a batch of %d failed (%r); handling its halves apart", self.durable, len(batch), exc)
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            try:
+                later = await self._handle([fetched.delivery for fetched in half])
+            except Exception as half_exc:
+                await self._failed(half, half_exc)
+            else:
+                await self._settle(half, later)
+
+
+class _Fetched(NamedTuple):
+    msg: Msg
+    event: CloudEvent
+    delivery: Delivery
 
 
 def _in_one_phase(handler: BatchHandler) -> BatchPreparer:

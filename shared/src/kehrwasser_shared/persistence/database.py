@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -92,3 +93,18 @@ def retried_on_lost_connection(read: Callable[[T], Awaitable[R]]) -> Callable[[T
             return await read(request)
 
     return run
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error says the database could not be reached, rather than that the data was wrong: then
+    handling a part of the work again, at once, would only fail the same way."""
+    seen: BaseException | None = error
+    for _ in range(10):  # the chain of causes, as far as it goes
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError | TimeoutError | PoolTimeout):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +47,16 @@ class InvalidAlliance(AllianceError):
     code = "invalid-alliance"
 
 
+class InvalidMeetingTime(AllianceError):
+    """A start in the past, beyond the planning horizon, or a wall-clock time the time zone skips."""
+
+    code = "invalid-meeting-time"
+
+
+MEETING_HORIZON = timedelta(days=5 * 365)
+"""How far ahead a meeting may be scheduled: beyond it, a date is far more likely a typo than a plan."""
+
+
 @dataclass(frozen=True)
 class Membership:
     member_id: str
@@ -83,7 +93,7 @@ class Meeting:
     meeting_id: str
     alliance_id: str
     title: str
-    starts_at: datetime
+    starts_at: datetime  # wall-clock time in `timezone`, without offset
     timezone: str
     duration_minutes: int
     location: str
@@ -140,18 +150,49 @@ def schedule_meeting(
     timezone: str,
     duration_minutes: int,
     location: str,
+    now: datetime,
 ) -> Meeting:
-    """Every current member is invited; the start is wall-clock time in the meeting's time zone."""
+    """Every current member is invited; the start is kept as wall-clock time in the meeting's time zone."""
     check_moderator(alliance, requested_by)
     check_timezone(timezone)
+    wall_clock = local_start(starts_at, timezone)
+    check_start(wall_clock, timezone, now)
     return Meeting(
         meeting_id=meeting_id,
         alliance_id=alliance.alliance_id,
         title=title.strip(),
-        starts_at=starts_at.replace(tzinfo=None),
+        starts_at=wall_clock,
         timezone=timezone,
         duration_minutes=duration_minutes,
         location=location.strip(),
         organizer_id=requested_by,
         attendee_ids=tuple(alliance.members),
     )
+
+
+def local_start(starts_at: datetime, timezone: str) -> datetime:
+    """The wall-clock start in ``timezone``: a time without offset is one already; one with an offset names an
+    instant, shown in the zone (so ``18:00+05:00`` keeps its meaning instead of losing its offset)."""
+    if starts_at.tzinfo is None:
+        return starts_at
+    return starts_at.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+
+
+def instant_of(wall_clock: datetime, timezone: str) -> datetime:
+    """The instant a wall-clock time in ``timezone`` stands for; of a time that occurs twice, the first."""
+    return wall_clock.replace(tzinfo=ZoneInfo(timezone), fold=0)
+
+
+def check_start(wall_clock: datetime, timezone: str, now: datetime) -> None:
+    start = instant_of(wall_clock, timezone)
+    # A time inside a daylight-saving gap does not survive the round trip through UTC (02:30 becomes 03:30).
+    if start.astimezone(UTC).astimezone(start.tzinfo).replace(tzinfo=None) != wall_clock:
+        raise InvalidMeetingTime(
+            f"{wall_clock:%Y-%m-%d %H:%M} does not exist in {timezone}: the clocks skip it (daylight saving time)"
+        )
+    if start <= now:
+        raise InvalidMeetingTime(f"the start {wall_clock:%Y-%m-%d %H:%M} ({timezone}) has passed")
+    if start > now + MEETING_HORIZON:
+        raise InvalidMeetingTime(
+            f"the start {wall_clock:%Y-%m-%d %H:%M} is more than {MEETING_HORIZON.days} days ahead"
+        )

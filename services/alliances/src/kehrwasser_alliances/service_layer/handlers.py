@@ -73,7 +73,9 @@ async def join_alliance(
     return contracts.MembershipView(alliance_id=alliance.alliance_id, member_id=existing.member_id, role=existing.role)
 
 
-async def schedule_meeting(command: contracts.ScheduleMeeting, uow: AlliancesUnitOfWork) -> contracts.MeetingView:
+async def schedule_meeting(
+    command: contracts.ScheduleMeeting, uow: AlliancesUnitOfWork, clock: Clock
+) -> contracts.MeetingView:
     async with uow:
         alliance = await _get(uow, command.alliance_id)
         meeting = model.schedule_meeting(
@@ -85,9 +87,10 @@ async def schedule_meeting(command: contracts.ScheduleMeeting, uow: AlliancesUni
             timezone=command.timezone,
             duration_minutes=command.duration_minutes,
             location=command.location,
+            now=clock(),
         )
         await uow.alliances.add_meeting(meeting)
-        fields = asdict(meeting)
+        fields = {**asdict(meeting), "starts_at": model.instant_of(meeting.starts_at, meeting.timezone)}
         uow.emit(contracts.MEETING_SCHEDULED, contracts.MeetingScheduledV1(**fields, alliance_name=alliance.name))
         await uow.commit()
     return contracts.MeetingView.model_validate(fields)

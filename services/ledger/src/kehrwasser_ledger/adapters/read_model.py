@@ -46,15 +46,23 @@ class SqlLedgerReadModel(LedgerReadModel):
         assert self._connection is not None, "read model used outside 'async with'"
         return self._connection
 
-    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account | None] | None:
         # One statement, one round trip: the query that must stay fast whatever the number of entries.
         row = (
             await self.connection.execute(
-                select(ledger_alliances.c.warning_threshold_cents, accounts)
+                select(
+                    ledger_alliances.c.warning_threshold_cents,
+                    ledger_members.c.member_id.label("membership"),
+                    accounts,
+                )
                 .select_from(
                     ledger_alliances.outerjoin(
                         accounts,
                         (accounts.c.alliance_id == ledger_alliances.c.alliance_id) & (accounts.c.owner_id == member_id),
+                    ).outerjoin(
+                        ledger_members,
+                        (ledger_members.c.alliance_id == ledger_alliances.c.alliance_id)
+                        & (ledger_members.c.member_id == member_id),
                     )
                 )
                 .where(ledger_alliances.c.alliance_id == alliance_id)
@@ -63,9 +71,18 @@ class SqlLedgerReadModel(LedgerReadModel):
         if row is None:
             return None
         red_below = points(row.warning_threshold_cents)
-        if row.owner_id is None:
-            return red_below, Account(alliance_id, member_id)
-        return red_below, account_of(row)
+        if row.owner_id is not None:
+            return red_below, account_of(row)
+        return red_below, None if row.membership is None else Account(alliance_id, member_id)
+
+    async def member_known(self, alliance_id: str, member_id: str) -> bool:
+        member = select(ledger_members.c.member_id).where(
+            (ledger_members.c.alliance_id == alliance_id) & (ledger_members.c.member_id == member_id)
+        )
+        account = select(accounts.c.owner_id).where(
+            (accounts.c.alliance_id == alliance_id) & (accounts.c.owner_id == member_id)
+        )
+        return await self.connection.scalar(member.union_all(account).limit(1)) is not None
 
     async def alliance_known(self, alliance_id: str) -> bool:
         found = await self.connection.scalar(

@@ -25,6 +25,15 @@ class NotAMember(LedgerError):
         super().__init__(f"{member_id} is not a member of alliance {alliance_id}")
 
 
+class UnknownMember(LedgerError):
+    """Asked about someone the alliance does not know: a typo must not look like a member with no entries."""
+
+    code = "unknown-member"
+
+    def __init__(self, member_id: str, alliance_id: str) -> None:
+        super().__init__(f"{member_id} is not known as a member of alliance {alliance_id}")
+
+
 class InvalidContribution(LedgerError):
     code = "invalid-contribution"
 

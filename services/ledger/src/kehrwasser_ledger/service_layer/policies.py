@@ -11,7 +11,7 @@ from typing import Any
 from kehrwasser_shared.contracts import ledger as contracts
 
 from ..domain import model
-from ..domain.errors import NotAllowed, UnknownAlliance
+from ..domain.errors import NotAllowed, UnknownAlliance, UnknownMember
 from ..domain.policy import BalancePolicy
 from .handlers import announce_light, books_of
 from .unit_of_work import LedgerUnitOfWork
@@ -56,6 +56,8 @@ async def traffic_lights(
             accounts = [a for a in await uow.accounts.all_of(query.alliance_id) if a.owner_id != model.ALLIANCE_ACCOUNT]
         else:
             found = await uow.accounts.get_many(query.alliance_id, [query.member_id])
+            if not found and not await uow.alliances.members_among(query.alliance_id, [query.member_id]):
+                raise UnknownMember(query.member_id, query.alliance_id)
             accounts = [found.get(query.member_id, model.Account(query.alliance_id, query.member_id))]
     now = clock()
     return contracts.TrafficLights(

@@ -10,7 +10,7 @@ from typing import Any
 from kehrwasser_shared.contracts import ledger as contracts
 
 from ..domain import analytics
-from ..domain.errors import UnknownAlliance
+from ..domain.errors import UnknownAlliance, UnknownMember
 from .read_model import LedgerReadModel, StatementLine
 from .unit_of_work import LedgerUnitOfWork
 
@@ -25,6 +25,8 @@ async def balance(query: contracts.QueryBalance, read: LedgerReadModel) -> contr
     if found is None:
         raise UnknownAlliance(query.alliance_id)
     red_below, account = found
+    if account is None:
+        raise UnknownMember(query.member_id, query.alliance_id)
     return contracts.BalanceView(
         alliance_id=query.alliance_id,
         member_id=query.member_id,
@@ -40,7 +42,7 @@ async def balance(query: contracts.QueryBalance, read: LedgerReadModel) -> contr
 async def statement(query: contracts.QueryStatement, read: LedgerReadModel) -> contracts.MemberStatement:
     newest_first = query.order == contracts.StatementOrder.NEWEST_FIRST
     async with read:
-        await _known(read, query.alliance_id)
+        await _known_member(read, query.alliance_id, query.member_id)
         # One entry more than asked for tells whether another page follows.
         lines = await read.statement_lines(
             query.alliance_id,
@@ -62,7 +64,7 @@ async def statement(query: contracts.QueryStatement, read: LedgerReadModel) -> c
 async def balance_at(query: contracts.QueryBalanceAt, read: LedgerReadModel) -> contracts.BalanceAtView:
     moment = query.at if query.at.tzinfo else query.at.replace(tzinfo=UTC)
     async with read:
-        await _known(read, query.alliance_id)
+        await _known_member(read, query.alliance_id, query.member_id)
         mark = await read.balance_mark_at(query.alliance_id, query.member_id, moment)
     return contracts.BalanceAtView(
         alliance_id=query.alliance_id,
@@ -167,6 +169,12 @@ def _health_fields(health: analytics.AllianceHealth) -> dict[str, Any]:
 async def _known(read: LedgerReadModel, alliance_id: str) -> None:
     if not await read.alliance_known(alliance_id):
         raise UnknownAlliance(alliance_id)
+
+
+async def _known_member(read: LedgerReadModel, alliance_id: str, member_id: str) -> None:
+    await _known(read, alliance_id)
+    if not await read.member_known(alliance_id, member_id):
+        raise UnknownMember(member_id, alliance_id)
 
 
 def _statement_line(member_id: str, line: StatementLine) -> contracts.StatementLine:

@@ -69,9 +69,13 @@ class LedgerReadModel(abc.ABC):
         """The member's last entry whose contribution was recorded at or before ``moment``, if any."""
 
     @abc.abstractmethod
-    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account] | None:
-        """The alliance's red threshold and the member's maintained account (a fresh one if none yet), in one read;
-        None for an unknown alliance."""
+    async def member_known(self, alliance_id: str, member_id: str) -> bool:
+        """Whether the member belongs to the alliance or has an account in it (the alliance's own included)."""
+
+    @abc.abstractmethod
+    async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account | None] | None:
+        """The alliance's red threshold and the member's maintained account (a fresh one for a member without
+        entries yet, None for someone who is not a member), in one read; None for an unknown alliance."""
 
     @abc.abstractmethod
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:

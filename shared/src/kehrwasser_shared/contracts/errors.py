@@ -1,0 +1,39 @@
+"""Every error code a command can answer, with what it means: the list outside clients program against.
+
+Each `CommandContract` names the codes it may answer besides `ALWAYS`; the AsyncAPI document and the README
+show them, and tests keep this list, the contracts and the services' error classes in agreement.
+"""
+
+from __future__ import annotations
+
+INVALID_COMMAND = "invalid-command"
+INTERNAL_ERROR = "internal-error"
+
+ALWAYS = (INVALID_COMMAND, INTERNAL_ERROR)
+"""Codes every command may answer."""
+
+ERROR_CODES: dict[str, str] = {
+    INVALID_COMMAND: "The request is not valid JSON or does not match the command's schema; `details` names each "
+    "field and what is wrong with it. Nothing changed.",
+    INTERNAL_ERROR: "The service failed unexpectedly (its log says why); nothing changed, the request may be retried.",
+    "email-taken": "Another member is registered with this email address.",
+    "invalid-member": "The member's profile breaks a rule of the members service (the message says which).",
+    "unknown-member": "No such member: not registered, or not (yet) known to the service answering, or not a "
+    "member of the alliance asked about.",
+    "unknown-alliance": "No such alliance, or not (yet) known to the service answering.",
+    "invalid-alliance": "The alliance's details break a rule (the message says which).",
+    "not-a-moderator": "Only a moderator of the alliance may do this.",
+    "invalid-timezone": "Not an IANA time zone name such as Europe/Berlin.",
+    "invalid-meeting-time": "The start has passed, lies more than five years ahead, or does not exist in the "
+    "meeting's time zone (inside a daylight-saving gap).",
+    "not-a-member": "Giver or receiver is not a member of the alliance (or not yet known to the ledger).",
+    "invalid-contribution": "The contribution breaks a booking rule (the message says which): e.g. giving to oneself.",
+    "conflict": "The id was used before with different fields; a retry must repeat the original exactly.",
+    "unknown-contribution": "No contribution with this id.",
+    "already-reversed": "The contribution has already been reversed.",
+    "not-allowed": "The one asking may not do this (e.g. only a moderator or the original giver may reverse).",
+    "invalid-policy": "The balance policy would be inconsistent (the message says which rule it breaks).",
+    "below-floor": "The contribution would take the receiver below the alliance's floor.",
+    "probation-limit": "A newcomer who has not given yet would receive more than the probation limit.",
+    "not-pending": "The contribution is not waiting for confirmation (any more).",
+}

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
+import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import icalendar
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kehrwasser_notify.domain import emails
 from kehrwasser_notify.domain.model import Contact, delivery_id, retry_delay
+from kehrwasser_shared.contracts.common import SINGLE_LINE
 
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -142,3 +149,90 @@ def test_retry_delays_grow_and_are_capped() -> None:
     assert retry_delay(1).total_seconds() == 5
     assert retry_delay(2).total_seconds() == 10
     assert retry_delay(30).total_seconds() == 3600
+
+
+def warning_to(contact: Contact) -> emails.Rendered | emails.NotRendered:
+    return emails.render(
+        lambda: emails.balance_warning(
+            sender=SENDER,
+            contact=contact,
+            alliance_name="Hamburg Founders",
+            balance=Decimal("-7"),
+            threshold=Decimal("-5"),
+            light="red",
+            message_id="<w4@kehrwasser>",
+            now=NOW,
+        )
+    )
+
+
+@pytest.mark.parametrize("character", ["\r", "\n", "\x00", "\x0b", "\x1f", "\x7f", "\x85", "\u2028", "\u2029", "\t"])
+def test_a_name_with_a_control_character_is_refused_not_written_into_a_header(character: str) -> None:
+    # Python's own header check stops CR and LF in a subject, but lets NUL, vertical tab and others through.
+    result = warning_to(Contact("eve", f"Eve{character}Bcc: x@y.z", "eve@example.org", "en"))
+    assert isinstance(result, emails.NotRendered)
+    assert f"recipient's name holds the control character U+{ord(character):04X}" in result.reason
+
+
+def test_a_rendered_message_names_its_recipient_as_its_to_header_has_it() -> None:
+    result = warning_to(LINUS)
+    assert isinstance(result, emails.Rendered)
+    assert result.recipient == "linus@example.org"
+    assert parsed_bytes(result.message)["To"].addresses[0].display_name == "Linus <Torvalds>"
+
+
+def test_an_address_that_is_not_one_address_is_refused() -> None:
+    result = warning_to(Contact("eve", "Eve", "eve@example.org, mallory@example.org", "en"))
+    assert isinstance(result, emails.NotRendered)
+
+
+def test_headers_refuse_exactly_what_a_single_line_contract_field_refuses() -> None:
+    """The domain does not import the contracts; this keeps its rule and theirs the same."""
+    single_line = re.compile(SINGLE_LINE)
+    characters = [chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]
+    refused_by_contract = {c for c in characters if single_line.fullmatch(c) is None}
+    refused_in_headers = {c for c in characters if unicodedata.category(c) in emails.UNSAFE_IN_HEADERS}
+    assert refused_in_headers == refused_by_contract
+
+
+INVITATION_HEADERS = sorted(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Auto-Submitted",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Language",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=30), title=st.text(max_size=30))
+def test_no_name_or_title_adds_a_header_to_an_invitation(name: str, title: str) -> None:
+    contact = Contact("eve", name, "eve@example.org", "en")
+    meeting = dataclasses.replace(COURSE_CHECK, title=title)
+    result = emails.render(
+        lambda: emails.meeting_invitation(
+            sender=SENDER, contact=contact, organizer=LINUS, meeting=meeting, message_id="<i2@kehrwasser>", now=NOW
+        )
+    )
+    unsafe = any(unicodedata.category(c) in emails.UNSAFE_IN_HEADERS for c in name + title)
+    assert isinstance(result, emails.NotRendered) == unsafe, result
+    if isinstance(result, emails.Rendered):
+        message = parsed_bytes(result.message)
+        assert sorted(message.keys()) == INVITATION_HEADERS
+        assert [a.addr_spec for a in message["To"].addresses] == ["eve@example.org"]
+        [event] = icalendar.Calendar.from_ical(
+            next(p for p in message.walk() if p.get_content_type() == "text/calendar").get_payload(decode=True)
+        ).walk("VEVENT")
+        assert str(event["SUMMARY"]) == title
+
+
+def parsed_bytes(raw: bytes) -> email.message.EmailMessage:
+    result = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(result, email.message.EmailMessage)
+    return result

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kehrwasser_notify.adapters.tables import deliveries, messaging
+from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import MIGRATIONS, mail_delivery
 from kehrwasser_notify.domain.model import Contact
 from kehrwasser_notify.service_layer import handlers
@@ -47,14 +50,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def queue_a_warning_for_linus(uow: Callable[[], NotifyUnitOfWork]) -> None:
-    async with uow() as unit:
-        await unit.contacts.save(Contact("linus", "Linus Torvalds", "linus@example.org", "en"))
-        await unit.alliances.save("hamburg", "Hamburg Founders")
-        await unit.commit()
-    warning = ledger.BalanceWarningV2(
+def red_warning(member_id: str) -> ledger.BalanceWarningV2:
+    return ledger.BalanceWarningV2(
         alliance_id="hamburg",
-        member_id="linus",
+        member_id=member_id,
         light=ledger.TrafficLight.RED,
         previous_light=ledger.TrafficLight.GREEN,
         reason=ledger.LightReason.BALANCE,
@@ -62,6 +61,14 @@ async def queue_a_warning_for_linus(uow: Callable[[], NotifyUnitOfWork]) -> None
         threshold=Decimal("-5"),
         occurred_at=NOW,
     )
+
+
+async def queue_a_warning_for_linus(uow: Callable[[], NotifyUnitOfWork]) -> None:
+    async with uow() as unit:
+        await unit.contacts.save(Contact("linus", "Linus Torvalds", "linus@example.org", "en"))
+        await unit.alliances.save("hamburg", "Hamburg Founders")
+        await unit.commit()
+    warning = red_warning("linus")
     event = make_event(type_=ledger.BALANCE_WARNING.type, source="/test", data=warning)
     await handlers.warn_about_balance(event, warning, uow(), SENDER, clock)
 
@@ -95,3 +102,38 @@ async def test_a_mailer_told_to_stop_while_resting_stops_at_once(engine: AsyncEn
     stop.set()
     await asyncio.wait_for(running, 10)
     assert mailer.rounds == 1
+
+
+class RefusingSender(MailSender):
+    async def send(self, recipient: str, message: bytes) -> None:
+        raise ConnectionRefusedError("the mail server is away")
+
+
+async def test_only_a_commit_that_queued_deliveries_wakes_the_mailer(engine: AsyncEngine) -> None:
+    wake_ups: list[str] = []
+
+    def uow() -> NotifyUnitOfWork:
+        return SqlNotifyUnitOfWork(
+            engine, messaging, source="/notify", on_deliveries_queued=lambda: wake_ups.append("queued")
+        )
+
+    await queue_a_warning_for_linus(uow)
+    assert wake_ups == ["queued"]
+    # The mailer's own commits: a lease and a failed attempt, then a lease and the mark as sent.
+    assert await handlers.deliver_due(uow, RefusingSender(), clock) == 0
+    assert await handlers.deliver_due(uow, RecordingSender(), lambda: NOW + timedelta(hours=1)) == 1
+    # A commit that only records a message that could not be built: there is nothing to send.
+    async with uow() as unit:
+        await unit.contacts.save(Contact("eve", "Eve\r\nBcc: x@y.z", "eve@example.org", "en"))
+        await unit.commit()
+    await handlers.warn_about_balance(
+        make_event(type_=ledger.BALANCE_WARNING.type, source="/test", data=red_warning("eve")),
+        red_warning("eve"),
+        uow(),
+        SENDER,
+        clock,
+    )
+    async with engine.connect() as connection:
+        statuses = dict((await connection.execute(select(deliveries.c.member_id, deliveries.c.status))).all())
+    assert statuses == {"linus": "sent", "eve": "failed"}
+    assert wake_ups == ["queued"]

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import icalendar
 import nats
 import pytest
+from nats.js.api import ConsumerInfo
+from sqlalchemy import select
 
+from kehrwasser_notify.adapters.tables import deliveries, messaging
+from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import bootstrap
 from kehrwasser_notify.config import NotifySettings
+from kehrwasser_notify.domain.model import Contact
+from kehrwasser_notify.service_layer import handlers
 from kehrwasser_shared.contracts import alliances, ledger, make_event, members
+from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.embedded.mail_sink import MailSink
+from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.testing import running
 
 pytestmark = pytest.mark.integration
@@ -38,6 +48,80 @@ async def publish(js: Any, contract: Any, data: Any, msg_id: str | None = None) 
     event = make_event(type_=contract.type, source="/test", data=data)
     await js.publish(contract.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or event.id})
     return event.model_dump_json()
+
+
+async def consumer_reaches(
+    js: Any, source: str, durable: str, condition: Callable[[ConsumerInfo], bool], timeout: float = 20.0
+) -> ConsumerInfo:
+    """Wait until a durable consumer's state meets ``condition`` (read from the server every 50 ms)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        info = await js.consumer_info(stream_name(source), durable)
+        if condition(info):
+            return info
+        if loop.time() > deadline:
+            raise AssertionError(f"{durable} did not get there within {timeout}s: {info}")
+        await asyncio.sleep(0.05)
+
+
+def failed_once(info: ConsumerInfo) -> bool:
+    """The consumer's only message was delivered again: its first handling failed."""
+    return info.delivered is not None and (info.delivered.consumer_seq or 0) >= 2 and info.num_ack_pending == 1
+
+
+def settled(up_to_stream_seq: int) -> Callable[[ConsumerInfo], bool]:
+    def condition(info: ConsumerInfo) -> bool:
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        return (floor or 0) >= up_to_stream_seq and info.num_ack_pending == 0 and info.num_pending == 0
+
+    return condition
+
+
+async def recorded_deliveries(database_url: str) -> dict[str, tuple[str, str | None]]:
+    """Status and last error of every delivery, by member."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(deliveries.c.member_id, deliveries.c.status, deliveries.c.last_error)
+            )
+            return {row.member_id: (row.status, row.last_error) for row in rows}
+    finally:
+        await engine.dispose()
+
+
+def hamburg_founded() -> alliances.AllianceCreatedV1:
+    return alliances.AllianceCreatedV1(
+        alliance_id="hamburg",
+        name="Hamburg Founders",
+        purpose="",
+        focus=[],
+        warning_threshold=Decimal("-5"),
+        moderator_id="ada",
+        created_at=NOW,
+    )
+
+
+def course_check(attendee_ids: list[str]) -> alliances.MeetingScheduledV1:
+    return alliances.MeetingScheduledV1(
+        meeting_id="m-1",
+        alliance_id="hamburg",
+        alliance_name="Hamburg Founders",
+        title="Course check",
+        starts_at=datetime(2026, 12, 1, 17, 0, tzinfo=UTC),  # 18:00 in Berlin
+        timezone="Europe/Berlin",
+        duration_minutes=90,
+        location="https://meet.example.org/hamburg",
+        organizer_id="ada",
+        attendee_ids=attendee_ids,
+    )
+
+
+def calendar_event(message: EmailMessage) -> icalendar.Event:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    [event] = icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+    return event
 
 
 def registered(member_id: str, name: str, language: str) -> members.MemberRegisteredV1:
@@ -74,29 +158,19 @@ async def test_a_warning_before_the_contact_is_known_is_retried_and_sent_once(
         nc = await nats.connect(nats_url)
         try:
             js = nc.jetstream()
-            await publish(
-                js,
-                alliances.ALLIANCE_CREATED,
-                alliances.AllianceCreatedV1(
-                    alliance_id="hamburg",
-                    name="Hamburg Founders",
-                    purpose="",
-                    focus=[],
-                    warning_threshold=Decimal("-5"),
-                    moderator_id="ada",
-                    created_at=NOW,
-                ),
-            )
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
+            await consumer_reaches(js, "alliances", handlers.ALLIANCES_CONSUMER, settled(1))
             payload = await publish(js, ledger.BALANCE_WARNING, warning_for("linus"))
-            await asyncio.sleep(0.5)  # the warning fails while Linus is unknown
+            await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, failed_once)  # Linus is unknown
             await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
             [message] = await asyncio.to_thread(mail_sink.wait_for, 1, 20.0)
             # The same event again (a producer's retry past the duplicate window): no second mail.
-            await js.publish(ledger.BALANCE_WARNING.subject, payload.encode(), headers={"Nats-Msg-Id": "again"})
-            await asyncio.sleep(1.5)
+            again = await js.publish(ledger.BALANCE_WARNING.subject, payload.encode(), headers={"Nats-Msg-Id": "again"})
+            await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, settled(again.seq))
         finally:
             await nc.close()
     assert len(mail_sink.messages) == 1
+    assert list(await recorded_deliveries(database_url)) == ["linus"]
     assert message["To"].addresses[0].addr_spec == "linus@example.org"
     assert "Hamburg Founders" in message["Subject"]
     assert message["Content-Language"] == "en"
@@ -111,32 +185,51 @@ async def test_every_attendee_gets_an_invitation_with_the_same_uid(
             js = nc.jetstream()
             await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
             await publish(js, members.MEMBER_REGISTERED, registered("grace", "Grace Hopper", "en"))
-            await publish(
-                js,
-                alliances.MEETING_SCHEDULED,
-                alliances.MeetingScheduledV1(
-                    meeting_id="m-1",
-                    alliance_id="hamburg",
-                    alliance_name="Hamburg Founders",
-                    title="Course check",
-                    starts_at=datetime(2026, 12, 1, 18, 0),
-                    timezone="Europe/Berlin",
-                    duration_minutes=90,
-                    location="https://meet.example.org/hamburg",
-                    organizer_id="ada",
-                    attendee_ids=["ada", "grace"],
-                ),
-            )
+            await publish(js, alliances.MEETING_SCHEDULED, course_check(["ada", "grace"]))
             messages = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
         finally:
             await nc.close()
     assert sorted(m["To"].addresses[0].addr_spec for m in messages) == ["ada@example.org", "grace@example.org"]
     for message in messages:
-        [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-        [event] = icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+        event = calendar_event(message)
         assert str(event["UID"]) == "m-1@kehrwasser"
         assert str(event["ATTENDEE"]) == f"mailto:{message['To'].addresses[0].addr_spec}"
         assert str(event["ORGANIZER"]) == "mailto:ada@example.org"
+        assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+        assert event["DTSTART"].dt.replace(tzinfo=None) == datetime(2026, 12, 1, 18, 0)
+
+
+async def test_an_attendee_whose_data_cannot_go_into_a_mail_fails_alone_and_the_others_are_invited(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    parts = bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))
+    async with running(parts):
+        # Eve's contact was stored before the contracts refused line breaks in names.
+        async with SqlNotifyUnitOfWork(parts.engine, messaging, source="/test") as uow:
+            await uow.contacts.save(Contact("eve", "Eve\r\nBcc: x@y.z", "eve@example.org", "en"))
+            await uow.commit()
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+            await publish(js, members.MEMBER_REGISTERED, registered("grace", "Grace Hopper", "en"))
+            await consumer_reaches(js, "members", handlers.MEMBERS_CONSUMER, settled(2))
+            await publish(js, alliances.MEETING_SCHEDULED, course_check(["ada", "eve", "grace"]))
+            messages = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
+            info = await consumer_reaches(js, "alliances", handlers.ALLIANCES_CONSUMER, settled(1))
+        finally:
+            await nc.close()
+    assert info.delivered.consumer_seq == 1  # handled at the first delivery: never retried
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages) == ["ada@example.org", "grace@example.org"]
+    for message in messages:
+        assert message["Bcc"] is None
+        assert str(calendar_event(message)["ATTENDEE"]) == f"mailto:{message['To'].addresses[0].addr_spec}"
+    recorded = await recorded_deliveries(database_url)
+    status, reason = recorded["eve"]
+    assert status == "failed"
+    assert reason is not None
+    assert "the recipient's name holds the control character U+000D" in reason
+    assert set(recorded) == {"ada", "eve", "grace"}
 
 
 async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators(

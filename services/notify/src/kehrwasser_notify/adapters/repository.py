@@ -64,9 +64,10 @@ class SqlDeliveries(DeliveryRepository):
                 "member_id": d.member_id,
                 "recipient": d.recipient,
                 "message": d.message,
-                "status": "pending",
+                "status": "pending" if d.problem is None else "failed",
                 "attempts": 0,
                 "next_attempt_at": due,
+                "last_error": d.problem,
                 "created_at": d.created_at,
             }
             for d in new
@@ -74,7 +75,7 @@ class SqlDeliveries(DeliveryRepository):
         ]
         if rows:
             await self._connection.execute(insert(deliveries), rows)
-            self.queued += len(rows)
+            self.queued += sum(row["status"] == "pending" for row in rows)
 
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:
         rows = (

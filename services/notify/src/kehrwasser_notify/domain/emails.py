@@ -1,17 +1,22 @@
 """Build the emails: multipart plain text and HTML, and for meetings an iCalendar REQUEST (RFC 5545/5546).
 
 Pure functions: they take what the mail says and return ``EmailMessage`` objects, never send anything.
+Text that goes into a header is refused (`UnsafeHeaderText`) rather than cleaned up when it holds a control
+character: a line break there would start a header of its own (``Bcc: ...``).
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -20,6 +25,36 @@ from . import texts
 from .model import Contact
 
 PRODID = "-//Kehrwasser//Alliances//EN"
+# Unicode's control characters (C0, DEL, C1) and its line and paragraph separators: mail programs end a
+# header line at some of them, and none of them belongs in a name or a subject.
+UNSAFE_IN_HEADERS = frozenset({"Cc", "Zl", "Zp"})
+
+
+class UnsafeHeaderText(ValueError):
+    """Text that would go into a header holds a control character."""
+
+
+class Rendered(NamedTuple):
+    recipient: str
+    """The address the message is written to, as its To header has it."""
+    message: bytes
+
+
+class NotRendered(NamedTuple):
+    reason: str
+
+
+def render(build: Callable[[], EmailMessage]) -> Rendered | NotRendered:
+    """One recipient's message as bytes, or why it cannot be built.
+
+    Building is pure, so a message that cannot be built now never can: the reason is returned, not raised,
+    and the other recipients of the same event get theirs.
+    """
+    try:
+        message = build()
+        return Rendered(message["To"].addresses[0].addr_spec, message.as_bytes())
+    except Exception as exc:
+        return NotRendered(f"cannot build the message: {exc!r}")
 
 
 @dataclass(frozen=True)
@@ -28,10 +63,17 @@ class MeetingDetails:
     sequence: int
     alliance_name: str
     title: str
-    starts_at: datetime  # wall-clock time in `timezone`
+    starts_at: datetime
+    """The start: an instant (with offset), or, in events from before that, the wall-clock time in `timezone`."""
     timezone: str
     duration_minutes: int
     location: str
+
+    def wall_clock_start(self) -> datetime:
+        """The start as clocks in `timezone` show it (without offset)."""
+        if self.starts_at.tzinfo is None:
+            return self.starts_at
+        return self.starts_at.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
 
 
 def balance_warning(
@@ -86,7 +128,7 @@ def _plain_and_html(
     message = _envelope(sender, contact, subject, message_id, now)
     message.set_content(body)
     message.add_alternative(_html(subject, body), subtype="html")
-    message["Content-Language"] = contact.language
+    message["Content-Language"] = header_text(contact.language, "language")
     return message
 
 
@@ -105,7 +147,7 @@ def meeting_invitation(
         name=contact.name,
         alliance=meeting.alliance_name,
         title=meeting.title,
-        when_text=texts.when(meeting.starts_at, meeting.timezone, language),
+        when_text=texts.when(meeting.wall_clock_start(), meeting.timezone, language),
         location=meeting.location,
         duration=meeting.duration_minutes,
     )
@@ -118,7 +160,7 @@ def meeting_invitation(
     message.add_alternative(calendar.decode(), subtype="calendar", params={"method": "REQUEST"})
     message.add_attachment(calendar, maintype="application", subtype="ics", filename="invite.ics")
     # Set last: turning the message multipart moves Content-* headers down into the first part.
-    message["Content-Language"] = language
+    message["Content-Language"] = header_text(language, "language")
     return message
 
 
@@ -126,7 +168,7 @@ def meeting_calendar(
     meeting: MeetingDetails, *, attendee: Contact, organizer: Contact | None, sender: str, now: datetime
 ) -> bytes:
     zone = ZoneInfo(meeting.timezone)
-    start = meeting.starts_at.replace(tzinfo=zone)
+    start = meeting.wall_clock_start().replace(tzinfo=zone)
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -178,14 +220,24 @@ def _address(email: str, **params: str) -> icalendar.vCalAddress:
 
 
 def _envelope(sender: str, contact: Contact, subject: str, message_id: str, now: datetime) -> EmailMessage:
+    sender_name, sender_address = parseaddr(sender)
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(display_name=contact.name, addr_spec=contact.email)
-    message["Subject"] = subject
+    # Address objects, not strings: the header registry quotes a display name and parses the address itself.
+    message["From"] = Address(display_name=header_text(sender_name, "sender's name"), addr_spec=sender_address)
+    message["To"] = Address(display_name=header_text(contact.name, "recipient's name"), addr_spec=contact.email)
+    message["Subject"] = header_text(subject, "subject")
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     return message
+
+
+def header_text(text: str, what: str) -> str:
+    """``text`` unchanged if it may go into a header; `UnsafeHeaderText` naming the character if not."""
+    for character in text:
+        if unicodedata.category(character) in UNSAFE_IN_HEADERS:
+            raise UnsafeHeaderText(f"the {what} holds the control character U+{ord(character):04X}")
+    return text
 
 
 def _html(subject: str, body: str) -> str:

@@ -38,12 +38,16 @@ class Delivery:
     recipient: str
     message: bytes
     created_at: datetime
+    problem: str | None = None
+    """Why the message could not be built; such a delivery is recorded failed at once and never sent."""
 
 
 SEND_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(hours=1)
 SENDING_LEASE = timedelta(minutes=2)
+LONGEST_ERROR = 1000
+"""Characters of a failure's reason kept with its delivery."""
 
 
 def delivery_id(event_id: str, member_id: str, kind: str) -> str:

@@ -47,34 +47,35 @@ async def warn_about_balance(
         if not await uow.claim_event(LEDGER_CONSUMER, event.id):
             return
         contacts = await _contacts(uow, [data.member_id, *data.escalate_to])
-        member = contacts[data.member_id]
         alliance_name = await uow.alliances.get(data.alliance_id) or data.alliance_id
-        now = clock()
-        delivery_id = model.delivery_id(event.id, data.member_id, "balance-warning")
-        warning = emails.balance_warning(
-            sender=sender,
-            contact=member,
-            alliance_name=alliance_name,
-            balance=data.balance,
-            threshold=data.threshold,
-            light=data.light.value,
-            message_id=_message_id(delivery_id),
-            now=now,
-        )
-        deliveries = [_delivery(delivery_id, "balance-warning", member, warning, now)]
-        for moderator_id in data.escalate_to:
-            delivery_id = model.delivery_id(event.id, moderator_id, "balance-escalation")
-            escalation = emails.red_escalation(
+        member, now = contacts[data.member_id], clock()
+
+        def warning(contact: model.Contact, message_id: str) -> EmailMessage:
+            return emails.balance_warning(
                 sender=sender,
-                moderator=contacts[moderator_id],
+                contact=contact,
+                alliance_name=alliance_name,
+                balance=data.balance,
+                threshold=data.threshold,
+                light=data.light.value,
+                message_id=message_id,
+                now=now,
+            )
+
+        def escalation(moderator: model.Contact, message_id: str) -> EmailMessage:
+            return emails.red_escalation(
+                sender=sender,
+                moderator=moderator,
                 member_name=member.name,
                 alliance_name=alliance_name,
                 balance=data.balance,
                 threshold=data.threshold,
-                message_id=_message_id(delivery_id),
+                message_id=message_id,
                 now=now,
             )
-            deliveries.append(_delivery(delivery_id, "balance-escalation", contacts[moderator_id], escalation, now))
+
+        deliveries = [_delivery(event, "balance-warning", member, warning, now)]
+        deliveries += [_delivery(event, "balance-escalation", contacts[m], escalation, now) for m in data.escalate_to]
         await uow.deliveries.add(deliveries, due=now)
         await uow.commit()
 
@@ -92,24 +93,19 @@ async def invite_to_meeting(
             sequence=data.sequence,
             alliance_name=data.alliance_name,
             title=data.title,
-            starts_at=data.starts_at.replace(tzinfo=None),
+            starts_at=data.starts_at,
             timezone=data.timezone,
             duration_minutes=data.duration_minutes,
             location=data.location,
         )
         now = clock()
-        deliveries = []
-        for member_id in data.attendee_ids:
-            delivery_id = model.delivery_id(event.id, member_id, "meeting-invitation")
-            message = emails.meeting_invitation(
-                sender=sender,
-                contact=contacts[member_id],
-                organizer=organizer,
-                meeting=meeting,
-                message_id=_message_id(delivery_id),
-                now=now,
+
+        def invitation(contact: model.Contact, message_id: str) -> EmailMessage:
+            return emails.meeting_invitation(
+                sender=sender, contact=contact, organizer=organizer, meeting=meeting, message_id=message_id, now=now
             )
-            deliveries.append(_delivery(delivery_id, "meeting-invitation", contacts[member_id], message, now))
+
+        deliveries = [_delivery(event, "meeting-invitation", contacts[m], invitation, now) for m in data.attendee_ids]
         await uow.deliveries.add(deliveries, due=now)
         await uow.commit()
 
@@ -137,7 +133,7 @@ async def deliver_due(
                 "delivery %s to %s failed (attempt %d): %r", delivery.delivery_id, delivery.recipient, attempt, exc
             )
             async with uow_factory() as uow:
-                await uow.deliveries.mark_failed(delivery.delivery_id, repr(exc)[:1000], retry_at)
+                await uow.deliveries.mark_failed(delivery.delivery_id, repr(exc)[: model.LONGEST_ERROR], retry_at)
                 await uow.commit()
             continue
         async with uow_factory() as uow:
@@ -160,13 +156,17 @@ def _message_id(delivery_id: str) -> str:
 
 
 def _delivery(
-    delivery_id: str, kind: str, contact: model.Contact, message: EmailMessage, now: datetime
+    event: CloudEvent,
+    kind: str,
+    contact: model.Contact,
+    build: Callable[[model.Contact, str], EmailMessage],
+    now: datetime,
 ) -> model.Delivery:
-    return model.Delivery(
-        delivery_id=delivery_id,
-        kind=kind,
-        member_id=contact.member_id,
-        recipient=contact.email,
-        message=message.as_bytes(),
-        created_at=now,
-    )
+    """The delivery of one recipient's message; if it cannot be built, recorded failed with the reason."""
+    delivery_id = model.delivery_id(event.id, contact.member_id, kind)
+    rendered = emails.render(lambda: build(contact, _message_id(delivery_id)))
+    if isinstance(rendered, emails.NotRendered):
+        log.warning("%s of event %s to member %r: %s", kind, event.id, contact.member_id, rendered.reason)
+        problem = rendered.reason[: model.LONGEST_ERROR]
+        return model.Delivery(delivery_id, kind, contact.member_id, contact.email, b"", now, problem)
+    return model.Delivery(delivery_id, kind, contact.member_id, rendered.recipient, rendered.message, now)

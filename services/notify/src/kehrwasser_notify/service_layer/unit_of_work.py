@@ -29,7 +29,8 @@ class AllianceNames(abc.ABC):
 class DeliveryRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, deliveries: list[Delivery], *, due: datetime) -> None:
-        """Queue deliveries; one whose id is already queued is left as it is."""
+        """Queue deliveries (one with a `Delivery.problem` is recorded failed instead); one whose id is already
+        queued is left as it is."""
 
     @abc.abstractmethod
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kehrwasser_notify.adapters.tables import deliveries, messaging
 from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import MIGRATIONS
-from kehrwasser_notify.domain.model import Contact, Delivery
+from kehrwasser_notify.domain.model import AllianceNotYetKnown, Contact, Delivery
 from kehrwasser_notify.service_layer import handlers
 from kehrwasser_notify.service_layer.unit_of_work import (
     AllianceNames,
@@ -210,6 +210,29 @@ class NotifyHandlersContract:
         recorded = await notify.recorded()
         assert [d.status for d in recorded.values()] == ["failed", "failed"]
         assert all(reason in (d.last_error or "") for d in recorded.values())
+
+    async def test_a_warning_that_overtakes_its_alliance_waits_for_the_alliances_name(self, notify: Notify) -> None:
+        await notify.know(LINUS, alliance=None)
+        data = red_warning("linus")
+        event = event_of(ledger.BALANCE_WARNING, data)
+        with pytest.raises(AllianceNotYetKnown):
+            await notify.warn(data, event)
+        assert await notify.recorded() == {}
+        created = alliances.AllianceCreatedV1(
+            alliance_id="hamburg",
+            name="Hamburg Founders",
+            purpose="",
+            focus=[],
+            warning_threshold=Decimal("-5"),
+            moderator_id="ada",
+            created_at=NOW,
+        )
+        await handlers.learn_alliance(event_of(alliances.ALLIANCE_CREATED, created), created, notify.uow())
+        await notify.warn(data, event)  # the consumer's redelivery
+        [warning] = (await notify.recorded()).values()
+        message = warning.parsed()
+        assert message["Subject"] == "Your balance of contribution in Hamburg Founders is red"
+        assert "hamburg" not in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
     @pytest.mark.parametrize(
         ("starts_at", "wall_clock"),

@@ -232,6 +232,25 @@ async def test_an_attendee_whose_data_cannot_go_into_a_mail_fails_alone_and_the_
     assert set(recorded) == {"ada", "eve", "grace"}
 
 
+async def test_a_warning_that_overtakes_its_alliance_is_retried_and_names_the_alliance(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    async with running(bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
+            await consumer_reaches(js, "members", handlers.MEMBERS_CONSUMER, settled(1))
+            await publish(js, ledger.BALANCE_WARNING, warning_for("linus"))
+            await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, failed_once)  # Hamburg is unknown
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
+            [message] = await asyncio.to_thread(mail_sink.wait_for, 1, 20.0)
+        finally:
+            await nc.close()
+    assert message["Subject"] == "Your balance of contribution in Hamburg Founders is red"
+    assert "in the alliance Hamburg Founders is RED" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
 async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators(
     nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
 ) -> None:
@@ -241,11 +260,12 @@ async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators
             js = nc.jetstream()
             await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
             await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
             await publish(js, ledger.BALANCE_WARNING, warning_for("linus", escalate_to=["ada"]))
             messages = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
         finally:
             await nc.close()
     by_recipient = {m["To"].addresses[0].addr_spec: m for m in messages}
     assert set(by_recipient) == {"ada@example.org", "linus@example.org"}
-    assert by_recipient["linus@example.org"]["Subject"] == "Your balance of contribution in hamburg is red"
-    assert by_recipient["ada@example.org"]["Subject"] == "Linus Torvalds steht in hamburg auf Rot"
+    assert by_recipient["linus@example.org"]["Subject"] == "Your balance of contribution in Hamburg Founders is red"
+    assert by_recipient["ada@example.org"]["Subject"] == "Linus Torvalds steht in Hamburg Founders auf Rot"

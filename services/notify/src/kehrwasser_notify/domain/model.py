@@ -20,6 +20,18 @@ class ContactNotYetKnown(NotifyError):
         super().__init__(f"no contact details for member {member_id} yet")
 
 
+class AllianceNotYetKnown(NotifyError):
+    """The alliance-created event has not arrived yet: retried with backoff until it has.
+
+    A warning must name the alliance as its members know it, never by its id.
+    """
+
+    code = "unknown-alliance"
+
+    def __init__(self, alliance_id: str) -> None:
+        super().__init__(f"no name for alliance {alliance_id} yet")
+
+
 @dataclass(frozen=True)
 class Contact:
     member_id: str

@@ -47,7 +47,7 @@ async def warn_about_balance(
         if not await uow.claim_event(LEDGER_CONSUMER, event.id):
             return
         contacts = await _contacts(uow, [data.member_id, *data.escalate_to])
-        alliance_name = await uow.alliances.get(data.alliance_id) or data.alliance_id
+        alliance_name = await _alliance_name(uow, data.alliance_id)
         member, now = contacts[data.member_id], clock()
 
         def warning(contact: model.Contact, message_id: str) -> EmailMessage:
@@ -149,6 +149,13 @@ async def _contacts(uow: NotifyUnitOfWork, member_ids: list[str]) -> dict[str, m
         if member_id not in contacts:
             raise model.ContactNotYetKnown(member_id)
     return contacts
+
+
+async def _alliance_name(uow: NotifyUnitOfWork, alliance_id: str) -> str:
+    name = await uow.alliances.get(alliance_id)
+    if name is None:
+        raise model.AllianceNotYetKnown(alliance_id)
+    return name
 
 
 def _message_id(delivery_id: str) -> str:

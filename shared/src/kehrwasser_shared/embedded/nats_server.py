@@ -66,8 +66,19 @@ class NatsServer:
         ]
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]
-        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
+        log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(
+                args,
+                stdout=log or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                # A session of its own: Ctrl-C in a terminal signals the whole foreground process group, and
+                # nats-server must not exit before the clients that still drain through it; its owner stops it.
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child has its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

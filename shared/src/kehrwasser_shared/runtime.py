@@ -200,10 +200,27 @@ def _redact(url: str) -> str:
 
 
 def configure_logging(level: str, name: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s %(levelname)-7s [{name}] %(name)s: %(message)s",
-    )
+    """Plain lines with the service's name, from every logger, FastStream's included.
+
+    FastStream gives its loggers handlers that colour the level name whatever the output is: raw ANSI escapes
+    in log files and in `kehrwasser up`, which reads the services' output through a pipe. So ``faststream``
+    hands its records to the root logger, and the broker's access logger (which the broker creates later and
+    gives a colouring handler unless it finds a StreamHandler on stdout there) gets a plain one first.
+    """
+    import sys  # here, with the rest of the logging set-up
+
+    log_format = f"%(asctime)s %(levelname)-7s [{name}] %(name)s: %(message)s"
+    logging.basicConfig(level=level.upper(), format=log_format)
+    framework = logging.getLogger("faststream")
+    for handler in list(framework.handlers):
+        framework.removeHandler(handler)
+    framework.propagate = True
+    access = logging.getLogger("faststream.access.nats")
+    for handler in list(access.handlers):
+        access.removeHandler(handler)
+    plain = logging.StreamHandler(sys.stdout)
+    plain.setFormatter(logging.Formatter(log_format))
+    access.addHandler(plain)
 
 
 def service_main(

@@ -84,7 +84,7 @@ async def test_the_cli_pages_statements_and_shows_past_balances_the_matrix_and_h
                 "ledger", "balance-at", "hamburg", "linus", "2000-01-01T00:00", "--nats-url", nats_url
             )
             now = await kehrwasser(
-                "ledger", "balance-at", "hamburg", "linus", "2100-01-01T00:00Z", "--nats-url", nats_url
+                "ledger", "balance-at", "hamburg", "linus", "2099-12-31T23:59Z", "--nats-url", nats_url
             )
             assert (past["balance"], now["balance"], now["version"]) == ("0.00", "-7.00", 2)
             matrix = await kehrwasser("ledger", "matrix", "hamburg", "--kind", "referral", "--nats-url", nats_url)

@@ -1,43 +1,153 @@
-"""Send one command over NATS request/reply and print its typed reply."""
+"""Send commands over NATS request/reply: print the result, or one line saying which of three things failed.
+
+The three failures a person must tell apart, each with its exit code: NATS cannot be reached (nothing to do
+with the command), NATS is there but no service answers in time (not running, or a long command), and the
+service answered with an error (the command itself was refused).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import nats
+from nats.aio.client import Client
 from pydantic import BaseModel
 
 from kehrwasser_shared.contracts.registry import CommandContract
-from kehrwasser_shared.contracts.replies import CommandFailed
+from kehrwasser_shared.contracts.replies import CommandFailed, ErrorBody
 from kehrwasser_shared.messaging.client import CommandClient
 
+from .exit_codes import ExitCode
 
-async def send(nats_url: str, contract: CommandContract[Any, Any], request: BaseModel, timeout: float) -> BaseModel:
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=0)
+ResultT = TypeVar("ResultT", bound=BaseModel)
+CONNECT_TIMEOUT_SECONDS = 2
+
+
+class CannotConnect(Exception):
+    """No server of the NATS URL accepted a connection."""
+
+
+class NoAnswer(Exception):
+    """Connected, but the command's service did not answer."""
+
+    def __init__(self, contract: CommandContract[Any, Any], timeout: float, nobody_listens: bool) -> None:
+        if nobody_listens:
+            text = (
+                f"no answer from the {contract.service} service: nothing listens on {contract.subject} (is it running?)"
+            )
+        else:
+            text = (
+                f"no answer from the {contract.service} service within {timeout:g} s ({contract.subject}); "
+                "a command that takes longer needs a longer --timeout"
+            )
+        super().__init__(text)
+
+
+class ConnectionLost(Exception):
+    """NATS closed the connection while a command was under way."""
+
+
+class AnsweringClient(CommandClient):
+    """A `CommandClient` whose unanswered commands say which service kept silent."""
+
+    def __init__(self, nc: Client, *, timeout: float) -> None:
+        super().__init__(nc, timeout=timeout)
+        self.timeout = timeout
+
+    async def send(self, contract: CommandContract[Any, ResultT], request: BaseModel) -> ResultT:
+        try:
+            return await super().send(contract, request)
+        except nats.errors.NoRespondersError:
+            raise NoAnswer(contract, self.timeout, nobody_listens=True) from None
+        except nats.errors.TimeoutError:
+            raise NoAnswer(contract, self.timeout, nobody_listens=False) from None
+        except (nats.errors.ConnectionClosedError, nats.errors.StaleConnectionError) as exc:
+            raise ConnectionLost(str(exc)) from None
+
+
+async def connect(nats_url: str) -> Client:
+    """Connect to one of the servers of ``nats_url``, or raise `CannotConnect` within seconds, quietly.
+
+    nats-py's defaults suit a service, not a person: it keeps reconnecting for ever and logs every failed
+    attempt with a traceback.
+    """
+    failures: list[Exception] = []
+
+    async def remember(error: Exception) -> None:
+        failures.append(error)
+
     try:
-        return await CommandClient(nc, timeout=timeout).send(contract, request)
+        return await nats.connect(
+            [server.strip() for server in nats_url.split(",") if server.strip()],
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            allow_reconnect=False,
+            # For the first connection nats-py reads 0 as "no limit"; 1 tries each server at most twice.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0,
+            error_cb=remember,
+        )
+    except (nats.errors.Error, OSError) as exc:
+        raise CannotConnect(_reason(failures[-1] if failures else exc)) from None
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_SECONDS} s"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def describe(error: ErrorBody) -> str:
+    """A service's error reply in one line: ``<code>: <message> (<field>: <problem>; ...)``."""
+    details = "; ".join(f"{detail.field}: {detail.message}" for detail in error.details)
+    return f"{error.code}: {error.message}" + (f" ({details})" if details else "")
+
+
+def run_command(nats_url: str, contract: CommandContract[Any, Any], request: BaseModel, timeout: float) -> ExitCode:
+    """Send one command and print its result as JSON on stdout."""
+
+    async def send_and_print(client: CommandClient) -> None:
+        result = await client.send(contract, request)
+        print(result.model_dump_json(indent=2))
+
+    return run_session(nats_url, timeout, send_and_print)
+
+
+def run_session(nats_url: str, timeout: float, work: Callable[[CommandClient], Awaitable[None]]) -> ExitCode:
+    """Run ``work`` with a client connected to ``nats_url``; any failure becomes one line on stderr."""
+    try:
+        asyncio.run(_with_client(nats_url, timeout, work))
+    except CannotConnect as exc:
+        return _fail(
+            ExitCode.NATS_UNREACHABLE,
+            f"cannot connect to NATS at {nats_url}: {exc} (is `kehrwasser up` running? "
+            "--nats-url or KEHRWASSER_NATS_URL point elsewhere)",
+        )
+    except ConnectionLost as exc:
+        return _fail(ExitCode.NATS_UNREACHABLE, f"lost the connection to NATS at {nats_url}: {exc}")
+    except NoAnswer as exc:
+        return _fail(ExitCode.NO_ANSWER, str(exc))
+    except CommandFailed as failure:
+        return _fail(ExitCode.FAILED, describe(failure.error))
+    except KeyboardInterrupt:
+        return _fail(ExitCode.INTERRUPTED, "interrupted")
+    return ExitCode.OK
+
+
+async def _with_client(nats_url: str, timeout: float, work: Callable[[CommandClient], Awaitable[None]]) -> None:
+    nc = await connect(nats_url)
+    try:
+        await work(AnsweringClient(nc, timeout=timeout))
     finally:
         await nc.close()
 
 
-def run_command(nats_url: str, contract: CommandContract[Any, Any], request: BaseModel, timeout: float = 10.0) -> int:
-    """Print the result as JSON (exit 0), or the structured error on stderr (exit 1)."""
-    try:
-        result = asyncio.run(send(nats_url, contract, request, timeout))
-    except CommandFailed as failure:
-        print(json.dumps(failure.error.model_dump(), indent=2, ensure_ascii=False), file=sys.stderr)
-        return 1
-    except (nats.errors.NoServersError, OSError) as exc:
-        print(f"cannot reach NATS at {nats_url}: {exc} (is `kehrwasser up` running?)", file=sys.stderr)
-        return 1
-    except nats.errors.NoRespondersError:
-        print(f"no {contract.service} service answers {contract.subject}", file=sys.stderr)
-        return 1
-    except nats.errors.TimeoutError:
-        print(f"{contract.subject}: no reply within {timeout}s", file=sys.stderr)
-        return 1
-    print(result.model_dump_json(indent=2))
-    return 0
+def _fail(code: ExitCode, message: str) -> ExitCode:
+    print(message, file=sys.stderr)
+    return code

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("members", "alliances", "ledger", "notify")
+from .values import Service
+
+SERVICES: tuple[str, ...] = get_args(Service)
 UP_FILE = "up.json"
 
 
@@ -24,7 +27,7 @@ class CliSettings(BaseSettings):
         """Where commands go: the configured NATS, else the one a running `up` wrote down, else the default."""
         if self.nats_url:
             return self.nats_url
-        up_file = self.data_dir / UP_FILE
-        if up_file.exists():
-            return str(json.loads(up_file.read_text())["nats_url"])
-        return f"nats://127.0.0.1:{self.embedded_nats_port}"
+        try:
+            return str(json.loads((self.data_dir / UP_FILE).read_text())["nats_url"])
+        except (OSError, ValueError, KeyError):  # no `up` here, or a record half written or damaged
+            return f"nats://127.0.0.1:{self.embedded_nats_port}"

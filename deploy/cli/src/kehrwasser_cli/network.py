@@ -1,4 +1,8 @@
-"""`kehrwasser up`: the whole network on one machine, supervised, with its logs in one terminal."""
+"""`kehrwasser up`: the whole network on one machine, supervised, with its logs in one terminal.
+
+Ctrl-C reaches `up` alone: NATS and the services run in sessions of their own, so that `up` can stop the
+services first (while NATS still carries their last acknowledgements and drains), and NATS last.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +20,29 @@ from typing import IO
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.embedded.nats_server import NatsServer
 
+from .exit_codes import ExitCode
+from .occupancy import DataDirLock, already_running, port_in_use, port_taken
 from .settings import SERVICES, UP_FILE, CliSettings
 
 COLOURS = {"members": "36", "alliances": "35", "ledger": "33", "notify": "32", "up": "1"}
 STOP_GRACE_SECONDS = 15.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+_output_lock = threading.Lock()
+# SIGHUP too: a closed terminal must stop the network in order as well, not leave NATS and services behind.
+_STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+
+
+def _colours_wanted() -> bool:
+    # Colour for a person at a terminal only: a log file or a pipe gets plain text (NO_COLOR: https://no-color.org).
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def say(source: str, line: str) -> None:
     prefix = f"[{source}]".ljust(12)
-    if sys.stdout.isatty():
+    if _colours_wanted():
         prefix = f"\033[{COLOURS.get(source, '0')}m{prefix}\033[0m"
-    print(f"{prefix} {line}", flush=True)
+    with _output_lock:  # the services' reader threads print too; keep their lines whole
+        print(f"{prefix} {line}", flush=True)
 
 
 @dataclass
@@ -81,28 +96,75 @@ def _relay_lines(service: str, stream: IO[bytes]) -> None:
 
 
 def up(settings: CliSettings) -> int:
+    """Run the network until SIGINT or SIGTERM; refuse to start beside another one."""
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    lock = DataDirLock(data_dir)
+    if not lock.acquire():
+        return _refuse(already_running(data_dir, data_dir / UP_FILE))
+    try:
+        nats = NatsServer(data_dir / "nats", port=settings.embedded_nats_port, log_file=data_dir / "nats.log")
+        sink = MailSink(port=settings.embedded_smtp_port, directory=data_dir / "mail")
+        if problem := _ports_problem(nats, sink):
+            return _refuse(problem)
+        return _run(data_dir, nats, sink)
+    finally:
+        lock.release()
 
-    nats = NatsServer(data_dir / "nats", port=settings.embedded_nats_port, log_file=data_dir / "nats.log")
-    mail_dir = data_dir / "mail"
-    sink = MailSink(port=settings.embedded_smtp_port, directory=mail_dir)
+
+def _refuse(message: str) -> int:
+    print(f"cannot start: {message}", file=sys.stderr)
+    return ExitCode.FAILED
+
+
+def _ports_problem(nats: NatsServer, sink: MailSink) -> str | None:
+    if port_taken(nats.host, nats.port):
+        return port_in_use("NATS", nats.host, nats.port, "KEHRWASSER_EMBEDDED_NATS_PORT")
+    if port_taken(sink.host, sink.port):
+        return port_in_use("the SMTP sink", sink.host, sink.port, "KEHRWASSER_EMBEDDED_SMTP_PORT")
+    return None
+
+
+def _run(data_dir: Path, nats: NatsServer, sink: MailSink) -> int:
+    stop = threading.Event()
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, lambda *_: stop.set())
+    record = data_dir / UP_FILE
+    _write_record(record, nats, sink)
     try:
         nats.start()
     except RuntimeError as exc:
-        say("up", f"cannot start nats-server: {exc} (is another `up` running? see {data_dir / 'nats.log'})")
-        return 1
+        record.unlink(missing_ok=True)
+        return _refuse(f"nats-server did not start: {exc} (see {data_dir / 'nats.log'})")
     try:
         sink.start()
     except OSError as exc:
         nats.stop()
-        say("up", f"cannot start the SMTP sink on port {settings.embedded_smtp_port}: {exc}")
-        return 1
+        record.unlink(missing_ok=True)
+        return _refuse(f"the SMTP sink did not start on port {sink.port}: {exc}")
+    services = [Supervised(service, _service_env(data_dir, nats, sink)) for service in SERVICES]
+    try:
+        if not stop.is_set():
+            for each in services:
+                each.start()
+            _print_overview(data_dir, nats, sink, services)
+            _supervise(services, stop)
+    finally:
+        _stop_in_order(services, sink, nats)
+        record.unlink(missing_ok=True)
+        say("up", f"stopped; data kept in {data_dir} (run `kehrwasser up` again to resume)")
+    return ExitCode.OK
 
-    env = {
+
+def _write_record(record: Path, nats: NatsServer, sink: MailSink) -> None:
+    """Where this network runs: commands find its NATS here, and a second `up` names it when refusing."""
+    mail_dir = record.parent / "mail"
+    fields = {"pid": os.getpid(), "nats_url": nats.url, "smtp": f"{sink.host}:{sink.port}", "mail_dir": str(mail_dir)}
+    record.write_text(json.dumps(fields, indent=2))
+
+
+def _service_env(data_dir: Path, nats: NatsServer, sink: MailSink) -> dict[str, str]:
+    return {
         **os.environ,
         "KEHRWASSER_NATS_URL": nats.url,
         "KEHRWASSER_DATA_DIR": str(data_dir),
@@ -110,27 +172,18 @@ def up(settings: CliSettings) -> int:
         "KEHRWASSER_SMTP_PORT": str(sink.port),
         "PYTHONUNBUFFERED": "1",
     }
-    services = [Supervised(service, env) for service in SERVICES]
+
+
+def _stop_in_order(services: list[Supervised], sink: MailSink, nats: NatsServer) -> None:
+    """Services first, while NATS still takes their last acknowledgements and drains; then SMTP and NATS."""
+    say("up", "stopping the services …")
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
     for each in services:
-        each.start()
-    (data_dir / UP_FILE).write_text(
-        json.dumps({"nats_url": nats.url, "smtp": f"{sink.host}:{sink.port}", "mail_dir": str(mail_dir)}, indent=2)
-    )
-    _print_overview(data_dir, nats, sink, services)
-    try:
-        _supervise(services, stop)
-    finally:
-        say("up", "stopping the services …")
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for each in services:
-            each.terminate()
-        for each in services:
-            each.wait(deadline)
-        sink.stop()
-        nats.stop()
-        (data_dir / UP_FILE).unlink(missing_ok=True)
-        say("up", f"stopped; data kept in {data_dir} (run `kehrwasser up` again to resume)")
-    return 0
+        each.terminate()
+    for each in services:
+        each.wait(deadline)
+    sink.stop()
+    nats.stop()
 
 
 def _supervise(services: list[Supervised], stop: threading.Event) -> None:
@@ -159,7 +212,7 @@ def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: 
         (each.service, f"pid {each.process.pid if each.process else '?'}  database {data_dir / (each.service + '.db')}")
         for each in services
     ]
-    say("up", "Kehrwasser is starting:")
+    say("up", f"Kehrwasser is starting (pid {os.getpid()}):")
     for name, where in rows:
         say("up", f"  {name:<18} {where}")
     say("up", "Try `uv run kehrwasser demo` in another terminal; Ctrl-C stops everything.")

@@ -1,0 +1,308 @@
+"""Hostile inputs: valid requests and events of the network, and what an attacker or a broken client makes of
+them (malformed JSON, wrong types, huge and deeply nested payloads, control characters, unicode, numeric and
+date extremes, unknown versions, fields that do not exist)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.contracts.registry import CommandContract, EventContract
+
+from .network import Seeded
+
+NEXT_YEAR = datetime.now(UTC).year + 1
+HUGE = "x" * 300_000  # well within NATS's 1 MB message limit, far beyond every field's
+EXTREMES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2**31,
+    2**53,
+    2**63,
+    10**26,
+    -(10**26),
+    1e308,
+    -0.0,
+    0.001,
+    "",
+    " ",
+    "a\x00b",
+    "Eve\r\nBcc: x@y.z",
+    "tab\there",
+    "line\u2028separator",
+    "\x7f\x85",
+    "\u202eevil",
+    "💥" * 60,
+    "x" * 5000,
+    HUGE,
+    "9999-12-31T23:59:59",
+    "0001-01-01T00:00:00",
+    "2020-01-01T18:00:00",
+    f"{NEXT_YEAR}-03-28T02:30:00",
+    f"{NEXT_YEAR}-01-10T18:00+05:00",
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "../../etc/passwd",
+    "Europe/" + "x" * 100_000,
+    "Mars/Olympus_Mons",
+    "alliance",
+    [],
+    {},
+    [[[[[]]]]],
+    {"$ne": None},
+    ["a\x00"] * 100,
+    list(range(10_000)),
+]
+RAW: list[bytes] = [
+    b"",
+    b"{",
+    b"null",
+    b"[]",
+    b'"just a string"',
+    b"\xff\xfe\x00",
+    b"[" * 50_000 + b"]" * 50_000,
+    b'{"a":' * 20_000 + b"1" + b"}" * 20_000,
+    json.dumps({"name": HUGE * 3}).encode(),
+    b'{"specversion": "1.0", "id": ',
+]
+
+garbage = st.one_of(
+    st.sampled_from(EXTREMES),
+    st.text(max_size=200),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.datetimes(timezones=st.none() | st.just(UTC)).map(lambda d: d.isoformat()),
+    st.lists(st.integers() | st.text(max_size=20), max_size=5),
+    st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10), max_size=5),
+)
+
+
+def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """A strategy of valid-looking requests per command subject, naming what the network holds."""
+    member = st.sampled_from([seeded.ada, seeded.grace, seeded.linus])
+    fresh_id = st.uuids().map(str)
+    text = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=50)
+    name = text.filter(lambda t: t.strip() != "")
+    start = st.datetimes(min_value=datetime(NEXT_YEAR, 1, 1), max_value=datetime(NEXT_YEAR + 1, 12, 31)).map(
+        lambda d: d.isoformat()
+    )
+    alliance = st.just(seeded.alliance)
+    contribution = st.sampled_from(seeded.contributions) | fresh_id
+    kind = st.sampled_from([k.value for k in ledger.ContributionKind])
+    value = st.decimals(min_value="0.01", max_value="20", places=2).map(str)
+    return {
+        members.REGISTER.subject: st.fixed_dictionaries(
+            {"name": name, "email": fresh_id.map(lambda i: f"{i}@example.org")},
+            optional={"company": text, "language": st.sampled_from(["de", "en"]), "focus": st.lists(name, max_size=3)},
+        ),
+        members.GET.subject: st.fixed_dictionaries({"member_id": member | fresh_id}),
+        alliances.CREATE.subject: st.fixed_dictionaries(
+            {"name": name, "moderator_id": member}, optional={"purpose": text, "warning_threshold": value}
+        ),
+        alliances.JOIN.subject: st.fixed_dictionaries({"alliance_id": alliance, "member_id": member}),
+        alliances.SCHEDULE_MEETING.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "requested_by": member, "title": name, "starts_at": start},
+            optional={
+                "timezone": st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "UTC"]),
+                "duration_minutes": st.integers(1, 24 * 60),
+                "location": text,
+            },
+        ),
+        ledger.RECORD_CONTRIBUTION.subject: st.fixed_dictionaries(
+            {
+                "contribution_id": fresh_id,
+                "alliance_id": alliance,
+                "giver_id": member,
+                "receiver_id": member | st.just("alliance"),
+                "kind": kind,
+                "value": value,
+            },
+            optional={"note": text, "recorded_by": member},
+        ),
+        ledger.REVERSE_CONTRIBUTION.subject: st.fixed_dictionaries(
+            {"reversal_id": fresh_id, "contribution_id": contribution, "requested_by": member}
+        ),
+        ledger.BALANCE.subject: st.fixed_dictionaries({"alliance_id": alliance, "member_id": member}),
+        ledger.VERIFY.subject: st.fixed_dictionaries({}, optional={"alliance_id": alliance}),
+        ledger.CONFIRM_CONTRIBUTION.subject: st.fixed_dictionaries(
+            {"contribution_id": contribution, "confirmed_by": member}
+        ),
+        ledger.REJECT_CONTRIBUTION.subject: st.fixed_dictionaries(
+            {"contribution_id": contribution, "rejected_by": member}, optional={"reason": text}
+        ),
+        ledger.DISPUTES.subject: st.fixed_dictionaries({"alliance_id": alliance, "requested_by": member}),
+        ledger.SET_POLICY.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "requested_by": member},
+            optional={
+                "red_below": st.just("-50"),
+                "yellow_below": st.just("-20"),
+                "inactivity_days": st.integers(1, 3650),
+                "pending_expiry_hours": st.integers(1, 8784),
+                "clear": st.lists(st.sampled_from(["floor", "probation_limit"]), max_size=2),
+            },
+        ),
+        ledger.POLICY.subject: st.fixed_dictionaries({"alliance_id": alliance}),
+        ledger.TRAFFIC_LIGHT.subject: st.fixed_dictionaries({"alliance_id": alliance}, optional={"member_id": member}),
+        ledger.STATEMENT.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member},
+            optional={"limit": st.integers(1, 500), "after_version": st.integers(0, 2**53 - 1)},
+        ),
+        ledger.BALANCE_AT.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member, "at": st.just("2026-11-30T12:00:00Z")}
+        ),
+        ledger.FLOW_MATRIX.subject: st.fixed_dictionaries({"alliance_id": alliance}, optional={"kind": kind}),
+        ledger.ALLIANCE_HEALTH.subject: st.fixed_dictionaries({"alliance_id": alliance}),
+    }
+
+
+@st.composite
+def hostile_payload(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]], fields: list[str]) -> bytes:
+    """A valid payload, or one broken in one of the ways a hostile or careless client breaks it."""
+    how = draw(st.sampled_from(["valid", "field", "field", "missing", "unknown field", "raw", "not an object"]))
+    if how == "raw":
+        return draw(st.sampled_from(RAW) | st.binary(max_size=300))
+    body = draw(valid)
+    if how == "field":
+        body[draw(st.sampled_from(fields))] = draw(garbage)
+    elif how == "missing" and body:
+        body.pop(draw(st.sampled_from(sorted(body))))
+    elif how == "unknown field":
+        body[draw(st.sampled_from(["requested_bу", "__proto__", "extra", "data"]))] = draw(garbage)
+    elif how == "not an object":
+        return json.dumps(draw(garbage)).encode()
+    return json.dumps(body).encode()
+
+
+def command_cases(seeded: Seeded, contracts: list[CommandContract[Any, Any]]) -> st.SearchStrategy[tuple[Any, bytes]]:
+    requests = valid_requests(seeded)
+    return st.one_of(
+        *(
+            st.tuples(
+                st.just(contract), hostile_payload(requests[contract.subject], list(contract.request.model_fields))
+            )
+            for contract in contracts
+        )
+    )
+
+
+def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """Data of each consumed event as its producer writes it (used as the starting point of the poison)."""
+    now = datetime.now(UTC).isoformat()
+    member = st.sampled_from([seeded.ada, seeded.grace, seeded.linus])
+    return {
+        members.MEMBER_REGISTERED.type: st.fixed_dictionaries(
+            {
+                "member_id": st.uuids().map(str),
+                "name": st.just("Eve"),
+                "email": st.just("eve@example.org"),
+                "company": st.just(""),
+                "language": st.just("en"),
+                "focus": st.just([]),
+                "registered_at": st.just(now),
+            }
+        ),
+        alliances.ALLIANCE_CREATED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.uuids().map(str),
+                "name": st.just("Forged Founders"),
+                "purpose": st.just(""),
+                "focus": st.just([]),
+                "warning_threshold": st.just("-10"),
+                "moderator_id": member,
+                "created_at": st.just(now),
+            }
+        ),
+        alliances.MEMBER_JOINED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": member,
+                "role": st.just("member"),
+                "joined_at": st.just(now),
+            }
+        ),
+        alliances.MEETING_SCHEDULED.type: st.fixed_dictionaries(
+            {
+                "meeting_id": st.uuids().map(str),
+                "alliance_id": st.just(seeded.alliance),
+                "alliance_name": st.just("Hamburg Founders"),
+                "title": st.just("Course check"),
+                "starts_at": st.just((datetime.now(UTC) + timedelta(days=30)).isoformat()),
+                "timezone": st.just("Europe/Berlin"),
+                "duration_minutes": st.just(60),
+                "location": st.just(""),
+                "organizer_id": st.just(seeded.ada),
+                "attendee_ids": st.just([seeded.ada, seeded.grace]),
+            }
+        ),
+        ledger.CONTRIBUTION_SUBMITTED.type: st.fixed_dictionaries(
+            {
+                "contribution_id": st.uuids().map(str),
+                "alliance_id": st.just(seeded.alliance),
+                "giver_id": st.just(seeded.ada),
+                "receiver_id": st.just(seeded.grace),
+                "kind": st.just("advice"),
+                "value": st.just("1"),
+            }
+        ),
+        ledger.BALANCE_WARNING.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": member,
+                "light": st.just("red"),
+                "previous_light": st.just("green"),
+                "reason": st.just("balance"),
+                "balance": st.just("-60"),
+                "threshold": st.just("-50"),
+                "occurred_at": st.just(now),
+            }
+        ),
+    }
+
+
+@st.composite
+def hostile_event(
+    draw: st.DrawFn, contract: EventContract[Any], data: st.SearchStrategy[dict[str, Any]]
+) -> tuple[str, bytes, bool]:
+    """(subject, payload, untouched): an event on one of the contract's subjects, broken in envelope or data, or
+    raw junk; untouched when it is the valid event as its producer would write it."""
+    body = draw(data)
+    subject = (
+        contract.subject_for(contract.data.model_construct(**body)) if contract.partition_key else contract.subject
+    )
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/hostile",
+        "type": contract.type,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": body,
+    }
+    how = draw(st.sampled_from(["valid", "data", "data", "envelope", "version", "missing", "raw", "partition"]))
+    if how == "raw":
+        return subject, draw(st.sampled_from(RAW) | st.binary(max_size=300)), False
+    if how == "data":
+        body[draw(st.sampled_from(list(contract.data.model_fields)))] = draw(garbage)
+    elif how == "envelope":
+        envelope[draw(st.sampled_from(["specversion", "id", "source", "type", "time", "data", "subject"]))] = draw(
+            garbage
+        )
+    elif how == "version":
+        envelope["type"] = contract.type.rsplit(".v", 1)[0] + f".v{draw(st.integers(2, 99))}"
+    elif how == "missing":
+        envelope.pop(draw(st.sampled_from(["specversion", "id", "source", "type", "time", "data"])))
+    elif how == "partition" and contract.partition_key:
+        subject = contract.subjects[
+            (contract.subjects.index(subject) + draw(st.integers(1, 15))) % len(contract.subjects)
+        ]
+    return subject, json.dumps(envelope).encode(), how == "valid"

@@ -17,12 +17,14 @@ from nats.js import JetStreamContext
 
 from kehrwasser_ledger.bootstrap import bootstrap
 from kehrwasser_ledger.config import LedgerSettings
+from kehrwasser_ledger.service_layer import handlers
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts.replies import CommandFailed
-from kehrwasser_shared.contracts.subjects import stream_name
+from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject, stream_name
 from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.messaging.consumer import REASON_HEADER
 from kehrwasser_shared.testing import fetch_exactly, running, service_events
 
 pytestmark = pytest.mark.integration
@@ -229,3 +231,33 @@ async def test_a_conflicting_resubmission_in_a_new_event_is_rejected_and_a_repub
         assert booked == ["warm-up", "pricing"], "the copy of the same event was dropped by the stream"
         balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
         assert balance.balance == Decimal("-2")  # gave 1, received 3 once
+
+
+async def test_one_bad_submission_among_300_fails_alone(nats_url: str, database_url: str, tmp_path: Path) -> None:
+    """A NUL in one note once took 125 valid contributions of its batch to the dead-letter stream with it."""
+    async with hamburg_ledger(nats_url, database_url, tmp_path) as (js, client):
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+        subject = contracts.CONTRIBUTION_SUBMITTED.subject_for(gift("any", "ada", "1"))
+        for n in range(300):
+            event = make_event(
+                type_=contracts.CONTRIBUTION_SUBMITTED.type, source="/producer", data=gift(f"s{n}", "ada", "0.5")
+            )
+            body = json.loads(event.model_dump_json())
+            if n == 150:
+                body["data"]["note"] = "pricing\x00review"
+            await js.publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": event.id})
+        dead = await js.pull_subscribe(deadletter_subject(handlers.INTAKE_CONSUMER), stream=DEADLETTER_STREAM)
+        [letter] = await fetch_exactly(dead, 1)
+        assert json.loads(letter.data)["data"]["contribution_id"] == "s150"
+        assert "note" in letter.headers[REASON_HEADER]
+        verification = None
+        for _ in range(200):
+            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            if verification.contributions_checked >= 300:
+                break
+            await asyncio.sleep(0.05)
+        assert verification is not None
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == 300  # the warm-up and 299 of the 300
+        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
+        assert balance.received == Decimal("149.5")  # 299 halves (the warm-up went to Ada)

@@ -65,13 +65,11 @@ class SqlUnitOfWork(UnitOfWork):
         *,
         source: str,
         on_events_committed: Callable[[Sequence[OutgoingEvent]], Awaitable[None]] | None = None,
-        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._tables = tables
         self._source = source
         self._on_events_committed = on_events_committed
-        self._on_commit = on_commit
         self._pending = EventBuffer(source)
         self._connection: AsyncConnection | None = None
 
@@ -139,7 +137,6 @@ class SqlUnitOfWork(UnitOfWork):
             failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)
             if self._on_events_committed is not None:
                 await self._on_events_committed(events)
-        self._on_commit()
 
     async def rollback(self) -> None:
         self._pending = EventBuffer(self._source)

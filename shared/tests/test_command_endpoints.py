@@ -8,6 +8,7 @@ from typing import Any
 
 import nats
 import pytest
+from faststream.nats import NatsBroker, TestNatsBroker
 from nats.aio.client import Client
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
@@ -34,14 +35,22 @@ async def get_member(query: contracts.GetMember) -> BaseModel:
     return contracts.MemberView.model_validate(member_registered("Ada").model_dump())
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    connection = await nats.connect(nats_url)
+def members_endpoints() -> CommandEndpoints:
     endpoints = CommandEndpoints(queue="members", expected_errors=(UnknownMember,))
     endpoints.bind(contracts.GET, get_member)
-    await endpoints.attach(connection)
-    yield connection
-    await connection.close()
+    return endpoints
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    """The endpoints on a FastStream broker connected to a real nats-server, and a plain client beside it."""
+    broker = NatsBroker(nats_url)
+    broker.include_router(members_endpoints().router)
+    async with broker:
+        await broker.start()
+        connection = await nats.connect(nats_url)
+        yield connection
+        await connection.close()
 
 
 async def ask(nc: Client, payload: bytes) -> dict[str, Any]:
@@ -58,12 +67,34 @@ async def test_a_command_is_answered_with_its_typed_result(nc: Client) -> None:
 
 @pytest.mark.integration
 async def test_bad_input_and_failures_get_structured_errors_and_the_endpoint_keeps_answering(nc: Client) -> None:
-    assert (await ask(nc, b"not json"))["error"]["code"] == "invalid-command"
-    assert (await ask(nc, b"{}"))["error"]["code"] == "invalid-command"
+    not_json = await ask(nc, b"not json")
+    assert not_json["error"]["code"] == "invalid-command"
+    assert not_json["error"]["details"] == [{"field": "<root>", "message": "the request must be a JSON object"}]
+    missing = await ask(nc, b"{}")
+    assert missing["error"]["details"] == [{"field": "member_id", "message": "Field required"}]
     assert (await ask(nc, b'{"member_id": "ghost"}'))["error"]["code"] == "unknown-member"
     assert (await ask(nc, b'{"member_id": "rude"}'))["error"]["code"] == "not-allowed"
     assert (await ask(nc, b'{"member_id": "broken"}'))["error"]["code"] == "internal-error"
     assert (await ask(nc, b'{"member_id": "ada"}'))["ok"] is True
+
+
+async def test_the_endpoints_answer_in_memory_without_a_server() -> None:
+    """The fast way to exercise a handler: FastStream's TestNatsBroker, no nats-server."""
+    broker = NatsBroker()
+    broker.include_router(members_endpoints().router)
+    async with TestNatsBroker(broker) as test_broker:
+        found = await test_broker.request({"member_id": "ada"}, contracts.GET.subject)
+        assert json.loads(found.body)["result"]["name"] == "Ada"
+        unknown = await test_broker.request({"member_id": "ghost"}, contracts.GET.subject)
+        assert json.loads(unknown.body)["error"] == {
+            "code": "unknown-member",
+            "message": "no member ghost",
+            "details": [],
+        }
+        typo = await test_broker.request({"member_id": "ada", "memberid": "x"}, contracts.GET.subject)
+        assert json.loads(typo.body)["error"]["details"] == [
+            {"field": "memberid", "message": "Extra inputs are not permitted"}
+        ]
 
 
 def test_a_command_bound_twice_is_refused() -> None:

@@ -65,6 +65,8 @@ class ServiceParts:
     reading_engine: AsyncEngine
     endpoints: CommandEndpoints
     relay: OutboxRelay
+    broker: NatsBroker
+    """Connects the service to NATS and runs its FastStream subscribers (the command endpoints' router)."""
     consumers: Sequence[EventConsumer] = ()
     background: Sequence[BackgroundLoop] = field(default_factory=list)
 
@@ -99,6 +101,8 @@ def assemble(
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[BackgroundLoop] = (),
 ) -> ServiceParts:
+    broker = make_broker(settings, settings.SERVICE)
+    broker.include_router(endpoints.router)
     return ServiceParts(
         name=settings.SERVICE,
         settings=settings,
@@ -108,6 +112,7 @@ def assemble(
         reading_engine=plumbing.reading_engine,
         endpoints=endpoints,
         relay=plumbing.relay,
+        broker=broker,
         consumers=consumers,
         background=background,
     )
@@ -133,14 +138,13 @@ def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
 async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
     if parts.settings.migrate_on_start:
         await upgrade_to_head_async(parts.migrations, parts.database_url)
-    broker = make_broker(parts.settings, parts.name)
+    broker = parts.broker
     nc = await broker.connect()
     js: JetStreamContext = nc.jetstream()
     await ensure_streams(js, replicas=parts.settings.stream_replicas)
     for consumer in parts.consumers:
         await consumer.declare(nc)
     await broker.start()
-    await parts.endpoints.attach(nc)
     relay = asyncio.create_task(parts.relay.run(nc), name=f"{parts.name}-outbox-relay")
     workers = [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
     workers += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]

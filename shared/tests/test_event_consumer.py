@@ -9,6 +9,7 @@ from typing import Any
 
 import nats
 import pytest
+from faststream.nats import NatsBroker, NatsRouter
 
 from kehrwasser_shared.contracts import ledger, make_event
 from kehrwasser_shared.contracts import members as contracts
@@ -45,22 +46,33 @@ class Recorder:
 
 
 class RunningConsumer:
-    def __init__(self, nc: Any, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
-        self.nc, self._stop, self._task = nc, stop, task
+    def __init__(
+        self, broker: NatsBroker, consumer: EventConsumer, stop: asyncio.Event, task: asyncio.Task[None] | None
+    ):
+        self._broker, self._consumer, self._stop, self._task = broker, consumer, stop, task
 
     async def stop(self) -> None:
         self._stop.set()
-        await self._task
-        await self.nc.close()
+        await self._consumer.stop()
+        if self._task is not None:
+            await self._task
+        await self._broker.stop()
 
 
 async def start_consumer(nats_url: str, consumer: EventConsumer) -> tuple[RunningConsumer, Any]:
-    nc = await nats.connect(nats_url)
+    """The consumer as a service runs it: on a FastStream broker, a batch consumer with its own puller."""
+    broker = NatsBroker(nats_url)
+    subscribers = NatsRouter()
+    consumer.subscribe(subscribers)
+    broker.include_router(subscribers)
+    nc = await broker.connect()
     js = nc.jetstream()
     await ensure_streams(js)
     await consumer.declare(nc)
+    await broker.start()
     stop = asyncio.Event()
-    return RunningConsumer(nc, stop, asyncio.create_task(consumer.run(stop))), js
+    task = asyncio.create_task(consumer.run(stop)) if isinstance(consumer, BatchEventConsumer) else None
+    return RunningConsumer(broker, consumer, stop, task), js
 
 
 async def publish(js: Any, subject: str, payload: bytes, msg_id: str) -> None:

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServiceSettings
 from .messaging.commands import CommandEndpoints
-from .messaging.consumer import EventConsumer
+from .messaging.consumer import BatchEventConsumer, EventConsumer
 from .messaging.outbox_relay import OutboxRelay
 from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
@@ -103,6 +103,10 @@ def assemble(
 ) -> ServiceParts:
     broker = make_broker(settings, settings.SERVICE)
     broker.include_router(endpoints.router)
+    subscribers = NatsRouter()
+    for consumer in consumers:
+        consumer.subscribe(subscribers)
+    broker.include_router(subscribers)
     return ServiceParts(
         name=settings.SERVICE,
         settings=settings,
@@ -146,7 +150,11 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         await consumer.declare(nc)
     await broker.start()
     relay = asyncio.create_task(parts.relay.run(nc), name=f"{parts.name}-outbox-relay")
-    workers = [asyncio.create_task(consumer.run(stop), name=consumer.durable) for consumer in parts.consumers]
+    workers = [
+        asyncio.create_task(consumer.run(stop), name=consumer.durable)
+        for consumer in parts.consumers
+        if isinstance(consumer, BatchEventConsumer)
+    ]
     workers += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
     log.info(
         "%s service ready (NATS %s, database %s)",
@@ -169,6 +177,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         # what outlasts the grace is cancelled and, being uncommitted, unacknowledged or unsent, done again
         # after the restart. All of them stop before the broker drains the connection: a drain waits for
         # every subscription, the pullers' included.
+        await asyncio.gather(*(consumer.stop() for consumer in parts.consumers), return_exceptions=True)
         await _finish(workers, SHUTDOWN_GRACE_SECONDS)
         parts.relay.stop()
         await _finish([relay], SHUTDOWN_GRACE_SECONDS)

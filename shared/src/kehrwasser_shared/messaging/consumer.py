@@ -1,13 +1,14 @@
 """Durable JetStream pull consumers with explicit acks, bounded redelivery with backoff, and dead letters.
 
-The pull loop is our own `BatchPuller` on a nats-py connection: FastStream 0.7's batch pull subscriber lets
-asyncio's TimeoutError from an idle partial fetch escape and restarts the task after a pause, which stalled
-consumers under load, and nats-py's own fetch costs a task per message (see `pull`).
+An `EventConsumer` is a FastStream pull subscriber per durable (one message at a time, in stream order, acked
+by hand); what FastStream lacks is this module's, wrapped around it: every message is parsed as a CloudEvent,
+matched to a contract by its ``type`` and validated against the contract's data model before a handler sees
+it. A message that cannot be parsed or validated, has a type this consumer does not know, or keeps failing,
+is moved to the dead-letter stream with the reason and the original payload; the consumer then acknowledges
+it and keeps going. A handler that fails is retried with backoff (a nak with a delay).
 
-Every message is parsed as a CloudEvent, matched to a contract by its ``type`` and validated against the
-contract's data model before a handler sees it. A message that cannot be parsed or validated, has a type
-this consumer does not know, or keeps failing, is moved to the dead-letter stream with the reason and the
-original payload; the consumer then acknowledges it and keeps going.
+The ledger's intake books whole batches (`BatchEventConsumer`) on our own `BatchPuller`, which a benchmark
+keeps (docs/performance.md: "The intake's puller").
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any, NamedTuple, cast
 
 import nats.errors
 import nats.js.errors
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsRouter, PullSub
+from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -85,6 +89,7 @@ class EventConsumer:
         self._fetch_timeout = fetch_timeout
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._subscribers: list[Any] = []
 
     @property
     def contracts(self) -> list[EventContract[Any]]:
@@ -99,41 +104,30 @@ class EventConsumer:
                 self._js, stream=self.stream, durable=source.durable, filter_subjects=source.filter_subjects
             )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Fetch and settle batches until ``stop`` is set; a message in flight is finished first."""
-        assert self._nc is not None, "declare() binds the consumer before it runs"
-        puller = BatchPuller(self._nc, stream=self.stream, durables=[source.durable for source in self.sources])
-        await puller.start()
-        try:
-            await self._pull(puller, stop)
-        finally:
-            # Messages fetched but not handled are redelivered after the ack wait; dropping the subscription
-            # here lets the connection drain instead of waiting for them.
-            await puller.stop()
+    def subscribe(self, router: NatsRouter) -> None:
+        """Register a FastStream pull subscriber on each of this consumer's durables (`declare` creates them
+        before the broker starts): FastStream fetches one message at a time, `process` settles it."""
+        for source in self.sources:
+            subscriber = router.subscriber(
+                source.filter_subjects[0],
+                stream=JStream(self.stream, declare=False),
+                durable=source.durable,
+                pull_sub=PullSub(batch_size=1, timeout=self._fetch_timeout),
+                ack_policy=AckPolicy.MANUAL,
+                decoder=_undecoded,
+                title=source.durable,
+                description=f"{', '.join(source.filter_subjects)} from {self.stream}",
+            )
+            subscriber(self._on_message)
+            self._subscribers.append(subscriber)
 
-    async def _pull(self, puller: BatchPuller, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                messages = await puller.fetch(self._batch_size, timeout=self._fetch_timeout)
-            except (
-                nats.errors.ConnectionClosedError,
-                nats.errors.ConnectionReconnectingError,
-                nats.js.errors.ServiceUnavailableError,
-            ) as exc:
-                log.warning("%s: NATS unavailable (%r); fetching again shortly", self.durable, exc)
-                await asyncio.sleep(1.0)
-                continue
-            if messages:
-                await self.process_batch(messages)
-        await self.drain()
+    async def _on_message(self, body: bytes, message: NatsMessage) -> None:
+        await self.process(message.raw_message)
 
-    async def drain(self) -> None:
-        """Finish what is still in flight when the loop ends (nothing: batches are handled in turn)."""
-
-    async def process_batch(self, messages: list[Msg]) -> None:
-        """Handle a fetched batch in order, one message at a time."""
-        for msg in messages:
-            await self.process(msg)
+    async def stop(self) -> None:
+        """Stop fetching; a message in hand is finished first (within the broker's graceful timeout)."""
+        for subscriber in self._subscribers:
+            await subscriber.stop()
 
     async def process(self, msg: Msg) -> None:
         """Handle one message and settle it: ack, nak with backoff, or dead-letter and ack."""
@@ -376,6 +370,37 @@ class BatchEventConsumer(EventConsumer):
             # a pipelined handler waiting for it.
             self._committing = asyncio.create_task(self._commit(commit, batch))
 
+    def subscribe(self, router: NatsRouter) -> None:
+        """Nothing to register: a batch consumer fetches with its own puller (`run`)."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and settle batches until ``stop`` is set; a batch in flight is finished first."""
+        assert self._nc is not None, "declare() binds the consumer before it runs"
+        puller = BatchPuller(self._nc, stream=self.stream, durables=[source.durable for source in self.sources])
+        await puller.start()
+        try:
+            await self._pull(puller, stop)
+        finally:
+            # Messages fetched but not handled are redelivered after the ack wait; dropping the subscription
+            # here lets the connection drain instead of waiting for them.
+            await puller.stop()
+
+    async def _pull(self, puller: BatchPuller, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                messages = await puller.fetch(self._batch_size, timeout=self._fetch_timeout)
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.ConnectionReconnectingError,
+                nats.js.errors.ServiceUnavailableError,
+            ) as exc:
+                log.warning("%s: NATS unavailable (%r); fetching again shortly", self.durable, exc)
+                await asyncio.sleep(1.0)
+                continue
+            if messages:
+                await self.process_batch(messages)
+        await self.drain()
+
     def _delivery(self, msg: Msg, event: CloudEvent, data: BaseModel) -> Delivery:
         attempt = delivery_count(msg)
         return Delivery(event, data, attempt, last_attempt=attempt >= self._max_attempts)
@@ -422,6 +447,12 @@ class _Fetched(NamedTuple):
     msg: Msg
     event: CloudEvent
     delivery: Delivery
+
+
+async def _undecoded(message: Any) -> bytes:
+    # The consumer parses and validates the payload itself, and dead-letters what does not parse; FastStream's
+    # own JSON decoding would fail first on some of it (a deeply nested document).
+    return bytes(message.body)
 
 
 def _in_one_phase(handler: BatchHandler) -> BatchPreparer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import nats
 import pytest
@@ -37,6 +37,13 @@ async def puller(nc: Client) -> AsyncIterator[BatchPuller]:
     await reader.start()
     yield reader
     await reader.stop()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
 
 
 async def publish(nc: Client, count: int, start: int = 0) -> None:
@@ -86,8 +93,8 @@ async def test_under_load_the_next_batch_streams_in_while_the_caller_handles_thi
 ) -> None:
     await publish(nc, 250)
     first = await puller.fetch(100, timeout=5.0)
-    await asyncio.sleep(0.3)  # the caller's work: meanwhile the next batch arrives
-    assert puller.held == 100, "the next batch was not asked for ahead"
+    # The caller's work: meanwhile the next batch arrives, asked for ahead without another fetch.
+    await until(lambda: puller.held == 100)
     rest = first + await puller.fetch(100, timeout=5.0) + await puller.fetch(100, timeout=5.0)
     assert [m.data.decode() for m in rest] == [f"gift {n}" for n in range(250)]
     assert await puller.fetch(100, timeout=0.3) == []
@@ -99,14 +106,18 @@ async def test_messages_held_when_the_puller_stops_are_handed_back_at_once(nc: C
     first = BatchPuller(nc, stream=STREAM, durables=["reader"])
     await first.start()
     taken = await first.fetch(10, timeout=5.0)
-    await asyncio.sleep(0.3)  # the prefetched second batch arrives
+    await until(lambda: first.held == 10)  # the prefetched second batch arrived
     for msg in taken:
         await msg.ack()
     await first.stop()
     second = BatchPuller(nc, stream=STREAM, durables=["reader"])
     await second.start()
+    again: list[Msg] = []
     try:
-        again = await second.fetch(10, timeout=5.0)
+        # Well within the 30 s ack wait: handed back, not redelivered after it.
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while len(again) < 10 and asyncio.get_running_loop().time() < deadline:
+            again += await second.fetch(10 - len(again), timeout=1.0)
     finally:
         await second.stop()
     assert [m.data.decode() for m in again] == [f"gift {n}" for n in range(10, 20)]

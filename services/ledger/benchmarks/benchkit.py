@@ -226,14 +226,23 @@ class Ledgers:
     of them (and take turns on the same alliances).
     """
 
-    def __init__(self, count: int, nats_url: str, database_url: str, work_dir: Path, *, split: bool = True):
+    def __init__(
+        self,
+        count: int,
+        nats_url: str,
+        database_url: str,
+        work_dir: Path,
+        *,
+        split: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ):
         shares = partition_shares(count) if split else ["all"] * count
         self._members = [
             Ledger(
                 nats_url,
                 database_url,
                 work_dir if count == 1 else work_dir / f"ledger-{n}",
-                {"KEHRWASSER_INTAKE_PARTITIONS": share},
+                {"KEHRWASSER_INTAKE_PARTITIONS": share, **(extra_env or {})},
             )
             for n, share in enumerate(shares)
         ]

@@ -261,3 +261,25 @@ async def test_one_bad_submission_among_300_fails_alone(nats_url: str, database_
         assert verification.contributions_checked == 300  # the warm-up and 299 of the 300
         balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
         assert balance.received == Decimal("149.5")  # 299 halves (the warm-up went to Ada)
+
+
+async def test_the_intake_books_the_same_on_faststreams_batch_pull_subscriber(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """The benchmark's other puller (KEHRWASSER_INTAKE_PULLER=faststream) books what ours books."""
+    async with hamburg_ledger(nats_url, database_url, tmp_path, intake_puller="faststream") as (js, client):
+        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
+        for n in range(40):
+            submission = gift(f"s{n}", ("ada", "grace")[n % 2], "0.50")
+            await publish_submission(js, submission, msg_id=submission.contribution_id)
+        verification = None
+        for _ in range(200):
+            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            if verification.contributions_checked >= 41:
+                break
+            await asyncio.sleep(0.05)
+        assert verification is not None
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == 41
+        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
+        assert balance.received == Decimal("20")

@@ -132,6 +132,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
         batch_handler=book_plainly,
         is_unavailable=is_unavailable,
         batch_size=settings.intake_batch_size,
+        puller=settings.intake_puller,
         fetch_timeout=settings.intake_fetch_seconds,
         max_attempts=settings.consumer_max_attempts,
         backoff_seconds=settings.consumer_backoff_seconds,

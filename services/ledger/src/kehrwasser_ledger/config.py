@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, field_validator
 
 from kehrwasser_shared.config import ServiceSettings, parse_partitions
@@ -18,6 +20,11 @@ class LedgerSettings(ServiceSettings):
     )
     intake_batch_size: int = Field(1000, description="Submitted contributions booked per transaction, at most")
     intake_fetch_seconds: float = Field(0.05, description="How long the intake waits to fill a batch")
+    intake_puller: Literal["own", "faststream"] = Field(
+        "own",
+        description="Who fetches the intake's batches: our BatchPuller, or FastStream's batch pull subscriber "
+        "(kept for the side-by-side benchmark in docs/performance.md)",
+    )
     intake_known_accounts: int = Field(
         200_000, ge=0, description="Accounts the intake keeps in memory between batches (forgotten all at once beyond)"
     )

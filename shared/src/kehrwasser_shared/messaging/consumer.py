@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import nats.errors
 import nats.js.errors
@@ -340,12 +340,15 @@ class BatchEventConsumer(EventConsumer):
         batch_handler: BatchHandler,
         batch_preparer: BatchPreparer | None = None,
         is_unavailable: Callable[[BaseException], bool] = lambda exc: False,
+        puller: Literal["own", "faststream"] = "own",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._handle = batch_handler
         self._prepare = batch_preparer or _in_one_phase(batch_handler)
         self._is_unavailable = is_unavailable
+        self._puller = puller
+        self._turn = asyncio.Lock()  # one batch at a time, whichever partition it came from
         self._committing: asyncio.Task[None] | None = None
 
     async def process_batch(self, messages: list[Msg]) -> None:
@@ -371,11 +374,34 @@ class BatchEventConsumer(EventConsumer):
             self._committing = asyncio.create_task(self._commit(commit, batch))
 
     def subscribe(self, router: NatsRouter) -> None:
-        """Nothing to register: a batch consumer fetches with its own puller (`run`)."""
+        """With ``puller="faststream"``, a FastStream batch pull subscriber per durable; by default nothing: the
+        consumer fetches with its own puller (`run`), which the benchmark in docs/performance.md keeps."""
+        if self._puller != "faststream":
+            return
+        for source in self.sources:
+            subscriber = router.subscriber(
+                source.filter_subjects[0],
+                stream=JStream(self.stream, declare=False),
+                durable=source.durable,
+                pull_sub=PullSub(batch_size=self._batch_size, timeout=self._fetch_timeout, batch=True),
+                ack_policy=AckPolicy.MANUAL,
+                title=source.durable,
+            )
+            subscriber(self._on_batch)
+            self._subscribers.append(subscriber)
+
+    async def _on_batch(self, message: NatsMessage) -> None:
+        async with self._turn:
+            await self.process_batch(cast(list[Msg], message.raw_message))  # a batch subscriber hands a list
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and settle batches until ``stop`` is set; a batch in flight is finished first."""
         assert self._nc is not None, "declare() binds the consumer before it runs"
+        if self._puller == "faststream":
+            await stop.wait()
+            async with self._turn:
+                await self.drain()
+            return
         puller = BatchPuller(self._nc, stream=self.stream, durables=[source.durable for source in self.sources])
         await puller.start()
         try:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
+from faststream.nats import TestNatsBroker
 from pydantic import ValidationError
 
+from kehrwasser_alliances.bootstrap import bootstrap
+from kehrwasser_alliances.config import AlliancesSettings
 from kehrwasser_alliances.domain import model
 from kehrwasser_alliances.service_layer import handlers
 from kehrwasser_alliances.service_layer.unit_of_work import AllianceRepository, AlliancesUnitOfWork, KnownMembers
@@ -185,3 +191,29 @@ async def test_a_redelivered_member_registered_event_is_learned_once() -> None:
     uow.known_members.names.clear()
     await handlers.learn_member(event, data, uow)
     assert not await uow.known_members.exists("linus")
+
+
+async def test_the_service_answers_its_commands_in_memory_through_its_own_composition_root(tmp_path: Path) -> None:
+    """The real bootstrap with a fake unit of work, on FastStream's TestNatsBroker: no server, no database."""
+    uow = FakeAlliancesUnitOfWork("ada", "grace")
+    parts = bootstrap(AlliancesSettings(data_dir=tmp_path), uow=lambda: uow)
+    next_year = datetime.now(UTC).year + 1
+    # Berlin skips 02:00-03:00 on the last Sunday of March.
+    gap = max(day for day in range(25, 32) if datetime(next_year, 3, day).weekday() == 6)
+    async with TestNatsBroker(parts.broker) as broker:
+
+        async def ask(contract: Any, request: dict[str, Any]) -> dict[str, Any]:
+            return json.loads((await broker.request(request, contract.subject)).body)  # type: ignore[no-any-return]
+
+        founded = (await ask(contracts.CREATE, {"name": "Hamburg Founders", "moderator_id": "ada"}))["result"]
+        joined = await ask(contracts.JOIN, {"alliance_id": founded["alliance_id"], "member_id": "grace"})
+        meeting = {"alliance_id": founded["alliance_id"], "title": "Course check", "timezone": "Europe/Berlin"}
+        by_grace = await ask(
+            contracts.SCHEDULE_MEETING, {**meeting, "requested_by": "grace", "starts_at": f"{next_year}-01-12T18:00"}
+        )
+        in_the_gap = await ask(
+            contracts.SCHEDULE_MEETING, {**meeting, "requested_by": "ada", "starts_at": f"{next_year}-03-{gap}T02:30"}
+        )
+    assert joined["result"]["role"] == "member"
+    assert by_grace["error"]["code"] == "not-a-moderator"
+    assert in_the_gap["error"]["code"] == "invalid-meeting-time"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from faststream.nats import TestNatsBroker
 
+from kehrwasser_members.bootstrap import bootstrap
+from kehrwasser_members.config import MembersSettings
 from kehrwasser_members.domain import model
 from kehrwasser_members.service_layer import handlers
 from kehrwasser_members.service_layer.unit_of_work import MemberRepository, MembersUnitOfWork
@@ -65,3 +70,23 @@ async def test_looking_up_an_unknown_member_fails_clearly() -> None:
 
 def test_focus_tags_are_lowercased_and_deduplicated_in_order() -> None:
     assert model.normalize_focus(["SaaS", " saas", "Hamburg", ""]) == ("saas", "hamburg")
+
+
+async def test_the_service_answers_its_commands_in_memory_through_its_own_composition_root(tmp_path: Path) -> None:
+    """The real bootstrap with a fake unit of work, on FastStream's TestNatsBroker: no server, no database."""
+    uow = FakeMembersUnitOfWork()
+    parts = bootstrap(MembersSettings(data_dir=tmp_path), uow=lambda: uow)
+    async with TestNatsBroker(parts.broker) as broker:
+        registered = await broker.request(
+            {"name": "Ada Lovelace", "email": "ada@example.org"}, contracts.REGISTER.subject
+        )
+        member = json.loads(registered.body)["result"]
+        taken = await broker.request({"name": "Ada", "email": "ADA@example.org"}, contracts.REGISTER.subject)
+        found = await broker.request({"member_id": member["member_id"]}, contracts.GET.subject)
+        invalid = await broker.request(
+            {"name": "Eve\r\nBcc: x@y.z", "email": "eve@example.org"}, contracts.REGISTER.subject
+        )
+    assert json.loads(taken.body)["error"]["code"] == "email-taken"
+    assert json.loads(found.body)["result"]["email"] == "ada@example.org"
+    assert json.loads(invalid.body)["error"]["details"][0]["field"] == "name"
+    assert uow.emitted_types() == ["kehrwasser.members.member-registered.v1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .adapters.unit_of_work import SqlAlliancesUnitOfWork
 from .config import SERVICE, AlliancesSettings
 from .domain.model import AllianceError
 from .service_layer import handlers
+from .service_layer.unit_of_work import AlliancesUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -24,13 +26,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: AlliancesSettings) -> ServiceParts:
+def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork] | None = None) -> ServiceParts:
+    """The service, on SQL and NATS; a test may hand in its own unit of work (a fake) instead."""
     plumbing = build_plumbing(settings, messaging)
 
-    def uow() -> SqlAlliancesUnitOfWork:
+    def sql_uow() -> SqlAlliancesUnitOfWork:
         return SqlAlliancesUnitOfWork(
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
+
+    uow = uow or sql_uow
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(AllianceError,))
     endpoints.bind(contracts.CREATE, lambda cmd: handlers.create_alliance(cmd, uow(), utc_now))

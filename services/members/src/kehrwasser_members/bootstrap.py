@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .adapters.unit_of_work import SqlMembersUnitOfWork
 from .config import SERVICE, MembersSettings
 from .domain.model import MemberError
 from .service_layer import handlers
+from .service_layer.unit_of_work import MembersUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,13 +24,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: MembersSettings) -> ServiceParts:
+def bootstrap(settings: MembersSettings, uow: Callable[[], MembersUnitOfWork] | None = None) -> ServiceParts:
+    """The service, on SQL and NATS; a test may hand in its own unit of work (a fake) instead."""
     plumbing = build_plumbing(settings, messaging)
 
-    def uow() -> SqlMembersUnitOfWork:
+    def sql_uow() -> SqlMembersUnitOfWork:
         return SqlMembersUnitOfWork(
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
+
+    uow = uow or sql_uow
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(MemberError,))
     endpoints.bind(contracts.REGISTER, lambda cmd: handlers.register_member(cmd, uow(), utc_now))

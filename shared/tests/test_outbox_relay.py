@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -120,18 +121,29 @@ async def test_a_row_left_unsent_is_recovered_once_old_enough_and_a_fresh_one_is
         assert len(await published(nc, 1)) == 1
 
 
+async def until_logged(caplog: pytest.LogCaptureFixture, fragment: str, timeout: float = 10.0) -> None:
+    """Wait until a record containing ``fragment`` has been logged (the relay runs in this event loop)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(fragment in record.getMessage() for record in caplog.records):
+        assert loop.time() < deadline, f"nothing logged {fragment!r} within {timeout}s: {caplog.messages}"
+        await asyncio.sleep(0.05)
+
+
 async def test_events_whose_publication_failed_stay_in_the_outbox_for_the_recovery_round(
-    tables_and_engine: tuple[MessagingTables, AsyncEngine], nats_url: str
+    tables_and_engine: tuple[MessagingTables, AsyncEngine], nats_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     tables, engine = tables_and_engine
+    caplog.set_level(logging.WARNING, logger=OutboxRelay.__module__)
     nc = await nats.connect(nats_url)  # no streams declared: JetStream stores nothing and says so
     try:
         async with running(OutboxRelay(engine, tables, poll_interval=60.0), nc) as relay:
             async with SqlUnitOfWork(engine, tables, source="/members", on_events_committed=relay.hand_over) as uow:
                 ada = uow.emit(contracts.MEMBER_REGISTERED, member_registered("Ada"))
                 await uow.commit()
-            await asyncio.sleep(0.5)  # the relay's attempt
-            assert await relay.publish_handed_over() == 0
+            # The premise: the relay did try to publish the committed event, and failed.
+            await until_logged(caplog, "publishing 1 committed events failed")
+            assert await relay.publish_handed_over() == 0  # it holds nothing more: the row is all that is left
             assert await unsent(engine, tables) == [ada]
     finally:
         await nc.close()

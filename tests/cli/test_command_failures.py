@@ -76,15 +76,20 @@ async def test_a_slow_answer_is_no_answer_exit_4_unless_timeout_allows_for_it(
 ) -> None:
     nc = await nats.connect(nats_url)
     requests: list[Msg] = []
+    impatient_gave_up = asyncio.Event()
 
-    async def answer_after_a_second(msg: Msg) -> None:
+    async def answer_late(msg: Msg) -> None:
         requests.append(msg)
-        await asyncio.sleep(1.0)  # the slowness under test: longer than the short timeout below
+        if len(requests) == 1:
+            await impatient_gave_up.wait()  # answered only once the CLI with the short timeout has ended
+        else:
+            await asyncio.sleep(1.0)  # the slowness under test: longer than the short timeout
         await msg.respond(error_reply("unknown-member", "no member with id ada").model_dump_json().encode())
 
-    await nc.subscribe(members.GET.subject, cb=answer_after_a_second)
+    await nc.subscribe(members.GET.subject, cb=answer_late)
     try:
         impatient = await kehrwasser_async("member", "get", "ada", "--nats-url", nats_url, "--timeout", "0.3")
+        impatient_gave_up.set()
         patient = await kehrwasser_async("member", "get", "ada", "--nats-url", nats_url, "--timeout", "20")
     finally:
         await nc.close()

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import nats
 import pytest
+from nats.js.client import JetStreamContext
+from sqlalchemy import text
 
 from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.persistence.database import create_engine
+from kehrwasser_shared.testing import fetch_exactly
 from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
 from kehrwasser_shared.testing.processes import ServiceProcess
 
@@ -71,6 +78,56 @@ def network(
             process.stop()
 
 
+def database_of(service: str, database_urls: dict[str, str], tmp_path: Path) -> str:
+    """The service's database: the fresh PostgreSQL one, or its default SQLite file in the data directory."""
+    default = f"sqlite+aiosqlite:///{tmp_path / 'data' / f'{service}.db'}"
+    return database_urls.get(f"KEHRWASSER_{service.upper()}_DATABASE_URL", default)
+
+
+async def count(database_url: str, query: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(query))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def until_zero(database_url: str, query: str, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while left := await count(database_url, query):
+        assert loop.time() < deadline, f"{query}: {left} after {timeout}s"
+        await asyncio.sleep(0.1)
+
+
+async def until_consumers_settled(js: JetStreamContext, service: str, timeout: float = 30.0) -> None:
+    """Wait until every durable consumer of a service's stream has been given and has acknowledged all it
+    matches (the services' consumers are durable; a test's own readers are not)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        busy = [
+            (info.name, info.num_pending, info.num_ack_pending)
+            for info in await js.consumers_info(stream_name(service))
+            if info.config.durable_name and (info.num_pending or info.num_ack_pending)
+        ]
+        if not busy:
+            return
+        assert loop.time() < deadline, f"consumers of {service}'s events still busy after {timeout}s: {busy}"
+        await asyncio.sleep(0.1)
+
+
+async def published(js: JetStreamContext, subject: str, service: str) -> list[dict[str, Any]]:
+    """Every event stored on ``subject`` (read by an ephemeral consumer)."""
+    subscription = await js.pull_subscribe(subject, stream=stream_name(service), durable=None)
+    try:
+        stored = (await subscription.consumer_info()).num_pending
+        return [json.loads(m.data) for m in await fetch_exactly(subscription, stored)]
+    finally:
+        await subscription.unsubscribe()
+
+
 def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -85,7 +142,7 @@ def calendar_of(message: EmailMessage) -> icalendar.Calendar:
 
 
 async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_member(
-    network: list[ServiceProcess], nats_url: str, mail_sink: MailSink
+    network: list[ServiceProcess], nats_url: str, mail_sink: MailSink, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
     nc = await nats.connect(nats_url)
@@ -163,12 +220,27 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
                 location="https://meet.example.org/hamburg",
             ),
         )
+        await asyncio.to_thread(mail_sink.wait_for, 5, 60.0)
+        # Quiet, not just a while later: every event the ledger committed is in its stream, notify has handled
+        # all of them, and no mail waits to be sent. Only then is what arrived all that will.
+        js = nc.jetstream()
+        await until_zero(database_of("ledger", database_urls, tmp_path), "SELECT count(*) FROM outbox")
+        warned = await published(js, ledger.BALANCE_WARNING.subject, "ledger")
+        await until_consumers_settled(js, "ledger")
+        await until_consumers_settled(js, "alliances")
+        notify_database = database_of("notify", database_urls, tmp_path)
+        await until_zero(notify_database, "SELECT count(*) FROM deliveries WHERE status = 'pending'")
+        assert await count(notify_database, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == 5
     finally:
         await nc.close()
 
-    messages = await asyncio.to_thread(mail_sink.wait_for, 5, 60.0)
-    await asyncio.sleep(2.0)  # a second warning, if one were wrongly sent, would arrive in this time
+    # One warning: the contribution that took Linus from -3 to -7 turned his light red; the next one (-8)
+    # leaves it red, and a light warns once per crossing.
+    assert [(w["data"]["member_id"], w["data"]["contribution_id"], Decimal(w["data"]["balance"])) for w in warned] == [
+        (linus.member_id, crossing.contribution_id, Decimal("-7"))
+    ]
     messages = mail_sink.messages
+    assert len(messages) == 5, [m["Subject"] for m in messages]
     invitations = [m for m in messages if any(p.get_content_type() == "text/calendar" for p in m.walk())]
     escalations = [m for m in messages if m["To"].addresses[0].addr_spec == ada.email and m not in invitations]
     warnings = [m for m in messages if m not in invitations and m not in escalations]
@@ -182,7 +254,9 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
     assert warning["To"].addresses[0].addr_spec == linus.email
     assert warning["Content-Language"] == "en"
     assert "Hamburg Founders" in text_of(warning)
-    assert "-8" in text_of(warning) or "-7" in text_of(warning)
+    # The warning tells the balance that crossed the threshold, not the balance by the time it is read.
+    assert "your balance of contribution is now -7.00 points, below the threshold of -5.00." in text_of(warning)
+    assert "steht bei -7,00 Punkten" in text_of(escalation)
     assert warning.get_body(preferencelist=("html",)) is not None
 
     assert sorted(m["To"].addresses[0].addr_spec for m in invitations) == sorted([ada.email, grace.email, linus.email])

@@ -1,4 +1,9 @@
-"""A service killed with SIGKILL between commit and publish loses nothing and publishes the event once."""
+"""A service killed with SIGKILL between commit and publish loses nothing and publishes the event once.
+
+Each test asserts its premise (the killed process left the event's row in the outbox, and had or had not
+published it yet) and waits for the survivor to empty the outbox: from then on nothing can publish the event
+again, so what the stream holds is final.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 import nats
 import pytest
+from sqlalchemy import text
 from test_ledger_over_nats import found_hamburg  # the ledger tests' alliance (on the pythonpath)
 
 from kehrwasser_shared.contracts import ledger as ledger_contracts
@@ -20,6 +26,7 @@ from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.failpoints import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH
 from kehrwasser_shared.failpoints import VARIABLE as FAILPOINTS
 from kehrwasser_shared.messaging.client import CommandClient
+from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.testing import fetch_exactly
 from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
@@ -35,6 +42,25 @@ async def events_in_stream(nats_url: str, contract: EventContract[Any] = contrac
         return [json.loads(m.data) for m in await fetch_exactly(sub, stored)]
     finally:
         await nc.close()
+
+
+async def unsent_rows(database_url: str) -> int:
+    """Rows in a service's outbox: events committed and not yet known to be in their stream."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def until_outbox_empty(database_url: str, timeout: float = 20.0) -> None:
+    """Wait until the service has published every event it committed (the recovery round deletes the rows)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while left := await unsent_rows(database_url):
+        assert loop.time() < deadline, f"{left} events still unpublished after {timeout}s"
+        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("failpoint", [OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH])
@@ -57,19 +83,18 @@ async def test_killed_members_service_publishes_the_registration_exactly_once_af
     finally:
         await nc.close()
     assert await asyncio.to_thread(doomed.wait_exit) == -9, doomed.log()
+    # The premise: the row is left, and the event was published (after publish) or not (after commit).
+    assert await unsent_rows(database_url) == 1
+    already_published = 1 if failpoint == OUTBOX_AFTER_PUBLISH else 0
+    assert len(await events_in_stream(nats_url)) == already_published
 
     survivor = ServiceProcess("members", env, tmp_path / "logs-2")
     survivor.start()
     try:
         await asyncio.to_thread(survivor.wait_ready)
-        for _ in range(100):
-            events = await events_in_stream(nats_url)
-            if events:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)  # time for a wrong second publication to show up
+        await until_outbox_empty(database_url)
         events = await events_in_stream(nats_url)
-        assert [e["data"]["email"] for e in events] == ["ada@example.org"]  # type: ignore[index]
+        assert [e["data"]["email"] for e in events] == ["ada@example.org"]
     finally:
         survivor.stop()
 
@@ -98,6 +123,9 @@ async def test_killed_ledger_publishes_the_contribution_once_and_a_retry_finds_i
         with contextlib.suppress(nats.errors.TimeoutError):
             await CommandClient(nc, timeout=3).send_when_known(ledger_contracts.RECORD_CONTRIBUTION, gift)
         assert await asyncio.to_thread(doomed.wait_exit) == -9, doomed.log()
+        # The premise: the contribution was committed (its events wait in the outbox) and not published.
+        assert await unsent_rows(database_url) >= 1
+        assert await events_in_stream(nats_url, ledger_contracts.CONTRIBUTION_RECORDED) == []
 
         survivor = ServiceProcess("ledger", env, tmp_path / "logs-2")
         survivor.start()
@@ -105,11 +133,7 @@ async def test_killed_ledger_publishes_the_contribution_once_and_a_retry_finds_i
             await asyncio.to_thread(survivor.wait_ready)
             retried = await CommandClient(nc).send(ledger_contracts.RECORD_CONTRIBUTION, gift)
             assert retried.status == "exists"
-            for _ in range(100):
-                if await events_in_stream(nats_url, ledger_contracts.CONTRIBUTION_RECORDED):
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)  # time for a wrong second publication to show up
+            await until_outbox_empty(database_url)
             recorded = await events_in_stream(nats_url, ledger_contracts.CONTRIBUTION_RECORDED)
             assert [e["data"]["contribution_id"] for e in recorded] == ["pricing-review"]
         finally:

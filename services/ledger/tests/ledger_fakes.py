@@ -1,9 +1,13 @@
-"""In-memory ledger unit of work for handler and property tests."""
+"""In-memory ledger unit of work for handler and property tests; `test_ledger_ports` holds it to the contract of
+the SQL unit of work."""
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, Self
 
 from kehrwasser_ledger.domain.analytics import Flow
 from kehrwasser_ledger.domain.confirmation import PendingContribution, PendingStatus
@@ -12,16 +16,21 @@ from kehrwasser_ledger.domain.policy import BalancePolicy
 from kehrwasser_ledger.service_layer import handlers
 from kehrwasser_ledger.service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
 from kehrwasser_ledger.service_layer.unit_of_work import (
+    AccountChanged,
     AccountRepository,
     AllianceBooksRepository,
+    ConcurrentInsert,
     ContributionRepository,
-    LedgerUnitOfWork,
+    IntakeUnitOfWork,
     PendingRepository,
+    PreparedEvents,
 )
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
-from kehrwasser_shared.messaging.ports import FakeUnitOfWorkMixin
+from kehrwasser_shared.contracts.envelope import SerializedData, new_event_id
+from kehrwasser_shared.contracts.registry import EventContract
+from kehrwasser_shared.messaging.ports import DataT, FakeUnitOfWorkMixin
 
 
 class FakeBooks(AllianceBooksRepository):
@@ -30,23 +39,30 @@ class FakeBooks(AllianceBooksRepository):
         self.roles: dict[tuple[str, str], str] = {}
 
     async def add(self, alliance_id: str, policy: BalancePolicy) -> None:
+        if alliance_id in self.books:
+            raise ConcurrentInsert(f"alliance {alliance_id}")
         self.books[alliance_id] = AllianceBooks(alliance_id, policy, frozenset(), 0, GENESIS_HASH)
 
-    async def get(self, alliance_id: str, *, for_update: bool = False) -> AllianceBooks | None:
+    async def read(self, alliance_id: str) -> AllianceBooks | None:
         books = self.books.get(alliance_id)
         if books is None:
             return None
         moderators = frozenset(m for (a, m), r in self.roles.items() if a == alliance_id and r == "moderator")
         return books._replace(moderators=moderators)
 
-    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
-        found = {a: await self.get(a) for a in alliance_ids}
+    async def read_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        found = {a: await self.read(a) for a in alliance_ids}
         return {a: b for a, b in found.items() if b is not None}
+
+    async def lock_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        return await self.read_many(alliance_ids)  # one writer at a time: nothing to hold
 
     async def memberships(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         return {pair for pair in pairs if pair in self.roles}
 
     async def add_member(self, alliance_id: str, member_id: str, role: str) -> None:
+        if (alliance_id, member_id) in self.roles:
+            raise ConcurrentInsert(f"member {member_id} of {alliance_id}")
         self.roles[(alliance_id, member_id)] = role
 
     async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]:
@@ -54,13 +70,15 @@ class FakeBooks(AllianceBooksRepository):
 
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
         for alliance_id, (length, head) in heads.items():
-            self.books[alliance_id] = self.books[alliance_id]._replace(chain_length=length, chain_head=head)
+            if alliance_id in self.books:
+                self.books[alliance_id] = self.books[alliance_id]._replace(chain_length=length, chain_head=head)
 
     async def all_ids(self) -> list[str]:
         return sorted(self.books)
 
     async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None:
-        self.books[alliance_id] = self.books[alliance_id]._replace(policy=policy)
+        if alliance_id in self.books:
+            self.books[alliance_id] = self.books[alliance_id]._replace(policy=policy)
 
     async def with_inactivity_window(self) -> list[str]:
         return sorted(a for a, b in self.books.items() if b.policy.inactivity_window is not None)
@@ -77,17 +95,19 @@ class FakeAccounts(AccountRepository):
         return {pair: self.accounts[pair] for pair in pairs if pair in self.accounts}
 
     async def save(self, accounts: list[Account], *, new: bool = False) -> None:
-        for account in accounts:
-            key = (account.alliance_id, account.owner_id)
-            assert (key in self.accounts) != new, f"save(new={new}) of {key}"
-            self.accounts[key] = account
+        keys = [(account.alliance_id, account.owner_id) for account in accounts]
+        if new and (taken := [k for k, n in Counter(keys).items() if n > 1 or k in self.accounts]):
+            raise ConcurrentInsert(f"accounts {taken}")
+        if not new and any(key not in self.accounts for key in keys):
+            raise AccountChanged("an account to overwrite does not exist")
+        self.accounts.update(zip(keys, accounts, strict=True))
 
     async def update(self, changes: list[tuple[Account, Account]]) -> None:
-        for account, loaded in changes:
-            key = (account.alliance_id, account.owner_id)
-            stored = self.accounts[key]
-            assert (stored.version, stored.light) == (loaded.version, loaded.light), f"{key} changed since loaded"
-            self.accounts[key] = account
+        for _, loaded in changes:
+            stored = self.accounts.get((loaded.alliance_id, loaded.owner_id))
+            if stored is None or (stored.version, stored.light) != (loaded.version, loaded.light):
+                raise AccountChanged("an account changed while it was being booked")
+        self.accounts.update(((account.alliance_id, account.owner_id), account) for account, _ in changes)
 
     async def all_of(self, alliance_id: str) -> list[Account]:
         return [a for (alliance, _), a in self.accounts.items() if alliance == alliance_id]
@@ -105,9 +125,21 @@ class FakeContributions(ContributionRepository):
         return {c: self.contributions[c] for c in contribution_ids if c in self.contributions}
 
     async def add(self, contributions: list[Contribution], entries: list[Entry]) -> None:
-        for contribution in contributions:
-            assert contribution.contribution_id not in self.contributions
-            self.contributions[contribution.contribution_id] = contribution
+        # The keys the tables hold unique: a contribution's id, its place in the chain and what it reverses;
+        # an entry's account version.
+        stored = self.contributions.values()
+        for key, known in (
+            (lambda c: c.contribution_id, {c.contribution_id for c in stored}),
+            (lambda c: (c.alliance_id, c.sequence), {(c.alliance_id, c.sequence) for c in stored}),
+            (lambda c: c.reverses, {c.reverses for c in stored if c.reverses is not None}),
+        ):
+            keys = [key(c) for c in contributions if key(c) is not None]
+            if taken := [k for k, n in Counter(keys).items() if n > 1 or k in known]:
+                raise ConcurrentInsert(f"contributions {taken}")
+        posted = {_entry_key(e) for e in self.entries}
+        if taken := [k for k, n in Counter(map(_entry_key, entries)).items() if n > 1 or k in posted]:
+            raise ConcurrentInsert(f"entries {taken}")
+        self.contributions.update((c.contribution_id, c) for c in contributions)
         self.entries += entries
 
     async def reversal_of(self, contribution_id: str) -> str | None:
@@ -119,39 +151,58 @@ class FakeContributions(ContributionRepository):
         )
 
     async def entries_of(self, alliance_id: str) -> list[Entry]:
-        return [e for e in self.entries if e.alliance_id == alliance_id]
+        return sorted((e for e in self.entries if e.alliance_id == alliance_id), key=_entry_key)
+
+
+def _entry_key(entry: Entry) -> tuple[str, str, int]:
+    return entry.alliance_id, entry.owner_id, entry.version
 
 
 class FakePending(PendingRepository):
     def __init__(self) -> None:
         self.held: dict[str, PendingContribution] = {}
 
-    async def get(self, contribution_id: str, *, for_update: bool = False) -> PendingContribution | None:
+    async def lock(self, contribution_id: str) -> PendingContribution | None:
         return self.held.get(contribution_id)
 
-    async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
+    async def read_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
         return {c: self.held[c] for c in contribution_ids if c in self.held}
 
     async def add(self, held: list[PendingContribution]) -> None:
-        for pending in held:
-            assert pending.contribution_id not in self.held
-            self.held[pending.contribution_id] = pending
+        ids = [pending.contribution_id for pending in held]
+        if taken := [i for i, n in Counter(ids).items() if n > 1 or i in self.held]:
+            raise ConcurrentInsert(f"pending contributions {taken}")
+        self.held.update(zip(ids, held, strict=True))
 
     async def decide(self, decided: list[PendingContribution]) -> None:
         for pending in decided:
-            self.held[pending.contribution_id] = pending
+            if pending.contribution_id in self.held:
+                self.held[pending.contribution_id] = pending
 
-    async def due(self, now: datetime, limit: int) -> list[PendingContribution]:
+    async def lock_due(self, now: datetime, limit: int) -> list[PendingContribution]:
         due = [p for p in self.held.values() if p.status is PendingStatus.PENDING and p.expires_at <= now]
         return sorted(due, key=lambda p: p.expires_at)[:limit]
 
     async def of_alliance(self, alliance_id: str, statuses: list[PendingStatus]) -> list[PendingContribution]:
-        return [p for p in self.held.values() if p.alliance_id == alliance_id and p.status in statuses]
+        found = [p for p in self.held.values() if p.alliance_id == alliance_id and p.status in statuses]
+        return sorted(found, key=lambda p: (p.submitted_at, p.contribution_id))
 
 
-class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, LedgerUnitOfWork):
-    """Commits are immediate in memory; handlers that raise before commit leave no trace only because they
-    validate before they write, which the property tests check through the books' invariants."""
+class FakePreparedEvents(PreparedEvents):
+    def __init__(self) -> None:
+        self.events: list[tuple[EventContract[Any], Any, str]] = []
+
+    def emit(self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None) -> str:
+        event_id = event_id or new_event_id()
+        self.events.append((contract, data, event_id))
+        return event_id
+
+
+class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, IntakeUnitOfWork):
+    """A transaction in memory: what the repositories held when it began comes back on rollback.
+
+    Changes made outside ``async with`` count as committed (the fake has no other connection to make them on).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,6 +210,41 @@ class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, LedgerUnitOfWork):
         self.accounts = FakeAccounts()
         self.contributions = FakeContributions()
         self.pending = FakePending()
+        self._began = self._state()
+
+    async def __aenter__(self) -> Self:
+        self._began = self._state()
+        return self
+
+    def emit(self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None) -> str:
+        # Recorded as the contract's model whatever the emitter passed: tests look at the fields.
+        model = contract.data.model_validate_json(data.json) if isinstance(data, SerializedData) else data
+        return super().emit(contract, model, event_id=event_id)
+
+    def event_buffer(self) -> FakePreparedEvents:
+        return FakePreparedEvents()
+
+    def adopt(self, events: PreparedEvents) -> None:
+        if not isinstance(events, FakePreparedEvents):
+            raise TypeError(f"{type(events).__name__} was not prepared by a fake unit of work")
+        for contract, data, event_id in events.events:
+            self.emit(contract, data, event_id=event_id)
+
+    async def commit(self) -> None:
+        await super().commit()
+        self._began = self._state()
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        for repository, state in zip(self._repositories(), self._began, strict=True):
+            vars(repository).update({name: copy.copy(held) for name, held in state.items()})
+
+    def _repositories(self) -> list[object]:
+        return [self.alliances, self.accounts, self.contributions, self.pending]
+
+    def _state(self) -> list[dict[str, Any]]:
+        # The records are immutable: copies of the containers that hold them are a snapshot.
+        return [{name: copy.copy(held) for name, held in vars(r).items()} for r in self._repositories()]
 
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -214,10 +300,10 @@ class FakeLedgerReadModel(LedgerReadModel):
         self._uow = uow
 
     async def alliance_known(self, alliance_id: str) -> bool:
-        return await self._uow.alliances.get(alliance_id) is not None
+        return await self._uow.alliances.read(alliance_id) is not None
 
     async def current_balance(self, alliance_id: str, member_id: str) -> tuple[Decimal, Account | None] | None:
-        books = await self._uow.alliances.get(alliance_id)
+        books = await self._uow.alliances.read(alliance_id)
         if books is None:
             return None
         found = await self._uow.accounts.get_many(alliance_id, [member_id])

@@ -19,6 +19,7 @@ from test_ledger_concurrency import MIGRATIONS, found_hamburg, random_contributi
 
 from kehrwasser_ledger.adapters.tables import accounts, contributions, messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
+from kehrwasser_ledger.domain.model import GENESIS_HASH
 from kehrwasser_ledger.service_layer import handlers
 from kehrwasser_ledger.service_layer.booking import BookingSession, Outcome
 from kehrwasser_ledger.service_layer.intake import BatchCommit, PipelinedIntake
@@ -125,7 +126,7 @@ async def test_batches_prepared_while_the_previous_commits_book_what_plain_booki
             )
         )
         await connection.execute(
-            text("UPDATE ledger_alliances SET chain_length = 0, chain_head = :genesis"), {"genesis": "0" * 64}
+            text("UPDATE ledger_alliances SET chain_length = 0, chain_head = :genesis"), {"genesis": GENESIS_HASH}
         )
     plain = await run_plainly(books, work)
     assert statuses(pipelined) == statuses(plain)

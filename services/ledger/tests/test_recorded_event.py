@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kehrwasser_ledger.adapters.repository import points
-from kehrwasser_ledger.domain.model import Contribution
+from kehrwasser_ledger.domain.model import GENESIS_HASH, Contribution
 from kehrwasser_ledger.service_layer.handlers import recorded_data
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts.common import IDENTIFIER, MULTI_LINE
@@ -49,7 +49,7 @@ def test_recorded_data_is_what_the_contract_model_writes(
         note,
         recorded_at,
         1,
-        "0" * 64,
+        GENESIS_HASH,
         "1" * 64,
         giver_balance,
         receiver_balance,

@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
@@ -17,15 +18,15 @@ from ..contracts.envelope import SerializedData, encode_event, utcnow
 from ..contracts.registry import EventContract
 from ..persistence.bulk import insert_columns
 from .outbox_relay import OutgoingEvent
-from .ports import UnitOfWork
+from .ports import DataT, DuplicateEvent, UnitOfWork
 from .tables import MessagingTables
 
 
 class EventBuffer:
-    """Events encoded for the outbox ahead of the unit of work that commits them.
+    """Events encoded for the outbox as they are emitted, until a unit of work writes them at commit.
 
-    A pipelined handler prepares a batch, events included, while the batch before it commits; the unit of
-    work that later commits the batch takes them over with `SqlUnitOfWork.adopt`.
+    Data may come as its contract's model or as `SerializedData` that the emitter wrote itself (a hot path's
+    choice, which that emitter's own port offers; see the ledger's ``LedgerUnitOfWork.emit``).
     """
 
     def __init__(self, source: str) -> None:
@@ -56,7 +57,10 @@ def _nats_subject(contract: EventContract[Any], data: BaseModel | SerializedData
 
 
 class SqlUnitOfWork(UnitOfWork):
-    """Base for each service's unit of work; subclasses add their repositories in ``_open``."""
+    """Base for each service's unit of work; subclasses add their repositories in ``_open``.
+
+    The events emitted so far wait in ``_pending``, an `EventBuffer` of this unit of work's ``_source``.
+    """
 
     def __init__(
         self,
@@ -97,41 +101,33 @@ class SqlUnitOfWork(UnitOfWork):
             await self._connection.close()
             self._connection = None
 
-    def emit(
-        self,
-        contract: EventContract[Any],
-        data: BaseModel | SerializedData,
-        subject: str | None = None,
-        *,
-        event_id: str | None = None,
-    ) -> str:
+    def emit(self, contract: EventContract[DataT], data: DataT, *, event_id: str | None = None) -> str:
         """Queue an event; it is written to the outbox in this transaction and published after commit.
 
         Returns the event's id.
         """
-        return self._pending.emit(contract, data, subject, event_id=event_id)
-
-    def event_buffer(self) -> EventBuffer:
-        return EventBuffer(self._source)
-
-    def adopt(self, buffer: EventBuffer) -> None:
-        self._pending.events += buffer.events
+        return self._pending.emit(contract, data, event_id=event_id)
 
     async def commit(self) -> None:
         """Commit, then hand the events over for publication (see `OutboxRelay.hand_over`)."""
         connection = self.connection
         events, self._pending = self._pending.events, EventBuffer(self._source)
         if events:
-            await insert_columns(
-                connection,
-                self._tables.outbox,
-                {
-                    "event_id": [event.event_id for event in events],
-                    "subject": [event.subject for event in events],
-                    "payload": [event.payload for event in events],
-                    "created_at": [utcnow()] * len(events),
-                },
-            )
+            try:
+                await insert_columns(
+                    connection,
+                    self._tables.outbox,
+                    {
+                        "event_id": [event.event_id for event in events],
+                        "subject": [event.subject for event in events],
+                        "payload": [event.payload for event in events],
+                        "created_at": [utcnow()] * len(events),
+                    },
+                )
+            except Exception as error:
+                if is_unique_violation(error):  # the outbox's only unique key besides its sequence: the event id
+                    raise DuplicateEvent(f"an event id is already in the outbox: {error}") from error
+                raise
         await connection.commit()
         if events:
             failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)
@@ -157,3 +153,16 @@ class SqlUnitOfWork(UnitOfWork):
         # back and the message is redelivered, to find the claim recorded.
         await self.connection.execute(insert(inbox).values(consumer=consumer, event_id=event_id, processed_at=utcnow()))
         return True
+
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether a write failed on a primary or unique key: SQLAlchemy's ``IntegrityError`` of either backend,
+    or asyncpg's own error from a ``COPY`` (`insert_columns`), which bypasses SQLAlchemy."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION:
+        return True
+    return getattr(cause, "sqlite_errorname", None) in SQLITE_UNIQUE_VIOLATIONS

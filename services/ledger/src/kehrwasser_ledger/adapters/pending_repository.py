@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..service_layer.unit_of_work import PendingRepository
-from .repository import cents, one_of, points
+from .repository import cents, one_of, points, unique_keys_refused
 from .tables import pending_contributions as pending
 
 
@@ -19,14 +19,12 @@ class SqlPending(PendingRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def get(self, contribution_id: str, *, for_update: bool = False) -> PendingContribution | None:
-        query = select(pending).where(pending.c.contribution_id == contribution_id)
-        if for_update:
-            query = query.with_for_update()
+    async def lock(self, contribution_id: str) -> PendingContribution | None:
+        query = select(pending).where(pending.c.contribution_id == contribution_id).with_for_update()
         row = (await self._connection.execute(query)).first()
         return _pending(row) if row else None
 
-    async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
+    async def read_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]:
         rows = await self._connection.execute(
             select(pending).where(one_of(self._connection, pending.c.contribution_id, contribution_ids))
         )
@@ -34,7 +32,8 @@ class SqlPending(PendingRepository):
 
     async def add(self, held: list[PendingContribution]) -> None:
         if held:
-            await self._connection.execute(insert(pending), [_row(p) for p in held])
+            with unique_keys_refused():
+                await self._connection.execute(insert(pending), [_row(p) for p in held])
 
     async def decide(self, decided: list[PendingContribution]) -> None:
         if not decided:
@@ -60,7 +59,7 @@ class SqlPending(PendingRepository):
             ],
         )
 
-    async def due(self, now: datetime, limit: int) -> list[PendingContribution]:
+    async def lock_due(self, now: datetime, limit: int) -> list[PendingContribution]:
         rows = await self._connection.execute(
             select(pending)
             .where(pending.c.status == PendingStatus.PENDING.value, pending.c.expires_at <= now)

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kehrwasser_shared.messaging.unit_of_work import is_unique_violation
 from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
 
-from ..domain.model import Account, AllianceBooks, Contribution, Entry
+from ..domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
 from ..service_layer.unit_of_work import (
     AccountChanged,
     AccountRepository,
     AllianceBooksRepository,
+    ConcurrentInsert,
     ContributionRepository,
 )
 from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
 
-GENESIS = "0" * 64
 ACCOUNT_KEY = ("alliance_id", "owner_id")
+IN_CENTS = frozenset({"value", "giver_balance", "receiver_balance", "amount", "balance_before", "balance_after"})
+"""Fields of the domain's records that the tables keep as integer cents, in a column named ``<field>_cents``."""
+Record = TypeVar("Record", Contribution, Entry)
 
 
 def cents(value: Decimal) -> int:
@@ -40,11 +46,12 @@ class SqlAllianceBooks(AllianceBooksRepository):
         self._connection = connection
 
     async def add(self, alliance_id: str, policy: BalancePolicy) -> None:
-        await self._connection.execute(
-            insert(ledger_alliances).values(
-                alliance_id=alliance_id, chain_length=0, chain_head=GENESIS, **_policy_row(policy)
+        with unique_keys_refused():
+            await self._connection.execute(
+                insert(ledger_alliances).values(
+                    alliance_id=alliance_id, chain_length=0, chain_head=GENESIS_HASH, **_policy_row(policy)
+                )
             )
-        )
 
     async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None:
         await self._connection.execute(
@@ -60,10 +67,8 @@ class SqlAllianceBooks(AllianceBooksRepository):
             )
         )
 
-    async def get(self, alliance_id: str, *, for_update: bool = False) -> AllianceBooks | None:
+    async def read(self, alliance_id: str) -> AllianceBooks | None:
         query = select(ledger_alliances).where(ledger_alliances.c.alliance_id == alliance_id)
-        if for_update:
-            query = query.with_for_update()
         row = (await self._connection.execute(query)).first()
         if row is None:
             return None
@@ -80,10 +85,16 @@ class SqlAllianceBooks(AllianceBooksRepository):
             chain_head=row.chain_head,
         )
 
-    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
-        query = select(ledger_alliances).where(one_of(self._connection, ledger_alliances.c.alliance_id, alliance_ids))
-        if for_update:
-            query = query.order_by(ledger_alliances.c.alliance_id).with_for_update()
+    async def read_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        return await self._books(select(ledger_alliances), alliance_ids)
+
+    async def lock_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        return await self._books(
+            select(ledger_alliances).order_by(ledger_alliances.c.alliance_id).with_for_update(), alliance_ids
+        )
+
+    async def _books(self, query: Select[Any], alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        query = query.where(one_of(self._connection, ledger_alliances.c.alliance_id, alliance_ids))
         rows = (await self._connection.execute(query)).all()
         moderators: dict[str, set[str]] = {row.alliance_id: set() for row in rows}
         for alliance_id, member_id in await self._connection.execute(
@@ -113,9 +124,10 @@ class SqlAllianceBooks(AllianceBooksRepository):
         return {(a, m) for a, m in rows} & pairs
 
     async def add_member(self, alliance_id: str, member_id: str, role: str) -> None:
-        await self._connection.execute(
-            insert(ledger_members).values(alliance_id=alliance_id, member_id=member_id, role=role)
-        )
+        with unique_keys_refused():
+            await self._connection.execute(
+                insert(ledger_members).values(alliance_id=alliance_id, member_id=member_id, role=role)
+            )
 
     async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]:
         found = await self._connection.scalars(
@@ -168,7 +180,8 @@ class SqlAccounts(AccountRepository):
         if not changed:
             return
         if new:
-            await insert_columns(self._connection, accounts, _account_columns(changed))
+            with unique_keys_refused():
+                await insert_columns(self._connection, accounts, _account_columns(changed))
             return
         await self._update(changed, None)
 
@@ -225,48 +238,18 @@ class SqlContributions(ContributionRepository):
                 select(contributions).where(contributions.c.contribution_id == contribution_id)
             )
         ).first()
-        return _contribution(row) if row else None
+        return record_of(Contribution, row) if row else None
 
     async def get_many(self, contribution_ids: list[str]) -> dict[str, Contribution]:
         rows = await self._connection.execute(
             select(contributions).where(one_of(self._connection, contributions.c.contribution_id, contribution_ids))
         )
-        return {row.contribution_id: _contribution(row) for row in rows}
+        return {row.contribution_id: record_of(Contribution, row) for row in rows}
 
     async def add(self, new: list[Contribution], new_entries: list[Entry]) -> None:
-        await insert_columns(
-            self._connection,
-            contributions,
-            {
-                "contribution_id": [c.contribution_id for c in new],
-                "alliance_id": [c.alliance_id for c in new],
-                "sequence": [c.sequence for c in new],
-                "giver_id": [c.giver_id for c in new],
-                "receiver_id": [c.receiver_id for c in new],
-                "kind": [c.kind for c in new],
-                "value_cents": [cents(c.value) for c in new],
-                "note": [c.note for c in new],
-                "recorded_at": [c.recorded_at for c in new],
-                "reverses": [c.reverses for c in new],
-                "prev_hash": [c.prev_hash for c in new],
-                "hash": [c.hash for c in new],
-                "giver_balance_cents": [cents(c.giver_balance) for c in new],
-                "receiver_balance_cents": [cents(c.receiver_balance) for c in new],
-            },
-        )
-        await insert_columns(
-            self._connection,
-            entries,
-            {
-                "alliance_id": [e.alliance_id for e in new_entries],
-                "owner_id": [e.owner_id for e in new_entries],
-                "version": [e.version for e in new_entries],
-                "contribution_id": [e.contribution_id for e in new_entries],
-                "amount_cents": [cents(e.amount) for e in new_entries],
-                "balance_before_cents": [cents(e.balance_before) for e in new_entries],
-                "balance_after_cents": [cents(e.balance_after) for e in new_entries],
-            },
-        )
+        with unique_keys_refused():
+            await insert_columns(self._connection, contributions, columns_of(Contribution, new))
+            await insert_columns(self._connection, entries, columns_of(Entry, new_entries))
 
     async def reversal_of(self, contribution_id: str) -> str | None:
         return await self._connection.scalar(
@@ -277,24 +260,38 @@ class SqlContributions(ContributionRepository):
         rows = await self._connection.execute(
             select(contributions).where(contributions.c.alliance_id == alliance_id).order_by(contributions.c.sequence)
         )
-        return [_contribution(row) for row in rows]
+        return [record_of(Contribution, row) for row in rows]
 
     async def entries_of(self, alliance_id: str) -> list[Entry]:
         rows = await self._connection.execute(
             select(entries).where(entries.c.alliance_id == alliance_id).order_by(entries.c.owner_id, entries.c.version)
         )
-        return [
-            Entry(
-                alliance_id=row.alliance_id,
-                owner_id=row.owner_id,
-                version=row.version,
-                contribution_id=row.contribution_id,
-                amount=points(row.amount_cents),
-                balance_before=points(row.balance_before_cents),
-                balance_after=points(row.balance_after_cents),
-            )
-            for row in rows
-        ]
+        return [record_of(Entry, row) for row in rows]
+
+
+@contextmanager
+def unique_keys_refused() -> Iterator[None]:
+    """Turn a write refused at a primary or unique key into the port's `ConcurrentInsert`."""
+    try:
+        yield
+    except Exception as error:
+        if is_unique_violation(error):
+            raise ConcurrentInsert(str(error)) from error
+        raise
+
+
+def columns_of(kind: type[Record], records: Sequence[Record]) -> Columns:
+    """A batch of records by column, as their table keeps them (see `IN_CENTS`)."""
+    return {
+        f"{name}_cents" if name in IN_CENTS else name: [cents(v) for v in values] if name in IN_CENTS else values
+        for name, values in zip(kind._fields, zip(*records, strict=True), strict=False)  # no records: no columns
+    }
+
+
+def record_of(kind: type[Record], row: Any) -> Record:
+    """The record a row of its table keeps (see `IN_CENTS`)."""
+    fields = row._mapping
+    return kind._make(points(fields[f"{name}_cents"]) if name in IN_CENTS else fields[name] for name in kind._fields)
 
 
 def account_of(row: Any) -> Account:
@@ -338,25 +335,6 @@ def _pairs_among(connection: AsyncConnection, table: Table, owner: Any, pairs: s
         return query.join(source, (table.c.alliance_id == source.c.alliance_id) & (owner == source.c[owner.key]))
     return query.where(
         one_of(connection, table.c.alliance_id, {a for a, _ in pairs}), one_of(connection, owner, {o for _, o in pairs})
-    )
-
-
-def _contribution(row: Any) -> Contribution:
-    return Contribution(
-        contribution_id=row.contribution_id,
-        alliance_id=row.alliance_id,
-        giver_id=row.giver_id,
-        receiver_id=row.receiver_id,
-        kind=row.kind,
-        value=points(row.value_cents),
-        note=row.note,
-        recorded_at=row.recorded_at,
-        sequence=row.sequence,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        giver_balance=points(row.giver_balance_cents),
-        receiver_balance=points(row.receiver_balance_cents),
-        reverses=row.reverses,
     )
 
 

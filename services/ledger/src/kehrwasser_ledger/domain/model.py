@@ -8,9 +8,11 @@ A member's balance in an alliance is what they gave minus what they received. Ev
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -20,9 +22,13 @@ from .errors import InvalidContribution, NotAMember
 from .policy import BalancePolicy, Light, check_may_take
 
 ALLIANCE_ACCOUNT = "alliance"
+"""The owner id of the alliance's own account, a receiver like any member (the contracts name it too)."""
 CENT = Decimal("0.01")
 GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of an alliance's first contribution."""
 KINDS = ("advice", "introduction", "referral", "resource", "knowledge", "hosting", "attendance")
+TERMS = ("alliance_id", "giver_id", "receiver_id", "kind", "value", "note")
+"""What a contribution asks for: a retry under its id asks for the same, or conflicts (`differences`)."""
 
 
 # Account, Entry, Contribution, Posting and AllianceBooks are NamedTuples rather than frozen dataclasses: just
@@ -76,6 +82,13 @@ class Contribution(NamedTuple):
         return -1 if self.reverses else 1
 
 
+class LightReason(StrEnum):
+    """Why a light is not green."""
+
+    BALANCE = "balance"
+    INACTIVITY = "inactivity"  # nothing given within the window is all that is wrong
+
+
 @dataclass(frozen=True)
 class LightChange:
     """A member's traffic light changed: a warning when it worsened, a recovery when it improved."""
@@ -84,7 +97,7 @@ class LightChange:
     before: Light
     after: Light
     balance: Decimal
-    reason: str  # "balance", or "inactivity" when nothing given within the window is all that is wrong
+    reason: LightReason
     threshold: Decimal | None = None  # the threshold of the new light, for a balance that fell below one
 
     @property
@@ -269,16 +282,15 @@ def watch(policy: BalancePolicy, account: Account, now: datetime) -> tuple[Accou
     light = policy.next_light(account.light, account.balance, inactive)
     if light is account.light:
         return account, None
-    reason = (
-        "inactivity" if light is Light.YELLOW and policy.light_for(account.balance, False) is Light.GREEN else "balance"
-    )
+    only_inactive = light is Light.YELLOW and policy.light_for(account.balance, False) is Light.GREEN
+    reason = LightReason.INACTIVITY if only_inactive else LightReason.BALANCE
     change = LightChange(account.owner_id, account.light, light, account.balance, reason, policy.threshold_of(light))
     return account._replace(light=light), change
 
 
-def differences(existing: object, **requested: object) -> list[str]:
+def differences(existing: object, requested: object, names: Iterable[str] = TERMS) -> list[str]:
     """Fields of a retried request that differ from the stored record (posted or pending) with the same id."""
-    return [name for name, value in requested.items() if getattr(existing, name) != value]
+    return [name for name in names if getattr(existing, name) != getattr(requested, name)]
 
 
 class AllianceBooks(NamedTuple):

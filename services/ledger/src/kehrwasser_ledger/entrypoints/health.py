@@ -12,8 +12,8 @@ instead of all at once in its first seconds. A figure still owed when its period
 the next period's comes at its slot.
 
 The event's id is derived from alliance and period: when another ledger instance, or this one before a
-restart, already put it in the outbox, the insert fails at the outbox's unique event id and this period
-counts as done.
+restart, already put it in the outbox, the commit is refused (`DuplicateEvent`) and this period counts as
+done.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
+from kehrwasser_shared.messaging.ports import DuplicateEvent
 from kehrwasser_shared.runtime import BackgroundLoop, every
 
 from ..domain.analytics import health_slot, period_start
@@ -75,7 +74,7 @@ class PeriodicHealth:
                     alliance_id, start, self._period, self._read_model(), self._uow(), self._clock
                 )
                 published += 1
-            except IntegrityError:
+            except DuplicateEvent:
                 log.debug("health of %s for %s is out already", alliance_id, start)
             self._done.add((alliance_id, start))
         return published

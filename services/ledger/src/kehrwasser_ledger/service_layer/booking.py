@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
 from ..domain import confirmation, model
@@ -23,6 +24,9 @@ T = TypeVar("T", model.Contribution, PendingContribution)
 # Submission and Outcome are NamedTuples for the reason the model's types are (see `model`): one of each per
 # contribution booked.
 class Submission(NamedTuple):
+    """A contribution as submitted: the fields of `RecordContribution`, which `confirmation.hold` takes and a
+    `PendingContribution` keeps under the same names."""
+
     contribution_id: str
     alliance_id: str
     giver_id: str
@@ -37,8 +41,18 @@ class Submission(NamedTuple):
         return self.recorded_by or self.giver_id
 
 
+class Booked(StrEnum):
+    """What became of a submission."""
+
+    CREATED = "created"
+    EXISTS = "exists"  # the same id with the same terms was booked before: the earlier record answers
+    PENDING = "pending"  # waits for the receiver's confirmation (or did already: a retry of it)
+    REJECTED = "rejected"
+    DEFERRED = "deferred"  # names an alliance or member not known yet: to be submitted again later
+
+
 class Outcome(NamedTuple):
-    status: str  # created, exists, pending, rejected, or deferred (to be submitted again later)
+    status: Booked
     contribution: model.Contribution | None = None
     pending: PendingContribution | None = None
     error: LedgerError | None = None
@@ -104,13 +118,13 @@ class BookingSession:
         parties = {(s.alliance_id, p) for s in submissions for p in (s.giver_id, s.receiver_id)}
         alliance_ids = sorted({s.alliance_id for s in submissions})
         if known is None:
-            books = await uow.alliances.get_many(alliance_ids)
+            books = await uow.alliances.lock_many(alliance_ids)
             members = await uow.alliances.memberships(parties)
             accounts = await uow.accounts.get_pairs(parties)
         else:
             books = {a: known.books[a] for a in alliance_ids if a in known.books}
             if missing := [a for a in alliance_ids if a not in books]:
-                books.update(await uow.alliances.get_many(missing, for_update=False))
+                books.update(await uow.alliances.read_many(missing))
             members = parties & known.members
             if strangers := parties - members:
                 members |= await uow.alliances.memberships(strangers)
@@ -119,7 +133,7 @@ class BookingSession:
                 accounts.update(await uow.accounts.get_pairs(unread))
         ids = [s.contribution_id for s in submissions]
         existing = await uow.contributions.get_many(ids)
-        pending = await uow.pending.get_many(ids)
+        pending = await uow.pending.read_many(ids)
         if in_flight is not None:
             existing.update((p.contribution.contribution_id, p.contribution) for p in in_flight.postings)
             pending.update((held.contribution_id, held) for held in in_flight.new_pending)
@@ -129,7 +143,7 @@ class BookingSession:
 
     async def confirm(self, uow: LedgerUnitOfWork) -> None:
         """Hold the batch's alliances until commit and check that they are as the booking found them."""
-        if await uow.alliances.get_many(sorted(self.base_books)) != self.base_books:
+        if await uow.alliances.lock_many(sorted(self.base_books)) != self.base_books:
             raise StaleBooks(sorted(self.base_books))
 
     def submit(self, submission: Submission, now: datetime) -> Outcome:
@@ -139,10 +153,10 @@ class BookingSession:
             model.check_kind(submission.kind)
             existing = self.existing.get(submission.contribution_id)
             if existing is not None:
-                return Outcome("exists", _same_or_conflict(existing, submission, value))
+                return Outcome(Booked.EXISTS, _same_or_conflict(existing, submission, value))
             held = self.pending.get(submission.contribution_id)
             if held is not None:
-                return Outcome("pending", pending=_same_or_conflict(held, submission, value, recorded_by=True))
+                return Outcome(Booked.PENDING, pending=_same_or_conflict(held, submission, value))
             books = self._books(submission.alliance_id)
             members = {
                 p for p in (submission.giver_id, submission.receiver_id) if (submission.alliance_id, p) in self.members
@@ -154,7 +168,7 @@ class BookingSession:
             if confirmation.needs_confirmation(
                 books.policy, books.moderators, submission.giver_id, submission.recorder
             ):
-                return Outcome("pending", pending=self._hold(books, submission, value, now))
+                return Outcome(Booked.PENDING, pending=self._hold(books, submission, value, now))
             contribution = self.post(
                 books,
                 submission.contribution_id,
@@ -167,24 +181,14 @@ class BookingSession:
             )
         except LedgerError as error:
             # Without its traceback: the frames in it would keep this whole session alive with the outcome.
-            return Outcome("rejected", error=error.with_traceback(None))
-        return Outcome("created", contribution)
+            return Outcome(Booked.REJECTED, error=error.with_traceback(None))
+        return Outcome(Booked.CREATED, contribution)
 
     def _hold(
         self, books: model.AllianceBooks, submission: Submission, value: Decimal, now: datetime
     ) -> PendingContribution:
-        held = confirmation.hold(
-            books.policy,
-            contribution_id=submission.contribution_id,
-            alliance_id=submission.alliance_id,
-            giver_id=submission.giver_id,
-            receiver_id=submission.receiver_id,
-            kind=submission.kind,
-            value=value,
-            note=submission.note,
-            recorded_by=submission.recorder,
-            now=now,
-        )
+        requested = submission._replace(value=value, recorded_by=submission.recorder)
+        held = confirmation.hold(books.policy, **requested._asdict(), now=now)
         self.pending[held.contribution_id] = held
         self.new_pending.append(held)
         return held
@@ -256,21 +260,18 @@ class BookingSession:
         return self.accounts[key]
 
 
-def _same_or_conflict(existing: T, submission: Submission, value: Decimal, *, recorded_by: bool = False) -> T:
-    """The earlier record of this id if the retry asks for the same thing; a conflict otherwise."""
-    requested: dict[str, object] = {
-        "alliance_id": submission.alliance_id,
-        "giver_id": submission.giver_id,
-        "receiver_id": submission.receiver_id,
-        "kind": submission.kind,
-        "value": value,
-        "note": submission.note,
-    }
-    if recorded_by:
-        requested["recorded_by"] = submission.recorder
+def _same_or_conflict(existing: T, submission: Submission, value: Decimal) -> T:
+    """The earlier record of this id if the retry asks for the same thing; a conflict otherwise.
+
+    A pending contribution also keeps who recorded it; a posted one must not be a reversal.
+    """
+    if isinstance(existing, PendingContribution):
+        requested = submission._replace(value=value, recorded_by=submission.recorder)
+        differences = model.differences(existing, requested, (*model.TERMS, "recorded_by"))
     else:
-        requested["reverses"] = None
-    differences = model.differences(existing, **requested)
+        differences = model.differences(existing, submission._replace(value=value), model.TERMS)
+        if existing.reverses is not None:
+            differences.append("reverses")
     if differences:
         raise ContributionConflict(submission.contribution_id, differences)
     return existing

@@ -10,14 +10,15 @@ from kehrwasser_shared.contracts import ledger as contracts
 from ..domain import confirmation
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.errors import NotAllowed, UnknownContribution
-from .booking import BookingSession, Submission
-from .handlers import announce, books_of, pending_view, result_of
+from .booking import Booked, BookingSession, Submission
+from .handlers import announce, books_of, pending_view, result_of, retried_on_concurrent_insert
 from .unit_of_work import LedgerUnitOfWork
 
 Clock = Callable[[], datetime]
 EXPIRY_BATCH = 500
 
 
+@retried_on_concurrent_insert
 async def confirm_contribution(
     command: contracts.ConfirmContribution, uow: LedgerUnitOfWork, clock: Clock
 ) -> contracts.ContributionResult:
@@ -27,7 +28,7 @@ async def confirm_contribution(
         if held.status is PendingStatus.CONFIRMED:
             posted = await uow.contributions.get(held.contribution_id)
             assert posted is not None, "a confirmed contribution is posted in the same transaction"
-            return result_of(posted, "exists")
+            return result_of(posted, Booked.EXISTS)
         session = await BookingSession.open(uow, [_submission(held)])
         books = session.books[held.alliance_id]
         now = clock()
@@ -41,7 +42,7 @@ async def confirm_contribution(
         await uow.pending.decide([decided])
         announce(uow, session.postings[0], books.moderators)
         await uow.commit()
-    return result_of(posted, "created")
+    return result_of(posted, Booked.CREATED)
 
 
 async def reject_contribution(
@@ -68,7 +69,7 @@ async def expire_due(uow: LedgerUnitOfWork, clock: Clock) -> int:
     """Expire one batch of pending contributions nobody confirmed in time; returns how many."""
     async with uow:
         now = clock()
-        expired = [confirmation.expire(held, now) for held in await uow.pending.due(now, EXPIRY_BATCH)]
+        expired = [confirmation.expire(held, now) for held in await uow.pending.lock_due(now, EXPIRY_BATCH)]
         await uow.pending.decide(expired)
         for held in expired:
             uow.emit(contracts.CONTRIBUTION_EXPIRED, contracts.ContributionExpiredV1(**pending_view(held).model_dump()))
@@ -93,13 +94,11 @@ async def disputes(query: contracts.QueryDisputes, uow: LedgerUnitOfWork) -> con
 
 
 async def _held(uow: LedgerUnitOfWork, contribution_id: str) -> PendingContribution:
-    held = await uow.pending.get(contribution_id, for_update=True)
+    held = await uow.pending.lock(contribution_id)
     if held is None:
         raise UnknownContribution(contribution_id)
     return held
 
 
 def _submission(held: PendingContribution) -> Submission:
-    return Submission(
-        held.contribution_id, held.alliance_id, held.giver_id, held.receiver_id, held.kind, held.value, held.note
-    )
+    return Submission._make(getattr(held, name) for name in Submission._fields)

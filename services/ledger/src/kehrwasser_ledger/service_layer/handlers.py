@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Protocol
+from typing import ParamSpec, TypeVar
 
 import orjson
-from pydantic import BaseModel
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
@@ -26,12 +26,28 @@ from ..domain.errors import (
 )
 from ..domain.policy import BalancePolicy, Light
 from ..domain.verification import verify_alliance
-from .booking import BookingSession, Outcome, Submission
-from .unit_of_work import LedgerUnitOfWork
+from .booking import Booked, BookingSession, Outcome, Submission
+from .unit_of_work import ConcurrentInsert, Emitter, LedgerUnitOfWork
 
 Clock = Callable[[], datetime]
 ALLIANCES_CONSUMER = "ledger-from-alliances"
 INTAKE_CONSUMER = "ledger-intake"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retried_on_concurrent_insert(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run a use case once more if another transaction stored one of its new ids first: two requests racing
+    with one new id. The second run finds the record and answers exists, or conflict."""
+
+    @functools.wraps(use_case)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await use_case(*args, **kwargs)
+        except ConcurrentInsert:
+            return await use_case(*args, **kwargs)
+
+    return run
 
 
 async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCreatedV1, uow: LedgerUnitOfWork) -> None:
@@ -48,7 +64,7 @@ async def learn_membership(event: CloudEvent, data: alliance_contracts.MemberJoi
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return
-        if await uow.alliances.get(data.alliance_id) is None:
+        if await uow.alliances.read(data.alliance_id) is None:
             # alliance-created precedes member-joined in the same stream; retrying covers a replayed stream.
             raise UnknownAlliance(data.alliance_id)
         if not await uow.alliances.members_among(data.alliance_id, [data.member_id]):
@@ -70,6 +86,7 @@ async def record_contribution(
     return result_of(outcome.contribution, outcome.status)
 
 
+@retried_on_concurrent_insert
 async def record_contributions(
     commands: list[contracts.RecordContribution],
     uow: LedgerUnitOfWork,
@@ -111,15 +128,9 @@ def book(
     """Each submission's outcome, booked in order in the session (in memory)."""
     outcomes = [session.submit(submission, now) for submission in submissions]
     return [
-        Outcome("deferred", error=o.error) if deferrable and o.error and o.error.eventually_consistent else o
+        Outcome(Booked.DEFERRED, error=o.error) if deferrable and o.error and o.error.eventually_consistent else o
         for o, deferrable in zip(outcomes, may_defer or [False] * len(outcomes), strict=True)
     ]
-
-
-class Emitter(Protocol):
-    """Where events go: a unit of work, or a buffer a later unit of work adopts."""
-
-    def emit(self, contract: Any, data: BaseModel | SerializedData, *, event_id: str | None = None) -> Any: ...
 
 
 def announce_batch(
@@ -141,7 +152,7 @@ def announce_batch(
     if not announce_rejections:
         return
     for outcome, submission in zip(outcomes, submissions, strict=True):
-        if outcome.status == "rejected" and outcome.error is not None:
+        if outcome.status is Booked.REJECTED and outcome.error is not None:
             uow.emit(
                 contracts.CONTRIBUTION_REJECTED,
                 contracts.ContributionRejectedV1(
@@ -154,6 +165,7 @@ def announce_batch(
             )
 
 
+@retried_on_concurrent_insert
 async def reverse_contribution(
     command: contracts.ReverseContribution, uow: LedgerUnitOfWork, clock: Clock
 ) -> contracts.ContributionResult:
@@ -165,7 +177,7 @@ async def reverse_contribution(
         if existing is not None:
             if existing.reverses != original.contribution_id:
                 raise ContributionConflict(command.reversal_id, ["reverses"])
-            return result_of(existing, "exists")
+            return result_of(existing, Booked.EXISTS)
         if original.reverses is not None:
             raise NotAllowed("a reversal is corrected by recording the contribution again, not by reversing it")
         if await uow.contributions.reversal_of(original.contribution_id) is not None:
@@ -192,7 +204,7 @@ async def reverse_contribution(
         await session.write(uow)
         announce(uow, session.postings[0], books.moderators)
         await uow.commit()
-    return result_of(reversal, "created")
+    return result_of(reversal, Booked.CREATED)
 
 
 async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> contracts.LedgerVerification:
@@ -218,7 +230,7 @@ async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> cont
 
 
 async def books_of(uow: LedgerUnitOfWork, alliance_id: str) -> model.AllianceBooks:
-    books = await uow.alliances.get(alliance_id)
+    books = await uow.alliances.read(alliance_id)
     if books is None:
         raise UnknownAlliance(alliance_id)
     return books
@@ -282,7 +294,7 @@ def announce_light(
             ),
         )
         return
-    policy_threshold = None if change.reason == "inactivity" else change.threshold
+    policy_threshold = None if change.reason is model.LightReason.INACTIVITY else change.threshold
     uow.emit(
         contracts.BALANCE_WARNING,
         contracts.BalanceWarningV2(
@@ -308,7 +320,7 @@ async def _pending_result(held: PendingContribution, uow: LedgerUnitOfWork) -> c
         accounts = await uow.accounts.get_many(held.alliance_id, [held.giver_id, held.receiver_id])
     zero = model.Account(held.alliance_id, "")
     return contracts.ContributionResult(
-        status="pending",
+        status=Booked.PENDING,
         contribution_id=held.contribution_id,
         alliance_id=held.alliance_id,
         giver_id=held.giver_id,
@@ -326,6 +338,6 @@ def pending_view(held: PendingContribution) -> contracts.PendingContributionView
     return contracts.PendingContributionView.model_validate(asdict(held))
 
 
-def result_of(contribution: model.Contribution, status: str) -> contracts.ContributionResult:
+def result_of(contribution: model.Contribution, status: Booked) -> contracts.ContributionResult:
     # The contract names its fields as the domain does; chain fields (sequence, hashes) stay inside.
     return contracts.ContributionResult.model_validate({**contribution._asdict(), "status": status})

@@ -26,13 +26,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from kehrwasser_shared.contracts import ledger as contracts
 
 from .booking import BookingSession, KnownBooks, Outcome, Submission
 from .handlers import announce_batch, book, record_contributions, submissions_of
-from .unit_of_work import LedgerUnitOfWork
+from .unit_of_work import IntakeUnitOfWork, PreparedEvents
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -48,7 +47,7 @@ class _Booked:
     submissions: list[Submission]
     session: BookingSession
     outcomes: list[Outcome]
-    events: Any  # what the unit of work's event_buffer() gave, filled with the batch's events
+    events: PreparedEvents  # the batch's events, for the unit of work that commits it to adopt
     generation: int  # of the known books it was prepared on
     after: _Committing | None  # the batch committing meanwhile, whose bookings it counts as done
 
@@ -65,7 +64,7 @@ class _Committing:
 
 
 class PipelinedIntake:
-    def __init__(self, uow: Callable[[], LedgerUnitOfWork], clock: Clock, *, max_known_accounts: int = 200_000) -> None:
+    def __init__(self, uow: Callable[[], IntakeUnitOfWork], clock: Clock, *, max_known_accounts: int = 200_000) -> None:
         self._uow = uow
         self._clock = clock
         self._max_known_accounts = max_known_accounts

@@ -22,7 +22,7 @@ Clock = Callable[[], datetime]
 async def set_policy(command: contracts.SetPolicy, uow: LedgerUnitOfWork, clock: Clock) -> contracts.PolicyView:
     """A moderator changes the policy; every member's light is reviewed against it in the same transaction."""
     async with uow:
-        books = (await uow.alliances.get_many([command.alliance_id])).get(command.alliance_id)
+        books = (await uow.alliances.lock_many([command.alliance_id])).get(command.alliance_id)
         if books is None:
             raise UnknownAlliance(command.alliance_id)
         if command.requested_by not in books.moderators:
@@ -74,7 +74,7 @@ async def review_lights(uow: LedgerUnitOfWork, clock: Clock) -> int:
     changed = 0
     for alliance_id in alliance_ids:
         async with uow:
-            books = (await uow.alliances.get_many([alliance_id]))[alliance_id]
+            books = (await uow.alliances.lock_many([alliance_id]))[alliance_id]
             changed += await _review(uow, books, clock())
             await uow.commit()
     return changed

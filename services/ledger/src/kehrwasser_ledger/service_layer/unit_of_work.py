@@ -1,11 +1,19 @@
-"""Ports the handlers depend on; adapters implement them, tests fake them."""
+"""Ports the handlers depend on; adapters implement them, tests fake them (and `test_ledger_ports` holds the
+fakes and the SQL adapters to the same contract).
+
+Reads never hold what they return. A method whose name says ``lock`` holds the rows it returns until the unit
+of work ends, so that no other writer changes them meanwhile.
+"""
 
 from __future__ import annotations
 
 import abc
 from datetime import datetime
+from typing import Protocol
 
-from kehrwasser_shared.messaging.ports import UnitOfWork
+from kehrwasser_shared.contracts.envelope import SerializedData
+from kehrwasser_shared.contracts.registry import EventContract
+from kehrwasser_shared.messaging.ports import DataT, UnitOfWork
 
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
@@ -15,25 +23,38 @@ class AccountChanged(Exception):
     """An account was not at the version and light it was read with when the booking stored it."""
 
 
+class ConcurrentInsert(Exception):
+    """Another transaction stored a record under the same new key first (two requests racing with one new id).
+
+    Nothing of this unit of work is committed; running the use case again finds the record and answers as a
+    retry does (`retried_on_concurrent_insert`).
+    """
+
+
 class AllianceBooksRepository(abc.ABC):
     @abc.abstractmethod
-    async def add(self, alliance_id: str, policy: BalancePolicy) -> None: ...
+    async def add(self, alliance_id: str, policy: BalancePolicy) -> None:
+        """Open an alliance's books, its hash chain at `GENESIS_HASH`; `ConcurrentInsert` if it has books."""
 
     @abc.abstractmethod
-    async def get(self, alliance_id: str, *, for_update: bool = False) -> AllianceBooks | None:
-        """With ``for_update``, hold the alliance until commit: its chain head admits one writer at a time."""
+    async def read(self, alliance_id: str) -> AllianceBooks | None: ...
 
     @abc.abstractmethod
-    async def get_many(self, alliance_ids: list[str], *, for_update: bool = True) -> dict[str, AllianceBooks]:
-        """Hold the alliances until commit, in a stable order so two batches never deadlock (or, without
-        ``for_update``, just read them)."""
+    async def read_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        """The books of those alliances that have books."""
+
+    @abc.abstractmethod
+    async def lock_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
+        """As `read_many`, holding the alliances until commit (their chain heads admit one writer at a time),
+        taken in a stable order so that two writers never deadlock."""
 
     @abc.abstractmethod
     async def memberships(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of the (alliance, member) pairs are memberships."""
 
     @abc.abstractmethod
-    async def add_member(self, alliance_id: str, member_id: str, role: str) -> None: ...
+    async def add_member(self, alliance_id: str, member_id: str, role: str) -> None:
+        """Record a membership; `ConcurrentInsert` if the member is in the alliance already."""
 
     @abc.abstractmethod
     async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]: ...
@@ -43,14 +64,15 @@ class AllianceBooksRepository(abc.ABC):
         """Store each alliance's new chain length and head hash."""
 
     @abc.abstractmethod
-    async def all_ids(self) -> list[str]: ...
+    async def all_ids(self) -> list[str]:
+        """Every alliance with books, in order."""
 
     @abc.abstractmethod
     async def set_policy(self, alliance_id: str, policy: BalancePolicy) -> None: ...
 
     @abc.abstractmethod
     async def with_inactivity_window(self) -> list[str]:
-        """Alliances whose lights change with time alone, so a periodic review has work there."""
+        """Alliances whose lights change with time alone (in order), so a periodic review has work there."""
 
 
 class AccountRepository(abc.ABC):
@@ -62,7 +84,8 @@ class AccountRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, accounts: list[Account], *, new: bool = False) -> None:
-        """Insert new accounts (``new``) or overwrite existing ones whatever their version."""
+        """Insert new accounts (``new``: `ConcurrentInsert` if one exists) or overwrite existing ones whatever
+        their version (`AccountChanged` if one does not exist)."""
 
     @abc.abstractmethod
     async def update(self, changes: list[tuple[Account, Account]]) -> None:
@@ -81,40 +104,55 @@ class ContributionRepository(abc.ABC):
     async def get_many(self, contribution_ids: list[str]) -> dict[str, Contribution]: ...
 
     @abc.abstractmethod
-    async def add(self, contributions: list[Contribution], entries: list[Entry]) -> None: ...
+    async def add(self, contributions: list[Contribution], entries: list[Entry]) -> None:
+        """Store contributions and their entries; `ConcurrentInsert` if one's id, sequence in its alliance or
+        reversed contribution is taken, or an entry's account version."""
 
     @abc.abstractmethod
     async def reversal_of(self, contribution_id: str) -> str | None: ...
 
     @abc.abstractmethod
-    async def of_alliance(self, alliance_id: str) -> list[Contribution]: ...
+    async def of_alliance(self, alliance_id: str) -> list[Contribution]:
+        """In chain order."""
 
     @abc.abstractmethod
-    async def entries_of(self, alliance_id: str) -> list[Entry]: ...
+    async def entries_of(self, alliance_id: str) -> list[Entry]:
+        """By owner, then version."""
 
 
 class PendingRepository(abc.ABC):
     """Contributions waiting for confirmation, and what became of them."""
 
     @abc.abstractmethod
-    async def get(self, contribution_id: str, *, for_update: bool = False) -> PendingContribution | None: ...
+    async def lock(self, contribution_id: str) -> PendingContribution | None:
+        """The pending contribution, held until commit: one decision at a time."""
 
     @abc.abstractmethod
-    async def get_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]: ...
+    async def read_many(self, contribution_ids: list[str]) -> dict[str, PendingContribution]: ...
 
     @abc.abstractmethod
-    async def add(self, held: list[PendingContribution]) -> None: ...
+    async def add(self, held: list[PendingContribution]) -> None:
+        """`ConcurrentInsert` if one's id is taken."""
 
     @abc.abstractmethod
     async def decide(self, decided: list[PendingContribution]) -> None:
         """Store the new status, decider, time and reason of each."""
 
     @abc.abstractmethod
-    async def due(self, now: datetime, limit: int) -> list[PendingContribution]:
-        """Pending past their expiry, held until commit (skipping those another instance holds)."""
+    async def lock_due(self, now: datetime, limit: int) -> list[PendingContribution]:
+        """Pending past their expiry, soonest first, held until commit (skipping those another writer holds)."""
 
     @abc.abstractmethod
-    async def of_alliance(self, alliance_id: str, statuses: list[PendingStatus]) -> list[PendingContribution]: ...
+    async def of_alliance(self, alliance_id: str, statuses: list[PendingStatus]) -> list[PendingContribution]:
+        """In the order they were submitted."""
+
+
+class Emitter(Protocol):
+    """Where the ledger's events go: a unit of work, or events prepared for a later one."""
+
+    def emit(
+        self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None
+    ) -> str: ...
 
 
 class LedgerUnitOfWork(UnitOfWork):
@@ -122,3 +160,30 @@ class LedgerUnitOfWork(UnitOfWork):
     accounts: AccountRepository
     contributions: ContributionRepository
     pending: PendingRepository
+
+    @abc.abstractmethod
+    def emit(self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None) -> str:
+        """As `UnitOfWork.emit`; the data may also be JSON the ledger wrote itself (`handlers.recorded_data`,
+        once per contribution, where building the contract's model would cost three times as much)."""
+
+
+class PreparedEvents(abc.ABC):
+    """Events emitted ahead of the unit of work that will commit them (`IntakeUnitOfWork.event_buffer`)."""
+
+    @abc.abstractmethod
+    def emit(
+        self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None
+    ) -> str: ...
+
+
+class IntakeUnitOfWork(LedgerUnitOfWork):
+    """The ledger's unit of work as the pipelined intake uses it: a batch's events are emitted (and encoded)
+    while the batch before it commits, and handed to the unit of work that commits the batch later."""
+
+    @abc.abstractmethod
+    def event_buffer(self) -> PreparedEvents:
+        """An empty place to emit events into, outside any transaction."""
+
+    @abc.abstractmethod
+    def adopt(self, events: PreparedEvents) -> None:
+        """Queue the events of this kind of unit of work's `event_buffer` as if emitted here, in their order."""

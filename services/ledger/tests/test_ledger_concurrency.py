@@ -19,7 +19,6 @@ from nats.aio.client import Client
 from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
-from kehrwasser_ledger.bootstrap import retried_on_conflicting_insert
 from kehrwasser_ledger.service_layer import handlers, queries
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
@@ -118,9 +117,10 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
 
         await found_hamburg(uow)
         contributions = random_contributions(120, seed=7)
-        record = retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), lambda: NOON))
         # Every contribution is sent three times at once: retries racing their originals.
-        results = await asyncio.gather(*(record(c) for c in contributions for _ in range(3)))
+        results = await asyncio.gather(
+            *(handlers.record_contribution(c, uow(), lambda: NOON) for c in contributions for _ in range(3))
+        )
         assert sum(r.status == "created" for r in results) == len(contributions)
         verification = await handlers.verify(contracts.VerifyLedger(), uow())
         assert verification.ok, verification.problems
@@ -129,6 +129,42 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
             query = contracts.QueryBalance(alliance_id="hamburg", member_id=member)
             view = await queries.balance(query, SqlLedgerReadModel(engine))
             assert view.balance == balance
+    finally:
+        await engine.dispose()
+
+
+async def test_reversals_racing_with_one_reversal_id_book_one_reversal(database_url: str) -> None:
+    """Each racer reads that the reversal id is new before it holds the alliance; the losers' inserts are
+    refused (`ConcurrentInsert`) and run again, to answer with the reversal booked."""
+    await upgrade_to_head_async(MIGRATIONS, database_url)
+    engine = create_engine(database_url)
+    try:
+
+        def uow() -> SqlLedgerUnitOfWork:
+            return SqlLedgerUnitOfWork(engine, messaging, source="/ledger")
+
+        await found_hamburg(uow)
+        contributions = random_contributions(20, seed=3)
+        for c in contributions:
+            await handlers.record_contribution(c, uow(), lambda: NOON)
+        reversals = [
+            contracts.ReverseContribution(
+                reversal_id=f"r-{c.contribution_id}", contribution_id=c.contribution_id, requested_by="ada"
+            )
+            for c in contributions
+        ]
+        results = await asyncio.gather(
+            *(handlers.reverse_contribution(r, uow(), lambda: NOON) for r in reversals for _ in range(3))
+        )
+        assert sorted(r.status for r in results) == ["created"] * 20 + ["exists"] * 40
+        verification = await handlers.verify(contracts.VerifyLedger(), uow())
+        assert verification.ok, verification.problems
+        assert verification.contributions_checked == 40
+        for member in MEMBERS:
+            view = await queries.balance(
+                contracts.QueryBalance(alliance_id="hamburg", member_id=member), SqlLedgerReadModel(engine)
+            )
+            assert view.balance == 0
     finally:
         await engine.dispose()
 

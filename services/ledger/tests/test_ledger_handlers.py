@@ -8,7 +8,10 @@ import pytest
 from ledger_fakes import HAMBURG, FakeLedgerReadModel, clock, contribution, founded_alliance
 
 from kehrwasser_ledger.domain import errors
+from kehrwasser_ledger.domain.model import Contribution, Entry
 from kehrwasser_ledger.service_layer import handlers, queries
+from kehrwasser_ledger.service_layer.booking import Booked
+from kehrwasser_ledger.service_layer.unit_of_work import ConcurrentInsert
 from kehrwasser_shared.contracts import ledger as contracts
 
 
@@ -138,7 +141,7 @@ async def test_an_asynchronous_submission_rejected_on_its_own_is_announced() -> 
     [outcome] = await handlers.record_contributions(
         [contribution("c1", "mallory", "linus", "3")], uow, clock, announce_rejections=True
     )
-    assert outcome.status == "rejected"
+    assert outcome.status is Booked.REJECTED
     assert uow.emitted_types() == ["kehrwasser.ledger.contribution-rejected.v1"]
 
 
@@ -146,6 +149,41 @@ async def test_a_submission_for_a_member_not_known_yet_is_deferred_not_rejected_
     uow = await founded_alliance("ada", "linus")
     submission = contribution("c1", "ada", "margaret", "3")
     [early] = await handlers.record_contributions([submission], uow, clock, announce_rejections=True, may_defer=[True])
-    assert (early.status, uow.emitted_types()) == ("deferred", [])
+    assert (early.status, uow.emitted_types()) == (Booked.DEFERRED, [])
     [last] = await handlers.record_contributions([submission], uow, clock, announce_rejections=True, may_defer=[False])
-    assert (last.status, uow.emitted_types()) == ("rejected", ["kehrwasser.ledger.contribution-rejected.v1"])
+    assert (last.status, uow.emitted_types()) == (Booked.REJECTED, ["kehrwasser.ledger.contribution-rejected.v1"])
+
+
+async def test_a_booking_whose_insert_loses_a_race_is_run_again_and_its_first_attempt_leaves_nothing() -> None:
+    uow = await founded_alliance("ada", "linus")
+    add = uow.contributions.add
+    attempts: list[list[str]] = []
+
+    async def refused_once(new: list[Contribution], entries: list[Entry]) -> None:
+        attempts.append([c.contribution_id for c in new])
+        if len(attempts) == 1:
+            await add(new, entries)  # written, then refused: the rollback must take it back
+            raise ConcurrentInsert("another writer stored c1 first")
+        await add(new, entries)
+
+    uow.contributions.add = refused_once  # type: ignore[method-assign]
+    result = await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
+    assert attempts == [["c1"], ["c1"]]
+    assert (result.status, result.giver_balance) == ("created", Decimal("3.00"))
+    assert uow.emitted_types() == ["kehrwasser.ledger.contribution-recorded.v1"]
+    verification = await handlers.verify(contracts.VerifyLedger(), uow)
+    assert (verification.ok, verification.contributions_checked, verification.entries_checked) == (True, 1, 2)
+
+
+async def test_a_race_lost_twice_is_not_run_a_third_time() -> None:
+    runs = 0
+
+    @handlers.retried_on_concurrent_insert
+    async def always_refused() -> None:
+        nonlocal runs
+        runs += 1
+        raise ConcurrentInsert("another writer, again")
+
+    with pytest.raises(ConcurrentInsert):
+        await always_refused()
+    assert runs == 2

@@ -7,8 +7,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from ..service_layer import handlers
-from ..service_layer.unit_of_work import MailSender, NotifyUnitOfWork
+from . import handlers
+from .unit_of_work import MailSender, NotifyUnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
+from faststream.nats import TestNatsBroker
 from ledger_fakes import HAMBURG, FakeLedgerReadModel, clock, contribution, founded_alliance
 
+from kehrwasser_ledger.bootstrap import bootstrap
+from kehrwasser_ledger.config import LedgerSettings
 from kehrwasser_ledger.domain import errors
 from kehrwasser_ledger.domain.model import Contribution, Entry
 from kehrwasser_ledger.service_layer import handlers, queries
@@ -187,3 +193,27 @@ async def test_a_race_lost_twice_is_not_run_a_third_time() -> None:
     with pytest.raises(ConcurrentInsert):
         await always_refused()
     assert runs == 2
+
+
+async def test_the_service_answers_its_commands_in_memory_through_its_own_composition_root(tmp_path: Path) -> None:
+    """The real bootstrap with the fake unit of work and read model, on FastStream's TestNatsBroker."""
+    uow = await founded_alliance("ada", "linus")
+    parts = bootstrap(LedgerSettings(data_dir=tmp_path), uow=lambda: uow, read_model=lambda: FakeLedgerReadModel(uow))
+    gift = contribution("c1", "ada", "linus", "3").model_dump(mode="json")
+    async with TestNatsBroker(parts.broker) as broker:
+
+        async def ask(contract: Any, request: dict[str, Any]) -> dict[str, Any]:
+            return json.loads((await broker.request(request, contract.subject)).body)  # type: ignore[no-any-return]
+
+        recorded = await ask(contracts.RECORD_CONTRIBUTION, gift)
+        conflict = await ask(contracts.RECORD_CONTRIBUTION, {**gift, "value": "4"})
+        balance = await ask(contracts.BALANCE, {"alliance_id": HAMBURG, "member_id": "linus"})
+        typo = await ask(contracts.BALANCE, {"alliance_id": HAMBURG, "member_id": "lnus"})
+        too_long = await ask(
+            contracts.SET_POLICY, {"alliance_id": HAMBURG, "requested_by": "ada", "inactivity_days": 10**26}
+        )
+    assert recorded["result"]["status"] == "created"
+    assert conflict["error"]["code"] == "conflict"
+    assert balance["result"]["balance"] == "-3.00"
+    assert typo["error"]["code"] == "unknown-member"
+    assert too_long["error"]["details"][0]["field"] == "inactivity_days"

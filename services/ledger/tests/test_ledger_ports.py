@@ -29,9 +29,9 @@ from kehrwasser_ledger.domain.analytics import health_slot
 from kehrwasser_ledger.domain.confirmation import PendingContribution, PendingStatus
 from kehrwasser_ledger.domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from kehrwasser_ledger.domain.policy import BalancePolicy, Light
-from kehrwasser_ledger.entrypoints.health import PeriodicHealth
 from kehrwasser_ledger.service_layer import unit_of_work as ports
 from kehrwasser_ledger.service_layer.handlers import recorded_data
+from kehrwasser_ledger.service_layer.health import PeriodicHealth
 from kehrwasser_ledger.service_layer.read_model import LedgerReadModel
 from kehrwasser_ledger.service_layer.unit_of_work import (
     AccountChanged,

@@ -19,8 +19,8 @@ from kehrwasser_ledger.adapters.tables import messaging
 from kehrwasser_ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from kehrwasser_ledger.domain.analytics import health_slot, period_start
 from kehrwasser_ledger.domain.errors import UnknownAlliance, UnknownMember
-from kehrwasser_ledger.entrypoints.health import PeriodicHealth
 from kehrwasser_ledger.service_layer import handlers, queries
+from kehrwasser_ledger.service_layer.health import PeriodicHealth
 from kehrwasser_ledger.service_layer.read_model import LedgerReadModel
 from kehrwasser_ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from kehrwasser_shared.contracts import alliances as alliance_contracts

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy.exc import IntegrityError
+from typing import Any
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
@@ -21,49 +19,43 @@ from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlLedgerUnitOfWork
 from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
-from .entrypoints.health import PeriodicHealth
 from .service_layer import confirmations, handlers, policies, queries
-from .service_layer.booking import Outcome
+from .service_layer.booking import Booked, Outcome
+from .service_layer.health import PeriodicHealth
 from .service_layer.intake import PipelinedIntake
 from .service_layer.maintenance import maintain
+from .service_layer.read_model import LedgerReadModel
+from .service_layer.unit_of_work import IntakeUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-T = TypeVar("T")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def retried_on_conflicting_insert(handler: Callable[[Any], Awaitable[T]]) -> Callable[[Any], Awaitable[T]]:
-    """Two requests racing with one new id: the loser's insert fails; run again, it answers exists/conflict."""
-
-    async def run(command: Any) -> T:
-        try:
-            return await handler(command)
-        except IntegrityError:
-            return await handler(command)
-
-    return run
-
-
-def bootstrap(settings: LedgerSettings) -> ServiceParts:
+def bootstrap(
+    settings: LedgerSettings,
+    uow: Callable[[], IntakeUnitOfWork] | None = None,
+    read_model: Callable[[], LedgerReadModel] | None = None,
+) -> ServiceParts:
+    """The service, on SQL and NATS; a test may hand in its own unit of work and read model (fakes) instead."""
     plumbing = build_plumbing(settings, messaging)
 
-    def uow() -> SqlLedgerUnitOfWork:
+    def sql_uow() -> SqlLedgerUnitOfWork:
         return SqlLedgerUnitOfWork(
             plumbing.engine, messaging, source=f"/{SERVICE}", on_events_committed=plumbing.relay.hand_over
         )
 
+    def sql_read_model() -> SqlLedgerReadModel:
+        return SqlLedgerReadModel(plumbing.reading_engine)
+
+    uow = uow or sql_uow
+    read_model = read_model or sql_read_model
+
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(LedgerError,))
-    endpoints.bind(
-        contracts.RECORD_CONTRIBUTION,
-        retried_on_conflicting_insert(lambda cmd: handlers.record_contribution(cmd, uow(), utc_now)),
-    )
-    endpoints.bind(
-        contracts.REVERSE_CONTRIBUTION,
-        retried_on_conflicting_insert(lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now)),
-    )
+    endpoints.bind(contracts.RECORD_CONTRIBUTION, lambda cmd: handlers.record_contribution(cmd, uow(), utc_now))
+    endpoints.bind(contracts.REVERSE_CONTRIBUTION, lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.VERIFY, lambda cmd: handlers.verify(cmd, uow()))
     endpoints.bind(contracts.CONFIRM_CONTRIBUTION, lambda cmd: confirmations.confirm_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.REJECT_CONTRIBUTION, lambda cmd: confirmations.reject_contribution(cmd, uow(), utc_now))
@@ -74,9 +66,6 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
     maintenance = every(
         settings.maintenance_interval_seconds, lambda: maintain(uow, utc_now), "expiring and re-lighting"
     )
-
-    def read_model() -> SqlLedgerReadModel:
-        return SqlLedgerReadModel(plumbing.reading_engine)
 
     def bind_read(contract: Any, read: Callable[[Any], Awaitable[Any]]) -> None:
         endpoints.bind(contract, retried_on_lost_connection(read))
@@ -148,7 +137,7 @@ def bootstrap(settings: LedgerSettings) -> ServiceParts:
 
 
 def _deferred(outcomes: list[Outcome]) -> list[int]:
-    return [position for position, outcome in enumerate(outcomes) if outcome.status == "deferred"]
+    return [position for position, outcome in enumerate(outcomes) if outcome.status is Booked.DEFERRED]
 
 
 async def _never_called(event: Any, data: Any) -> None:

@@ -27,9 +27,9 @@ from kehrwasser_shared.messaging.ports import DuplicateEvent
 from kehrwasser_shared.runtime import BackgroundLoop, every
 
 from ..domain.analytics import health_slot, period_start
-from ..service_layer import queries
-from ..service_layer.read_model import LedgerReadModel
-from ..service_layer.unit_of_work import LedgerUnitOfWork
+from . import queries
+from .read_model import LedgerReadModel
+from .unit_of_work import LedgerUnitOfWork
 
 log = logging.getLogger(__name__)
 MAX_TICK = timedelta(seconds=10)

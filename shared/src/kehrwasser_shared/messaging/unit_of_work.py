@@ -10,13 +10,13 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
 from ..contracts.envelope import SerializedData, encode_event, utcnow
 from ..contracts.registry import EventContract
 from ..persistence.bulk import insert_columns
+from ..persistence.database import is_unique_violation
 from .outbox_relay import OutgoingEvent
 from .ports import DataT, DuplicateEvent, UnitOfWork
 from .tables import MessagingTables
@@ -153,16 +153,3 @@ class SqlUnitOfWork(UnitOfWork):
         # back and the message is redelivered, to find the claim recorded.
         await self.connection.execute(insert(inbox).values(consumer=consumer, event_id=event_id, processed_at=utcnow()))
         return True
-
-
-UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
-
-
-def is_unique_violation(error: BaseException) -> bool:
-    """Whether a write failed on a primary or unique key: SQLAlchemy's ``IntegrityError`` of either backend,
-    or asyncpg's own error from a ``COPY`` (`insert_columns`), which bypasses SQLAlchemy."""
-    cause = error.orig if isinstance(error, DBAPIError) else error
-    if getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION:
-        return True
-    return getattr(cause, "sqlite_errorname", None) in SQLITE_UNIQUE_VIOLATIONS

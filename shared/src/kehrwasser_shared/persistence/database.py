@@ -108,3 +108,16 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether a write failed on a primary or unique key: SQLAlchemy's ``IntegrityError`` of either backend,
+    or asyncpg's own error from a ``COPY`` (`insert_columns`), which bypasses SQLAlchemy."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION:
+        return True
+    return getattr(cause, "sqlite_errorname", None) in SQLITE_UNIQUE_VIOLATIONS

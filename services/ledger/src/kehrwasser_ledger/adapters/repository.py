@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Integer, Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kehrwasser_shared.messaging.unit_of_work import is_unique_violation
 from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
+from kehrwasser_shared.persistence.database import is_unique_violation
 
 from ..domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .contracts.subjects import PARTITIONS
@@ -22,7 +22,13 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
-    nats_creds: Path | None = Field(None, description="NATS credentials file (production)")
+    nats_creds: Path | None = Field(None, description="NATS credentials file (JWT user credentials)")
+    nats_nkey_seed_file: Path | None = Field(
+        None, description="File holding the service's NATS nkey seed (`kehrwasser security init` writes one)"
+    )
+    nats_nkey_seed: SecretStr | None = Field(
+        None, description="The service's NATS nkey seed itself, where a secret store hands it over as a variable"
+    )
     data_dir: Path = Field(Path(".kehrwasser"), description="Where embedded SQLite files and mail live")
     migrate_on_start: bool = Field(True, description="Apply Alembic migrations when a service starts")
     stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")

@@ -25,6 +25,7 @@ from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
 from .persistence.database import create_engine, create_reading_engine
 from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
+from .security.connection import connect_options
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,10 @@ def assemble(
 
 def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
-    kwargs: dict[str, Any] = {}
-    if settings.nats_creds:
-        kwargs["user_credentials"] = str(settings.nats_creds)
+    # The service signs in as itself and reads replies on its own inbox (security/permissions.py).
+    identity = connect_options(
+        name, creds=settings.nats_creds, seed_file=settings.nats_nkey_seed_file, seed=settings.nats_nkey_seed
+    )
     return NatsBroker(
         servers,
         name=f"kehrwasser-{name}",
@@ -135,7 +137,7 @@ def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
         graceful_timeout=15.0,
         # One access-log line per message drowns the logs; keep them for DEBUG.
         log_level=logging.DEBUG,
-        **kwargs,
+        **identity,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import nats
@@ -68,7 +68,7 @@ class AnsweringClient(CommandClient):
             raise ConnectionLost(str(exc)) from None
 
 
-async def connect(nats_url: str) -> Client:
+async def connect(nats_url: str, identity: Mapping[str, Any] | None = None) -> Client:
     """Connect to one of the servers of ``nats_url``, or raise `CannotConnect` within seconds, quietly.
 
     nats-py's defaults suit a service, not a person: it keeps reconnecting for ever and logs every failed
@@ -88,6 +88,7 @@ async def connect(nats_url: str) -> Client:
             max_reconnect_attempts=1,
             reconnect_time_wait=0,
             error_cb=remember,
+            **(identity or {}),
         )
     except (nats.errors.Error, OSError) as exc:
         raise CannotConnect(_reason(failures[-1] if failures else exc)) from None
@@ -109,20 +110,31 @@ def describe(error: ErrorBody) -> str:
     return f"{error.code}: {error.message}" + (f" ({details})" if details else "")
 
 
-def run_command(nats_url: str, contract: CommandContract[Any, Any], request: BaseModel, timeout: float) -> ExitCode:
-    """Send one command and print its result as JSON on stdout."""
+def run_command(
+    nats_url: str,
+    contract: CommandContract[Any, Any],
+    request: BaseModel,
+    timeout: float,
+    identity: Mapping[str, Any] | None = None,
+) -> ExitCode:
+    """Send one command and print its result as JSON on stdout, signed in with ``identity`` (connect options)."""
 
     async def send_and_print(client: CommandClient) -> None:
         result = await client.send(contract, request)
         print(result.model_dump_json(indent=2))
 
-    return run_session(nats_url, timeout, send_and_print)
+    return run_session(nats_url, timeout, send_and_print, identity)
 
 
-def run_session(nats_url: str, timeout: float, work: Callable[[CommandClient], Awaitable[None]]) -> ExitCode:
+def run_session(
+    nats_url: str,
+    timeout: float,
+    work: Callable[[CommandClient], Awaitable[None]],
+    identity: Mapping[str, Any] | None = None,
+) -> ExitCode:
     """Run ``work`` with a client connected to ``nats_url``; any failure becomes one line on stderr."""
     try:
-        asyncio.run(_with_client(nats_url, timeout, work))
+        asyncio.run(_with_client(nats_url, timeout, work, identity))
     except CannotConnect as exc:
         return _fail(
             ExitCode.NATS_UNREACHABLE,
@@ -140,8 +152,13 @@ def run_session(nats_url: str, timeout: float, work: Callable[[CommandClient], A
     return ExitCode.OK
 
 
-async def _with_client(nats_url: str, timeout: float, work: Callable[[CommandClient], Awaitable[None]]) -> None:
-    nc = await connect(nats_url)
+async def _with_client(
+    nats_url: str,
+    timeout: float,
+    work: Callable[[CommandClient], Awaitable[None]],
+    identity: Mapping[str, Any] | None,
+) -> None:
+    nc = await connect(nats_url, identity)
     try:
         await work(AnsweringClient(nc, timeout=timeout))
     finally:

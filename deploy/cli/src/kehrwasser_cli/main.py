@@ -66,10 +66,12 @@ member_app = _group("Members: register and look up.")
 alliance_app = _group("Alliances: found and join.")
 meeting_app = _group("Meetings of an alliance.")
 ledger_app = _group("The contribution ledger.")
+security_app = _group("NATS identities and permissions of a deployment (docs/security.md).")
 app.add_typer(member_app, name="member")
 app.add_typer(alliance_app, name="alliance")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(security_app, name="security")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 LONG_TIMEOUT_SECONDS = 60.0
@@ -120,15 +122,18 @@ def _send(ctx: typer.Context, contract: CommandContract[Any, Any], **fields: Any
     from .commands import run_command
 
     request = _request(ctx, contract, fields)
-    nats_url = _settings(ctx.params["nats_url"]).command_nats_url()
-    raise typer.Exit(run_command(nats_url, contract, request, ctx.params["timeout"]))
+    settings = _settings(ctx.params["nats_url"])
+    raise typer.Exit(
+        run_command(settings.command_nats_url(), contract, request, ctx.params["timeout"], settings.command_identity())
+    )
 
 
 def _request(ctx: typer.Context, contract: CommandContract[Any, Any], fields: dict[str, Any]) -> BaseModel:
     from pydantic import ValidationError
 
     try:
-        return contract.request.model_validate(fields)
+        request: BaseModel = contract.request.model_validate(fields)
+        return request
     except ValidationError as exc:
         raise _bad_parameter(ctx, exc) from None
 
@@ -169,7 +174,40 @@ def demo(nats_url: NatsUrl = None, data_dir: DataDir = None, timeout: Timeout = 
 
     settings = _settings(nats_url, data_dir)
     mail_dir = str(settings.data_dir.resolve() / "mail")
-    raise typer.Exit(run_session(settings.command_nats_url(), timeout, lambda client: run_demo(client, mail_dir)))
+    raise typer.Exit(
+        run_session(
+            settings.command_nats_url(), timeout, lambda client: run_demo(client, mail_dir), settings.command_identity()
+        )
+    )
+
+
+IdentitiesDir = Annotated[Path, typer.Argument(help="Where the seeds and the nats-server configuration go")]
+
+
+@security_app.command("init")
+def security_init(directory: IdentitiesDir) -> None:
+    """Create an nkey per service and client role (seeds kept if present) and the nats-server permissions."""
+    from kehrwasser_shared.security import identities
+
+    for identity in identities.init(directory):
+        print(f"{identity.name:<10} {identity.public_key}  {identity.seed_file}")
+    include, config = directory / identities.AUTHORIZATION_FILE, directory / identities.SERVER_CONFIG_FILE
+    print(f"nats-server: include {include} in its configuration (or run it with -c {config})")
+
+
+@security_app.command("rotate")
+def security_rotate(
+    directory: IdentitiesDir,
+    identity: Annotated[str, typer.Argument(help="The service or client role whose seed is replaced")],
+) -> None:
+    """Replace one identity's seed, leaving the others; reload nats-server afterwards (nats-server --signal reload)."""
+    from kehrwasser_shared.security import identities
+
+    try:
+        rotated = identities.rotate(directory, identity)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="IDENTITY") from None
+    print(f"{rotated.name:<10} {rotated.public_key}  {rotated.seed_file}")
 
 
 @app.command()

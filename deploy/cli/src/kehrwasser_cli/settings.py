@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kehrwasser_shared.security.connection import connect_options
 
 from .values import Service
 
 SERVICES: tuple[str, ...] = get_args(Service)
 UP_FILE = "up.json"
+IDENTITIES_DIR = "identities"
+CLI_IDENTITY = "operator"
 
 
 class CliSettings(BaseSettings):
@@ -22,6 +26,11 @@ class CliSettings(BaseSettings):
     nats_url: str | None = Field(None, description="NATS to send commands to; default: the running `up`")
     embedded_nats_port: int = Field(4223, description="Port of the embedded nats-server started by `up`")
     embedded_smtp_port: int = Field(2525, description="Port of the embedded SMTP sink started by `up`")
+    nats_creds: Path | None = Field(None, description="NATS credentials file (JWT user credentials)")
+    nats_nkey_seed_file: Path | None = Field(
+        None, description="NATS nkey seed file to sign in with; default: the operator's in the data directory"
+    )
+    nats_nkey_seed: SecretStr | None = Field(None, description="The NATS nkey seed itself")
 
     def command_nats_url(self) -> str:
         """Where commands go: the configured NATS, else the one a running `up` wrote down, else the default."""
@@ -31,3 +40,12 @@ class CliSettings(BaseSettings):
             return str(json.loads((self.data_dir / UP_FILE).read_text())["nats_url"])
         except (OSError, ValueError, KeyError):  # no `up` here, or a record half written or damaged
             return f"nats://127.0.0.1:{self.embedded_nats_port}"
+
+    def command_identity(self) -> dict[str, Any]:
+        """How commands sign in: the configured credentials or seed, else the operator identity `up` created in
+        the data directory (`kehrwasser security init`), else none (an open server)."""
+        seed_file = self.nats_nkey_seed_file
+        embedded = self.data_dir / IDENTITIES_DIR / f"{CLI_IDENTITY}.nk"
+        if seed_file is None and self.nats_creds is None and self.nats_nkey_seed is None and embedded.exists():
+            seed_file = embedded
+        return connect_options(CLI_IDENTITY, creds=self.nats_creds, seed_file=seed_file, seed=self.nats_nkey_seed)

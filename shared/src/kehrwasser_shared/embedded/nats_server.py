@@ -40,12 +40,15 @@ class NatsServer:
         host: str = "127.0.0.1",
         log_file: Path | None = None,
         monitor_port: int | None = None,
+        config: Path | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port()
         self.monitor_port = monitor_port
         self.log_file = log_file
+        self.config = config
+        """A nats-server configuration file (e.g. the permissions `kehrwasser security init` wrote)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,6 +69,8 @@ class NatsServer:
         ]
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]
+        if self.config:
+            args += ["-c", str(self.config)]
         log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
         try:
             self._process = subprocess.Popen(

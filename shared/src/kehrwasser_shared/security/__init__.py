@@ -1,0 +1,1 @@
+"""Identities and permissions of the network on NATS (see docs/security.md)."""

@@ -147,15 +147,7 @@ async def test_submitted_contributions_are_booked_in_batches_exactly_once(
         for submission in submissions:
             # A changed Nats-Msg-Id defeats the stream's deduplication: the ledger itself must hold.
             await publish_submission(js, submission, msg_id=f"{submission.contribution_id}-{id(submission)}")
-        verification = None
-        for _ in range(200):
-            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            if verification.contributions_checked >= 301:
-                break
-            await asyncio.sleep(0.05)
-        assert verification is not None
-        assert verification.ok, verification.problems
-        assert verification.contributions_checked == 301
+        await books_hold(client, 301)
         balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
         assert balance.balance == Decimal("-149")
         sub = await js.pull_subscribe(contracts.CONTRIBUTION_REJECTED.subject, stream=stream_name("ledger"))
@@ -250,15 +242,7 @@ async def test_one_bad_submission_among_300_fails_alone(nats_url: str, database_
         [letter] = await fetch_exactly(dead, 1)
         assert json.loads(letter.data)["data"]["contribution_id"] == "s150"
         assert "note" in letter.headers[REASON_HEADER]
-        verification = None
-        for _ in range(200):
-            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            if verification.contributions_checked >= 300:
-                break
-            await asyncio.sleep(0.05)
-        assert verification is not None
-        assert verification.ok, verification.problems
-        assert verification.contributions_checked == 300  # the warm-up and 299 of the 300
+        await books_hold(client, 300)  # the warm-up and 299 of the 300
         balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
         assert balance.received == Decimal("149.5")  # 299 halves (the warm-up went to Ada)
 
@@ -272,14 +256,19 @@ async def test_the_intake_books_the_same_on_faststreams_batch_pull_subscriber(
         for n in range(40):
             submission = gift(f"s{n}", ("ada", "grace")[n % 2], "0.50")
             await publish_submission(js, submission, msg_id=submission.contribution_id)
-        verification = None
-        for _ in range(200):
-            verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
-            if verification.contributions_checked >= 41:
-                break
-            await asyncio.sleep(0.05)
-        assert verification is not None
-        assert verification.ok, verification.problems
-        assert verification.contributions_checked == 41
+        await books_hold(client, 41)
         balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
         assert balance.received == Decimal("20")
+
+
+async def books_hold(client: CommandClient, contributions: int, timeout: float = 10.0) -> None:
+    """Wait until the ledger has booked ``contributions`` in all, then check that exactly those hold."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        if verification.contributions_checked >= contributions or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert verification.ok, verification.problems
+    assert verification.contributions_checked == contributions

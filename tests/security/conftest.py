@@ -43,10 +43,10 @@ class SignedIn:
     def __init__(self, nc: Client, violations: Violations) -> None:
         self.nc, self.violations = nc, violations
 
-    async def refused_publish(self, subject: str, *, as_request: bool = False) -> None:
+    async def refused_publish(self, subject: str, payload: bytes = b"{}", *, as_request: bool = False) -> None:
         """Publish to ``subject`` (as a request: with a reply inbox) and wait for the server to refuse it."""
         reply = self.nc.new_inbox() if as_request else ""
-        await self.nc.publish(subject, b"{}", reply=reply)
+        await self.nc.publish(subject, payload, reply=reply)
         await self.nc.flush()
         await self.violations.wait_for("Publish", subject)
 

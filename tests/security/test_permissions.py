@@ -6,6 +6,7 @@ from __future__ import annotations
 import nats
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from kehrwasser_shared.contracts import alliances, ledger, members
 from kehrwasser_shared.contracts.subjects import SERVICES, partition_subject, stream_name
@@ -78,7 +79,7 @@ async def test_a_service_cannot_answer_or_overhear_what_is_not_its_own(sign_in: 
 async def test_a_service_answers_its_commands_and_the_reader_gets_the_answer(sign_in: SignIn) -> None:
     async with sign_in("ledger") as service, sign_in("reader") as reader:
 
-        async def answer(msg: nats.aio.msg.Msg) -> None:
+        async def answer(msg: Msg) -> None:
             await msg.respond(b'{"ok": true}')
 
         await service.nc.subscribe(ledger.BALANCE.subject, queue="ledger", cb=answer)

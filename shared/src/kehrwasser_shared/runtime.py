@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +26,7 @@ from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
 from .persistence.database import create_engine, create_reading_engine
 from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
-from .security.connection import connect_options
+from .security.connection import inbox_prefix
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def assemble(
     broker.include_router(endpoints.router)
     subscribers = NatsRouter()
     for consumer in consumers:
-        consumer.subscribe(subscribers)
+        consumer.subscribe(subscribers, inbox_prefix=f"{inbox_prefix(settings.SERVICE)}.".encode())
     broker.include_router(subscribers)
     return ServiceParts(
         name=settings.SERVICE,
@@ -125,10 +126,6 @@ def assemble(
 
 def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
-    # The service signs in as itself and reads replies on its own inbox (security/permissions.py).
-    identity = connect_options(
-        name, creds=settings.nats_creds, seed_file=settings.nats_nkey_seed_file, seed=settings.nats_nkey_seed
-    )
     return NatsBroker(
         servers,
         name=f"kehrwasser-{name}",
@@ -137,8 +134,23 @@ def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
         graceful_timeout=15.0,
         # One access-log line per message drowns the logs; keep them for DEBUG.
         log_level=logging.DEBUG,
-        **identity,
+        # The service signs in as itself and reads replies on its own inbox, the only one its permissions allow
+        # (security/permissions.py).
+        security=nats_identity(settings),
+        inbox_prefix=inbox_prefix(name),
     )
+
+
+def nats_identity(settings: ServiceSettings) -> NatsSecurity | None:
+    """The identity a service signs in to NATS with: JWT credentials, an nkey seed file or the seed itself
+    (the first one configured), or none (an open server, e.g. in tests)."""
+    if settings.nats_creds is not None:
+        return NatsCredentials.from_file(settings.nats_creds)
+    if settings.nats_nkey_seed_file is not None:
+        return NatsNKey.from_file(settings.nats_nkey_seed_file)
+    if settings.nats_nkey_seed is not None:
+        return NatsNKey.from_seed(settings.nats_nkey_seed.get_secret_value())
+    return None
 
 
 async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:

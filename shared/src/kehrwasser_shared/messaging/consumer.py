@@ -28,6 +28,7 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import INBOX_PREFIX
 from pydantic import BaseModel, ValidationError, create_model
 
 from ..contracts.envelope import CloudEvent
@@ -104,14 +105,18 @@ class EventConsumer:
                 self._js, stream=self.stream, durable=source.durable, filter_subjects=source.filter_subjects
             )
 
-    def subscribe(self, router: NatsRouter) -> None:
+    def subscribe(self, router: NatsRouter, inbox_prefix: bytes = INBOX_PREFIX) -> None:
         """Register a FastStream pull subscriber on each of this consumer's durables (`declare` creates them
-        before the broker starts): FastStream fetches one message at a time, `process` settles it."""
+        before the broker starts): FastStream fetches one message at a time, `process` settles it.
+
+        FastStream's pull subscriber takes its inbox from ``inbox_prefix``, not from the connection; a service
+        signed in as itself may read only its own (security/permissions.py)."""
         for source in self.sources:
             subscriber = router.subscriber(
                 source.filter_subjects[0],
                 stream=JStream(self.stream, declare=False),
                 durable=source.durable,
+                inbox_prefix=inbox_prefix,
                 pull_sub=PullSub(batch_size=1, timeout=self._fetch_timeout),
                 ack_policy=AckPolicy.MANUAL,
                 decoder=_undecoded,
@@ -373,7 +378,7 @@ class BatchEventConsumer(EventConsumer):
             # a pipelined handler waiting for it.
             self._committing = asyncio.create_task(self._commit(commit, batch))
 
-    def subscribe(self, router: NatsRouter) -> None:
+    def subscribe(self, router: NatsRouter, inbox_prefix: bytes = INBOX_PREFIX) -> None:
         """With ``puller="faststream"``, a FastStream batch pull subscriber per durable; by default nothing: the
         consumer fetches with its own puller (`run`), which the benchmark in docs/performance.md keeps."""
         if self._puller != "faststream":
@@ -383,6 +388,7 @@ class BatchEventConsumer(EventConsumer):
                 source.filter_subjects[0],
                 stream=JStream(self.stream, declare=False),
                 durable=source.durable,
+                inbox_prefix=inbox_prefix,
                 pull_sub=PullSub(batch_size=self._batch_size, timeout=self._fetch_timeout, batch=True),
                 ack_policy=AckPolicy.MANUAL,
                 title=source.durable,

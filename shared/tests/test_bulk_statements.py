@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, func, select
@@ -28,7 +29,7 @@ gifts = Table(
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def batch(*ids: str) -> dict[str, list[object]]:
+def batch(*ids: str) -> dict[str, Sequence[Any]]:
     return {
         "gift_id": list(ids),
         "points": [len(i) for i in ids],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def test_a_scheduled_meetings_event_validates_against_its_own_schema_formats_inc
         name="Hamburg Founders",
         purpose="",
         focus=[],
-        warning_threshold=model.Decimal("-5"),
+        warning_threshold=Decimal("-5"),
         founder_id="ada",
         now=now,
     )

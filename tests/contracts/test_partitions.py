@@ -9,6 +9,7 @@ import pytest
 
 from kehrwasser_shared.config import parse_partitions
 from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.contracts.registry import EventContract
 from kehrwasser_shared.contracts.subjects import PARTITIONS, partition_of, partition_subject
 from kehrwasser_shared.messaging.consumer import ConsumerSource, consumer_sources
 
@@ -57,7 +58,7 @@ def test_a_partitioned_consumer_is_one_durable_per_partition_it_reads() -> None:
 
 
 def test_an_unpartitioned_consumer_is_its_durable_with_every_subject() -> None:
-    contracts = [alliances.MEMBER_JOINED, alliances.ALLIANCE_CREATED]
+    contracts: list[EventContract[Any]] = [alliances.MEMBER_JOINED, alliances.ALLIANCE_CREATED]
     assert consumer_sources("ledger-from-alliances", contracts) == [
         ConsumerSource("ledger-from-alliances", sorted(c.subject for c in contracts))
     ]

@@ -122,7 +122,7 @@ async def published(js: JetStreamContext, subject: str, service: str) -> list[di
     """Every event stored on ``subject`` (read by an ephemeral consumer)."""
     subscription = await js.pull_subscribe(subject, stream=stream_name(service), durable=None)
     try:
-        stored = (await subscription.consumer_info()).num_pending
+        stored = (await subscription.consumer_info()).num_pending or 0
         return [json.loads(m.data) for m in await fetch_exactly(subscription, stored)]
     finally:
         await subscription.unsubscribe()
@@ -138,7 +138,9 @@ def calendar_of(message: EmailMessage) -> icalendar.Calendar:
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1, [p.get_content_type() for p in message.walk()]
     assert parts[0].get_param("method") == "REQUEST"
-    return icalendar.Calendar.from_ical(parts[0].get_payload(decode=True))
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return icalendar.Calendar.from_ical(payload)
 
 
 async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_member(
@@ -271,7 +273,9 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
         attendees = attendees if isinstance(attendees, list) else [attendees]
         assert [str(a).lower() for a in attendees] == [f"mailto:{recipient}"]
         assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
-        assert event["DTSTART"].dt.replace(tzinfo=None) == meeting.starts_at.replace(tzinfo=None)
+        start = event.decoded("DTSTART")
+        assert isinstance(start, datetime)
+        assert start.replace(tzinfo=None) == meeting.starts_at.replace(tzinfo=None)
         assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
         assert str(event["SUMMARY"]) == "Monthly course check"
         expected_language = "de" if recipient == ada.email else "en"

@@ -180,7 +180,8 @@ async def dead_letters(network: HostileNetwork, count: int, timeout: float = 60.
             continue
         for msg in batch:
             # Nats-Msg-Id of a dead letter: <consumer>:<original stream>:<original sequence>
-            _, stream, sequence = msg.headers["Nats-Msg-Id"].rsplit(":", 2)
-            letters.append((stream, int(sequence), msg.headers.get(REASON_HEADER, "")))
+            headers = msg.headers or {}
+            _, stream, sequence = headers["Nats-Msg-Id"].rsplit(":", 2)
+            letters.append((stream, int(sequence), headers.get(REASON_HEADER, "")))
             await msg.ack()  # or it comes again after the ack wait, and counts twice
     return letters

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import alembic_config
@@ -24,7 +25,7 @@ async def run(database_url: str, service: str, action: str, target: str) -> None
     await asyncio.to_thread(getattr(command, action), config, target)
 
 
-async def outbox_rows(database_url: str) -> list[tuple[str, ...]]:
+async def outbox_rows(database_url: str) -> list[tuple[object, ...]]:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
@@ -36,7 +37,7 @@ async def outbox_rows(database_url: str) -> list[tuple[str, ...]]:
         await engine.dispose()
 
 
-async def has_sent_at(connection: sa.ext.asyncio.AsyncConnection) -> bool:
+async def has_sent_at(connection: AsyncConnection) -> bool:
     columns = await connection.run_sync(lambda sync: sa.inspect(sync).get_columns("outbox"))
     return "sent_at" in {column["name"] for column in columns}
 

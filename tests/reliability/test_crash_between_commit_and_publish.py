@@ -38,7 +38,7 @@ async def events_in_stream(nats_url: str, contract: EventContract[Any] = contrac
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe(contract.subject, stream=stream_name(contract.service), durable=None)
-        stored = (await sub.consumer_info()).num_pending  # every message of the subject, duplicates included
+        stored = (await sub.consumer_info()).num_pending or 0  # every message of the subject, duplicates included
         return [json.loads(m.data) for m in await fetch_exactly(sub, stored)]
     finally:
         await nc.close()

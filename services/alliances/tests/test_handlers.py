@@ -56,6 +56,9 @@ class FakeKnownMembers(KnownMembers):
 
 
 class FakeAlliancesUnitOfWork(FakeUnitOfWorkMixin, AlliancesUnitOfWork):
+    alliances: FakeAlliances
+    known_members: FakeKnownMembers
+
     def __init__(self, *known: str) -> None:
         super().__init__()
         self.alliances = FakeAlliances()

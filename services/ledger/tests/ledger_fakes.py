@@ -204,6 +204,11 @@ class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, IntakeUnitOfWork):
     Changes made outside ``async with`` count as committed (the fake has no other connection to make them on).
     """
 
+    alliances: FakeBooks
+    accounts: FakeAccounts
+    contributions: FakeContributions
+    pending: FakePending
+
     def __init__(self) -> None:
         super().__init__()
         self.alliances = FakeBooks()

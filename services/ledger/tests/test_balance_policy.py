@@ -15,7 +15,7 @@ from kehrwasser_shared.contracts import ledger as contracts
 
 
 def set_policy(**fields: object) -> contracts.SetPolicy:
-    return contracts.SetPolicy(alliance_id=HAMBURG, requested_by="ada", **fields)  # type: ignore[arg-type]
+    return contracts.SetPolicy(alliance_id=HAMBURG, requested_by="ada", **fields)
 
 
 def warnings(uow: FakeLedgerUnitOfWork) -> list[contracts.BalanceWarningV2]:

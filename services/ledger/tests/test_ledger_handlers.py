@@ -84,7 +84,7 @@ async def test_a_reversal_undoes_the_original_and_references_it() -> None:
         uow,
         clock,
     )
-    assert (reversal.reverses, reversal.giver_balance, reversal.receiver_balance) == ("c1", 0, 0)
+    assert (reversal.reverses, reversal.giver_balance, reversal.receiver_balance) == ("c1", Decimal(0), Decimal(0))
     with pytest.raises(errors.AlreadyReversed):
         await handlers.reverse_contribution(
             contracts.ReverseContribution(reversal_id="r2", contribution_id="c1", requested_by="ada"), uow, clock
@@ -172,7 +172,7 @@ async def test_a_booking_whose_insert_loses_a_race_is_run_again_and_its_first_at
             raise ConcurrentInsert("another writer stored c1 first")
         await add(new, entries)
 
-    uow.contributions.add = refused_once  # type: ignore[method-assign]
+    uow.contributions.add = refused_once  # type: ignore[method-assign, assignment]
     result = await handlers.record_contribution(contribution("c1", "ada", "linus", "3"), uow, clock)
     assert attempts == [["c1"], ["c1"]]
     assert (result.status, result.giver_balance) == ("created", Decimal("3.00"))

@@ -104,7 +104,7 @@ class ReadModelContract:
     """Every read model answers the same: subclasses provide the ``books`` fixture."""
 
     async def page(self, books: Books, **fields: object) -> StatementPage:
-        query = contracts.QueryStatement(alliance_id=HAMBURG, member_id="linus", **fields)  # type: ignore[arg-type]
+        query = contracts.QueryStatement(alliance_id=HAMBURG, member_id="linus", **fields)
         result = await queries.statement(query, books.read_model())
         return [line.version for line in result.items], result.next_after_version
 

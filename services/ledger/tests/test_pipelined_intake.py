@@ -79,14 +79,14 @@ async def run_pipelined(
 ) -> list[list[Outcome]]:
     """Drive the intake as the consumer does: prepare a batch, then wait for the previous commit, then commit."""
     outcomes: list[list[Outcome]] = []
-    committing: asyncio.Task[list[Outcome]] | None = None
+    committing: asyncio.Future[list[Outcome]] | None = None
     for number, batch in enumerate(work):
         commit: BatchCommit = await intake.prepare(batch, [False] * len(batch))
         if between is not None:
             await between(number)
         if committing is not None:
             outcomes.append(await committing)
-        committing = asyncio.create_task(commit())
+        committing = asyncio.ensure_future(commit())
     assert committing is not None
     outcomes.append(await committing)
     return outcomes

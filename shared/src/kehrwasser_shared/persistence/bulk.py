@@ -30,8 +30,10 @@ def one_of(connection: AsyncConnection, column: Any, values: Iterable[Any]) -> C
     """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of one per value."""
     if uses_arrays(connection):
         element_type = String() if isinstance(column.type, String) else column.type
-        return column == any_(bindparam(None, list(values), type_=ARRAY(element_type)))
-    return column.in_(list(values))
+        among: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(element_type)))
+        return among
+    listed: ColumnElement[bool] = column.in_(list(values))
+    return listed
 
 
 def rows_of(columns: Columns) -> list[dict[str, Any]]:

@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kehrwasser_shared.persistence.bulk import one_of
+
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..service_layer.unit_of_work import PendingRepository
-from .repository import cents, one_of, points, unique_keys_refused
+from .repository import cents, points, unique_keys_refused
 from .tables import pending_contributions as pending
 
 

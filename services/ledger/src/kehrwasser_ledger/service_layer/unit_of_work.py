@@ -16,7 +16,8 @@ from kehrwasser_shared.contracts.registry import EventContract
 from kehrwasser_shared.messaging.ports import DataT, UnitOfWork
 
 from ..domain.confirmation import PendingContribution, PendingStatus
-from ..domain.model import Account, AllianceBooks, BalancePolicy, Contribution, Entry
+from ..domain.model import Account, AllianceBooks, Contribution, Entry
+from ..domain.policy import BalancePolicy
 
 
 class AccountChanged(Exception):

@@ -209,7 +209,8 @@ def meeting_calendar(
         ),
     )
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 def _address(email: str, **params: str) -> icalendar.vCalAddress:

@@ -69,4 +69,5 @@ def delivery_id(event_id: str, member_id: str, kind: str) -> str:
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the n-th failed attempt, capped."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    backoff: timedelta = FIRST_RETRY * 2 ** max(attempts - 1, 0)
+    return min(backoff, LONGEST_RETRY)

@@ -19,15 +19,17 @@ from typing import IO
 
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.embedded.nats_server import NatsServer
+from kehrwasser_shared.security import identities
 
 from .exit_codes import ExitCode
 from .occupancy import DataDirLock, already_running, port_in_use, port_taken
-from .settings import SERVICES, UP_FILE, CliSettings
+from .settings import IDENTITIES_DIR, SERVICES, UP_FILE, CliSettings
 
 COLOURS = {"members": "36", "alliances": "35", "ledger": "33", "notify": "32", "up": "1"}
 STOP_GRACE_SECONDS = 15.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 _output_lock = threading.Lock()
+_OTHER_IDENTITY_VARIABLES = frozenset({"KEHRWASSER_NATS_CREDS", "KEHRWASSER_NATS_NKEY_SEED"})
 # SIGHUP too: a closed terminal must stop the network in order as well, not leave NATS and services behind.
 _STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
@@ -103,7 +105,15 @@ def up(settings: CliSettings) -> int:
     if not lock.acquire():
         return _refuse(already_running(data_dir, data_dir / UP_FILE))
     try:
-        nats = NatsServer(data_dir / "nats", port=settings.embedded_nats_port, log_file=data_dir / "nats.log")
+        # The embedded network runs the production model: every service and the CLI sign in with an identity
+        # of their own (created on first start, kept after), and the server refuses anonymous clients.
+        identities.init(data_dir / IDENTITIES_DIR)
+        nats = NatsServer(
+            data_dir / "nats",
+            port=settings.embedded_nats_port,
+            log_file=data_dir / "nats.log",
+            config=identities_config(data_dir),
+        )
         sink = MailSink(port=settings.embedded_smtp_port, directory=data_dir / "mail")
         if problem := _ports_problem(nats, sink):
             return _refuse(problem)
@@ -142,7 +152,7 @@ def _run(data_dir: Path, nats: NatsServer, sink: MailSink) -> int:
         nats.stop()
         record.unlink(missing_ok=True)
         return _refuse(f"the SMTP sink did not start on port {sink.port}: {exc}")
-    services = [Supervised(service, _service_env(data_dir, nats, sink)) for service in SERVICES]
+    services = [Supervised(service, _service_env(data_dir, nats, sink, service)) for service in SERVICES]
     try:
         if not stop.is_set():
             for each in services:
@@ -163,10 +173,17 @@ def _write_record(record: Path, nats: NatsServer, sink: MailSink) -> None:
     record.write_text(json.dumps(fields, indent=2))
 
 
-def _service_env(data_dir: Path, nats: NatsServer, sink: MailSink) -> dict[str, str]:
+def identities_config(data_dir: Path) -> Path:
+    return data_dir / IDENTITIES_DIR / identities.SERVER_CONFIG_FILE
+
+
+def _service_env(data_dir: Path, nats: NatsServer, sink: MailSink, service: str) -> dict[str, str]:
+    # Only the identity `up` made for the service: credentials meant for another NATS would not sign in here.
+    inherited = {k: v for k, v in os.environ.items() if k not in _OTHER_IDENTITY_VARIABLES}
     return {
-        **os.environ,
+        **inherited,
         "KEHRWASSER_NATS_URL": nats.url,
+        "KEHRWASSER_NATS_NKEY_SEED_FILE": str(identities.seed_file(data_dir / IDENTITIES_DIR, service)),
         "KEHRWASSER_DATA_DIR": str(data_dir),
         "KEHRWASSER_SMTP_HOST": sink.host,
         "KEHRWASSER_SMTP_PORT": str(sink.port),
@@ -207,6 +224,7 @@ def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: 
     rows = [
         ("NATS (JetStream)", f"{nats.url}  store {data_dir / 'nats'}"),
         ("SMTP sink", f"{sink.host}:{sink.port}  mail as .eml in {data_dir / 'mail'}"),
+        ("NATS identities", f"{data_dir / IDENTITIES_DIR}  (the CLI signs in as operator)"),
     ]
     rows += [
         (each.service, f"pid {each.process.pid if each.process else '?'}  database {data_dir / (each.service + '.db')}")

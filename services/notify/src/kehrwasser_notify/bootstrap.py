@@ -19,9 +19,9 @@ from .adapters.smtp import SmtpMailSender
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlNotifyUnitOfWork
 from .config import SERVICE, NotifySettings
-from .service_layer.mailer import Mailer
 from .service_layer import handlers
 from .service_layer.handlers import Clock
+from .service_layer.mailer import Mailer
 from .service_layer.unit_of_work import MailSender
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

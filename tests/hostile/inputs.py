@@ -288,10 +288,15 @@ def hostile_event(
         "datacontenttype": "application/json",
         "data": body,
     }
-    how = draw(st.sampled_from(["valid", "data", "data", "envelope", "version", "missing", "raw", "partition"]))
+    how = draw(
+        st.sampled_from(["valid", "within", "data", "data", "envelope", "version", "missing", "raw", "partition"])
+    )
     if how == "raw":
         return subject, draw(st.sampled_from(RAW) | st.binary(max_size=300)), False
-    if how == "data":
+    if how == "within" and "note" in contract.data.model_fields:
+        # Changed as a producer may change it and still within the contract: a note of any printable text.
+        body["note"] = draw(st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=80))
+    elif how == "data":
         body[draw(st.sampled_from(list(contract.data.model_fields)))] = draw(garbage)
     elif how == "envelope":
         envelope[draw(st.sampled_from(["specversion", "id", "source", "type", "time", "data", "subject"]))] = draw(

@@ -40,6 +40,12 @@ CONTRIBUTION = {
             {"alliance_id": "hamburg", "member_id": "ada", "after_version": 10**26},
             "after_version",
         ),
+        # Found by the hostile test: the contract once allowed versions the 32-bit column cannot hold.
+        (
+            ledger.QueryStatement,
+            {"alliance_id": "hamburg", "member_id": "ada", "after_version": 2**31},
+            "after_version",
+        ),
         (ledger.RecordContribution, {**CONTRIBUTION, "value": "1e20"}, "value"),
         (ledger.RecordContribution, {**CONTRIBUTION, "note": "a\x00b"}, "note"),
         (ledger.RecordContribution, {**CONTRIBUTION, "giver_id": "ada\r\nx"}, "giver_id"),

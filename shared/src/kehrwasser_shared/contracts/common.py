@@ -49,8 +49,8 @@ MAX_POINTS = Decimal("1000000000")
 """Thresholds, floors and limits lie within ±10^9 points."""
 MAX_CONTRIBUTION_VALUE = Decimal("1000000")
 """One contribution is worth at most 10^6 points: a ledger of 10^12 of them still sums within 64-bit cents."""
-MAX_COUNT = 9_007_199_254_740_991
-"""The largest integer every JSON reader holds exactly (2^53 - 1): the bound of cursors and sequence numbers."""
+MAX_VERSION = 2_147_483_647
+"""An account's entries are numbered in a 32-bit column (2^31 - 1 entries per member and alliance)."""
 
 Points = Annotated[Decimal, Field(max_digits=18, decimal_places=2, description="Points with two decimal places")]
 PointsSetting = Annotated[
@@ -73,7 +73,7 @@ ContributionValue = Annotated[
         description="Points with two decimal places, more than 0 and at most 1,000,000",
     ),
 ]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)

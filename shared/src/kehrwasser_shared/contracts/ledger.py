@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from .common import (
     Command,
     ContributionValue,
-    Count,
     Identifier,
     Instant,
     Message,
@@ -20,6 +19,7 @@ from .common import (
     PointsSetting,
     Text,
     Timestamp,
+    Version,
 )
 from .registry import CommandContract, EventContract
 
@@ -478,7 +478,7 @@ class StatementOrder(StrEnum):
 class QueryStatement(Command):
     alliance_id: Identifier
     member_id: Identifier
-    after_version: Count | None = Field(
+    after_version: Version | None = Field(
         None,
         description="Cursor: continue after this account version in the chosen order (the previous page's "
         "next_after_version); omitted: start at the newest (or oldest) entry",

@@ -112,19 +112,31 @@ class EventConsumer:
         FastStream's pull subscriber takes its inbox from ``inbox_prefix``, not from the connection; a service
         signed in as itself may read only its own (security/permissions.py)."""
         for source in self.sources:
-            subscriber = router.subscriber(
-                source.filter_subjects[0],
-                stream=JStream(self.stream, declare=False),
-                durable=source.durable,
-                inbox_prefix=inbox_prefix,
-                pull_sub=PullSub(batch_size=1, timeout=self._fetch_timeout),
-                ack_policy=AckPolicy.MANUAL,
+            subscriber = self._pull_subscriber(
+                router,
+                source,
+                inbox_prefix,
+                PullSub(batch_size=1, timeout=self._fetch_timeout),
                 decoder=_undecoded,
-                title=source.durable,
                 description=f"{', '.join(source.filter_subjects)} from {self.stream}",
             )
             subscriber(self._on_message)
             self._subscribers.append(subscriber)
+
+    def _pull_subscriber(
+        self, router: NatsRouter, source: ConsumerSource, inbox_prefix: bytes, pull_sub: PullSub[Any], **options: Any
+    ) -> Any:
+        """A FastStream pull subscriber bound to one of this consumer's durables, acking by hand."""
+        return router.subscriber(
+            source.filter_subjects[0],
+            stream=JStream(self.stream, declare=False),
+            durable=source.durable,
+            inbox_prefix=inbox_prefix,
+            pull_sub=pull_sub,
+            ack_policy=AckPolicy.MANUAL,
+            title=source.durable,
+            **options,
+        )
 
     async def _on_message(self, body: bytes, message: NatsMessage) -> None:
         await self.process(message.raw_message)
@@ -384,14 +396,11 @@ class BatchEventConsumer(EventConsumer):
         if self._puller != "faststream":
             return
         for source in self.sources:
-            subscriber = router.subscriber(
-                source.filter_subjects[0],
-                stream=JStream(self.stream, declare=False),
-                durable=source.durable,
-                inbox_prefix=inbox_prefix,
-                pull_sub=PullSub(batch_size=self._batch_size, timeout=self._fetch_timeout, batch=True),
-                ack_policy=AckPolicy.MANUAL,
-                title=source.durable,
+            subscriber = self._pull_subscriber(
+                router,
+                source,
+                inbox_prefix,
+                PullSub(batch_size=self._batch_size, timeout=self._fetch_timeout, batch=True),
             )
             subscriber(self._on_batch)
             self._subscribers.append(subscriber)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import asyncpg
@@ -46,12 +47,15 @@ def order(rounds: int) -> list[str]:
     return [pattern[n % 4] for n in range(rounds)]
 
 
-async def compare(args: argparse.Namespace, nats_url: str, database_url: str, work_dir: Path) -> dict[str, list[float]]:
+async def compare(
+    args: argparse.Namespace, nats_url: str, database_url: str, work_dir: Path
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     network = Network(args.alliances, args.members)
     await upgrade_to_head_async(MIGRATIONS, database_url)
     db = await asyncpg.connect(asyncpg_dsn(database_url))
     nc = await nats.connect(nats_url)
     rates: dict[str, list[float]] = {puller: [] for puller in PULLERS}
+    idle: dict[str, list[float]] = {puller: [] for puller in PULLERS}
     try:
         js = nc.jetstream()
         await ensure_streams(js)
@@ -60,6 +64,10 @@ async def compare(args: argparse.Namespace, nats_url: str, database_url: str, wo
         await publish_alliance_events(js, network)
         await wait_for(db, "SELECT count(*) FROM ledger_members", network.memberships)
         await seeding.stop()
+        for puller in order(2 if args.idle_seconds else 0):
+            share = await idle_share(nats_url, database_url, work_dir, puller, args.idle_seconds)
+            print(f"idle: {puller:10} {share:.1%} of a core over {args.idle_seconds:.0f}s", flush=True)
+            idle[puller].append(share)
         booked = 0
         for number, puller in enumerate(order(args.rounds)):
             bulk = network.contributions(args.contributions, prefix=f"round{number}", seed=args.seed + number)
@@ -78,13 +86,27 @@ async def compare(args: argparse.Namespace, nats_url: str, database_url: str, wo
     finally:
         await nc.close()
         await db.close()
-    return rates
+    return rates, idle
+
+
+async def idle_share(nats_url: str, database_url: str, work_dir: Path, puller: str, seconds: float) -> float:
+    """The ledger's processor time while nothing arrives, as a share of one core (after 3 s of settling)."""
+    ledger = Ledgers(1, nats_url, database_url, work_dir, extra_env={"KEHRWASSER_INTAKE_PULLER": puller})
+    await ledger.start()
+    try:
+        await asyncio.sleep(3)
+        before, started = ledger.cpu_seconds(), time.monotonic()
+        await asyncio.sleep(seconds)
+        return float(ledger.cpu_seconds() - before) / (time.monotonic() - started)
+    finally:
+        await ledger.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contributions", "-n", type=int, default=50_000, help="backlog drained per round")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="idle processor time per puller; 0: skip")
     parser.add_argument("--alliances", type=int, default=200)
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2026)
@@ -92,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args(argv)
     with sandbox("kehrwasser-pullers-", args.admin_url, keep=False) as box:
-        rates = asyncio.run(compare(args, box.nats_url, box.database_url, box.work_dir))
+        rates, idle = asyncio.run(compare(args, box.nats_url, box.database_url, box.work_dir))
     print()
     print(f"machine: {machine_summary()}")
     print(
@@ -103,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{puller:12} mean {statistics.mean(measured):>9,.0f} /s   rounds {each}")
     share = statistics.mean(rates["faststream"]) / statistics.mean(rates["own"])
     print(f"FastStream's batch pull subscriber books {share:.0%} of our puller's rate")
+    for puller, shares in idle.items():
+        if shares:
+            print(f"{puller:12} idle: {', '.join(f'{one:.1%}' for one in shares)} of a core")
     return 0
 
 

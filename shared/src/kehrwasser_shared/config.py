@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .contracts.subjects import PARTITIONS
+from .security.connection import key_needs_certificate
 
 ENV_PREFIX = "KEHRWASSER_"
 
@@ -29,6 +30,16 @@ class ServiceSettings(BaseSettings):
     nats_nkey_seed: SecretStr | None = Field(
         None, description="The service's NATS nkey seed itself, where a secret store hands it over as a variable"
     )
+    nats_tls_ca: FilePath | None = Field(
+        None, description="CA certificate(s) the NATS server's certificate is verified against (default: the system's)"
+    )
+    nats_tls_cert: FilePath | None = Field(
+        None, description="Client certificate for NATS servers that verify clients (PEM; may hold the key too)"
+    )
+    nats_tls_key: FilePath | None = Field(None, description="The client certificate's private key (PEM)")
+    nats_tls_handshake_first: bool = Field(
+        False, description="TLS before the server says anything (nats-server `handshake_first`): never a plain server"
+    )
     data_dir: Path = Field(Path(".kehrwasser"), description="Where embedded SQLite files and mail live")
     migrate_on_start: bool = Field(True, description="Apply Alembic migrations when a service starts")
     stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
@@ -40,6 +51,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         7, description="Deliveries of a failing event before it is dead-lettered (or a deferred one decided)"
     )
+
+    @field_validator("nats_tls_key")
+    @classmethod
+    def _key_needs_its_certificate(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        return key_needs_certificate(key, info)
 
     def resolved_database_url(self) -> str:
         """The service's own database: its configured URL, or a SQLite file in the data directory."""

@@ -28,7 +28,7 @@ from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
 from .persistence.database import create_engine, create_reading_engine
 from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
-from .security.connection import inbox_prefix
+from .security.connection import inbox_prefix, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +144,21 @@ def make_broker(settings: ServiceSettings, name: str) -> NatsBroker:
 
 
 def nats_identity(settings: ServiceSettings) -> NatsSecurity | None:
-    """The identity a service signs in to NATS with: JWT credentials, an nkey seed file or the seed itself
-    (the first one configured), or none (an open server, e.g. in tests)."""
+    """How a service signs in to NATS: JWT credentials, an nkey seed file or the seed itself (the first one
+    configured), over TLS with the configured CA and client certificate if any; None: an open server without
+    TLS settings (e.g. in tests; nats-py still upgrades to TLS if that server requires it)."""
+    context = tls_context(settings.nats_tls_ca, settings.nats_tls_cert, settings.nats_tls_key)
+    first = settings.nats_tls_handshake_first
     if settings.nats_creds is not None:
-        return NatsCredentials.from_file(settings.nats_creds)
+        return NatsCredentials.from_file(settings.nats_creds, ssl_context=context, tls_handshake_first=first)
     if settings.nats_nkey_seed_file is not None:
-        return NatsNKey.from_file(settings.nats_nkey_seed_file)
+        return NatsNKey.from_file(settings.nats_nkey_seed_file, ssl_context=context, tls_handshake_first=first)
     if settings.nats_nkey_seed is not None:
-        return NatsNKey.from_seed(settings.nats_nkey_seed.get_secret_value())
-    return None
+        seed = settings.nats_nkey_seed.get_secret_value()
+        return NatsNKey.from_seed(seed, ssl_context=context, tls_handshake_first=first)
+    if context is None and not first:
+        return None
+    return NatsSecurity(ssl_context=context, tls_handshake_first=first)
 
 
 async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:

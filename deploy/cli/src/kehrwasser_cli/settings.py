@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kehrwasser_shared.security.connection import connect_options
+from kehrwasser_shared.security.connection import connect_options, key_needs_certificate, tls_context
 
 from .values import Service
 
@@ -31,6 +31,15 @@ class CliSettings(BaseSettings):
         None, description="NATS nkey seed file to sign in with; default: the operator's in the data directory"
     )
     nats_nkey_seed: SecretStr | None = Field(None, description="The NATS nkey seed itself")
+    nats_tls_ca: FilePath | None = Field(None, description="CA certificate(s) the NATS server is verified against")
+    nats_tls_cert: FilePath | None = Field(None, description="Client certificate for NATS servers that verify clients")
+    nats_tls_key: FilePath | None = Field(None, description="The client certificate's private key")
+    nats_tls_handshake_first: bool = Field(False, description="TLS before the server says anything")
+
+    @field_validator("nats_tls_key")
+    @classmethod
+    def _key_needs_its_certificate(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        return key_needs_certificate(key, info)
 
     def command_nats_url(self) -> str:
         """Where commands go: the configured NATS, else the one a running `up` wrote down, else the default."""
@@ -43,9 +52,17 @@ class CliSettings(BaseSettings):
 
     def command_identity(self) -> dict[str, Any]:
         """How commands sign in: the configured credentials or seed, else the operator identity `up` created in
-        the data directory (`kehrwasser security init`), else none (an open server)."""
+        the data directory (`kehrwasser security init`), else none (an open server); over TLS with the configured
+        CA and client certificate, if any."""
         seed_file = self.nats_nkey_seed_file
         embedded = self.data_dir / IDENTITIES_DIR / f"{CLI_IDENTITY}.nk"
         if seed_file is None and self.nats_creds is None and self.nats_nkey_seed is None and embedded.exists():
             seed_file = embedded
-        return connect_options(CLI_IDENTITY, creds=self.nats_creds, seed_file=seed_file, seed=self.nats_nkey_seed)
+        return connect_options(
+            CLI_IDENTITY,
+            creds=self.nats_creds,
+            seed_file=seed_file,
+            seed=self.nats_nkey_seed,
+            tls=tls_context(self.nats_tls_ca, self.nats_tls_cert, self.nats_tls_key),
+            tls_handshake_first=self.nats_tls_handshake_first,
+        )

@@ -1,21 +1,35 @@
-"""A real nats-server running the permissions `kehrwasser security init` generates, and clients signed in as
-its identities that record every permissions violation the server reports to them."""
+"""A real nats-server running the permissions `kehrwasser security init` generates, clients signed in as its
+identities that record every permissions violation the server reports to them, and the four services in
+process, each signed in as itself."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client
 
+from kehrwasser_alliances.bootstrap import bootstrap as alliances_service
+from kehrwasser_alliances.config import AlliancesSettings
+from kehrwasser_ledger.bootstrap import bootstrap as ledger_service
+from kehrwasser_ledger.config import LedgerSettings
+from kehrwasser_members.bootstrap import bootstrap as members_service
+from kehrwasser_members.config import MembersSettings
+from kehrwasser_notify.bootstrap import bootstrap as notify_service
+from kehrwasser_notify.config import NotifySettings
+from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.messaging.streams import ensure_streams
+from kehrwasser_shared.runtime import ServiceParts
 from kehrwasser_shared.security import identities
 from kehrwasser_shared.security.connection import connect_options
+from kehrwasser_shared.testing import running
 
 
 class Violations:
@@ -95,3 +109,35 @@ async def streams(sign_in: SignIn) -> None:
     """The network's streams, declared by the operator (each service would declare them at start)."""
     async with sign_in("operator") as operator:
         await ensure_streams(operator.nc.jetstream())
+
+
+@pytest.fixture
+async def network(
+    secured_nats: NatsServer, identities_dir: Path, mail_sink: MailSink, tmp_path: Path
+) -> AsyncIterator[list[ServiceParts]]:
+    """The four services on the secured server, each signed in as itself; notify mails to ``mail_sink``."""
+
+    def common(service: str) -> dict[str, Any]:
+        return {
+            "nats_url": secured_nats.url,
+            "nats_nkey_seed_file": identities.seed_file(identities_dir, service),
+            "data_dir": tmp_path,
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}",
+            "outbox_poll_seconds": 0.2,
+        }
+
+    parts = [
+        members_service(MembersSettings(**common("members"))),
+        alliances_service(AlliancesSettings(**common("alliances"))),
+        ledger_service(LedgerSettings(**common("ledger"))),
+        notify_service(NotifySettings(smtp_port=mail_sink.port, mail_poll_seconds=0.2, **common("notify"))),
+    ]
+    async with AsyncExitStack() as stack:
+        for service in parts:
+            await stack.enter_async_context(running(service))
+        yield parts
+
+
+def violations_in(log: Path) -> list[str]:
+    """The permissions violations the server logged."""
+    return [line for line in log.read_text().splitlines() if re.search(r"(Publish|Subscription) Violation", line)]

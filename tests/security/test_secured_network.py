@@ -4,9 +4,6 @@ forged events are refused and change nothing."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,53 +14,19 @@ from kehrwasser_alliances.bootstrap import bootstrap as alliances_service
 from kehrwasser_alliances.config import AlliancesSettings
 from kehrwasser_ledger.bootstrap import bootstrap as ledger_service
 from kehrwasser_ledger.config import LedgerSettings
-from kehrwasser_members.bootstrap import bootstrap as members_service
-from kehrwasser_members.config import MembersSettings
 from kehrwasser_notify.bootstrap import bootstrap as notify_service
 from kehrwasser_notify.config import NotifySettings
 from kehrwasser_shared.contracts import alliances, ledger, members
 from kehrwasser_shared.contracts.envelope import encode_event
 from kehrwasser_shared.contracts.subjects import stream_name
-from kehrwasser_shared.embedded.mail_sink import MailSink
-from kehrwasser_shared.embedded.nats_server import NatsServer
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.runtime import ServiceParts
 from kehrwasser_shared.security import identities
 from kehrwasser_shared.security.permissions import IDENTITIES, durables
-from kehrwasser_shared.testing import running
 
-from .conftest import SignIn
+from .conftest import SignIn, violations_in
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def network(
-    secured_nats: NatsServer, identities_dir: Path, mail_sink: MailSink, tmp_path: Path
-) -> AsyncIterator[list[ServiceParts]]:
-    def common(service: str) -> dict[str, Any]:
-        return {
-            "nats_url": secured_nats.url,
-            "nats_nkey_seed_file": identities.seed_file(identities_dir, service),
-            "data_dir": tmp_path,
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}",
-            "outbox_poll_seconds": 0.2,
-        }
-
-    parts = [
-        members_service(MembersSettings(**common("members"))),
-        alliances_service(AlliancesSettings(**common("alliances"))),
-        ledger_service(LedgerSettings(**common("ledger"))),
-        notify_service(NotifySettings(smtp_port=mail_sink.port, mail_poll_seconds=0.2, **common("notify"))),
-    ]
-    async with AsyncExitStack() as stack:
-        for service in parts:
-            await stack.enter_async_context(running(service))
-        yield parts
-
-
-def violations_in(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if re.search(r"(Publish|Subscription) Violation", line)]
 
 
 def test_the_permissions_name_every_durable_the_services_declare(tmp_path: Path) -> None:

@@ -15,7 +15,11 @@ ENV_PREFIX = "KEHRWASSER_"
 
 
 class ServiceSettings(BaseSettings):
-    """Each service subclasses this, names itself and adds ``database_url`` under its own variable name."""
+    """Each service subclasses this, names itself and adds ``database_url`` under its own variable name.
+
+    Settings that hold secrets are `SecretStr` (the nkey seed, a database URL, which may carry a password, the
+    SMTP password): a settings object printed or logged shows ``'**********'`` in their place.
+    """
 
     SERVICE: ClassVar[str] = ""
     # populate_by_name: a service's ``database_url`` is read from its own variable, but code (tests, the CLI)
@@ -59,8 +63,9 @@ class ServiceSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         """The service's own database: its configured URL, or a SQLite file in the data directory."""
-        configured: str | None = getattr(self, "database_url", None)
-        return configured or f"sqlite+aiosqlite:///{(self.data_dir / f'{self.SERVICE}.db').resolve()}"
+        configured: SecretStr | str | None = getattr(self, "database_url", None)
+        url = configured.get_secret_value() if isinstance(configured, SecretStr) else configured
+        return url or f"sqlite+aiosqlite:///{(self.data_dir / f'{self.SERVICE}.db').resolve()}"
 
 
 def parse_partitions(spec: str) -> list[int] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 
 from kehrwasser_shared.config import ServiceSettings
 
@@ -11,7 +11,7 @@ SERVICE = "alliances"
 
 class AlliancesSettings(ServiceSettings):
     SERVICE = SERVICE
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("KEHRWASSER_ALLIANCES_DATABASE_URL"),
         description="SQLAlchemy URL of the alliances database; default: SQLite file in the data directory",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from kehrwasser_shared.config import ServiceSettings, parse_partitions
 
@@ -13,7 +13,7 @@ SERVICE = "ledger"
 
 class LedgerSettings(ServiceSettings):
     SERVICE = SERVICE
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("KEHRWASSER_LEDGER_DATABASE_URL"),
         description="SQLAlchemy URL of the ledger database; default: SQLite file in the data directory",

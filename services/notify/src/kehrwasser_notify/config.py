@@ -11,7 +11,7 @@ SERVICE = "notify"
 
 class NotifySettings(ServiceSettings):
     SERVICE = SERVICE
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("KEHRWASSER_NOTIFY_DATABASE_URL"),
         description="SQLAlchemy URL of the notify database; default: SQLite file in the data directory",

@@ -20,7 +20,7 @@ from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import examples, running
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -42,15 +42,7 @@ async def test_the_cli_pages_statements_and_shows_past_balances_the_matrix_and_h
         nc = await nats.connect(nats_url)
         try:
             js = nc.jetstream()
-            created = alliance_contracts.AllianceCreatedV1(
-                alliance_id="hamburg",
-                name="Hamburg Founders",
-                purpose="",
-                focus=[],
-                warning_threshold=Decimal("-20"),
-                moderator_id="ada",
-                created_at=NOW,
-            )
+            created = examples.alliance_created(threshold="-20", at=NOW)
             events: list[tuple[Any, Any]] = [(alliance_contracts.ALLIANCE_CREATED, created)]
             events += [
                 (

@@ -21,7 +21,7 @@ from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
-from kehrwasser_shared.testing import fetch_exactly, running
+from kehrwasser_shared.testing import examples, fetch_exactly, running
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -34,15 +34,7 @@ async def publish(js: Any, contract: Any, data: BaseModel) -> None:
 
 
 async def found_hamburg(js: Any) -> None:
-    created = alliance_contracts.AllianceCreatedV1(
-        alliance_id="hamburg",
-        name="Hamburg Founders",
-        purpose="",
-        focus=[],
-        warning_threshold=Decimal("-20"),
-        moderator_id="ada",
-        created_at=NOW,
-    )
+    created = examples.alliance_created(threshold="-20", at=NOW)
     await publish(js, alliance_contracts.ALLIANCE_CREATED, created)
     for member, role in (("ada", "moderator"), ("grace", "member"), ("linus", "member")):
         joined = alliance_contracts.MemberJoinedV1(alliance_id="hamburg", member_id=member, role=role, joined_at=NOW)

@@ -27,6 +27,7 @@ from kehrwasser_shared.contracts.subjects import PARTITIONS, partition_of
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
+from kehrwasser_shared.testing import examples
 from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
 pytestmark = pytest.mark.integration
@@ -38,15 +39,7 @@ def alliance_events(alliance_id: str = "hamburg") -> list[tuple[Any, Any]]:
     events: list[tuple[Any, Any]] = [
         (
             alliance_contracts.ALLIANCE_CREATED,
-            alliance_contracts.AllianceCreatedV1(
-                alliance_id=alliance_id,
-                name="Hamburg Founders",
-                purpose="",
-                focus=[],
-                warning_threshold=Decimal("-5"),
-                moderator_id="ada",
-                created_at=NOON,
-            ),
+            examples.alliance_created(alliance_id, at=NOON),
         )
     ]
     events += [

@@ -25,7 +25,7 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import DEADLETTER_STREAM, deadletter_subject, stream_name
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.messaging.consumer import REASON_HEADER
-from kehrwasser_shared.testing import fetch_exactly, running, service_events
+from kehrwasser_shared.testing import examples, fetch_exactly, running, service_events
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -40,15 +40,7 @@ async def found_hamburg(js: Any) -> None:
     await publish(
         js,
         alliance_contracts.ALLIANCE_CREATED,
-        alliance_contracts.AllianceCreatedV1(
-            alliance_id="hamburg",
-            name="Hamburg Founders",
-            purpose="",
-            focus=[],
-            warning_threshold=Decimal("-5"),
-            moderator_id="ada",
-            created_at=NOW,
-        ),
+        examples.alliance_created(at=NOW),
     )
     for member, role in (("ada", "moderator"), ("grace", "member"), ("linus", "member")):
         await publish(

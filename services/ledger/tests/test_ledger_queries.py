@@ -30,6 +30,7 @@ from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.contracts.registry import EventContract
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
+from kehrwasser_shared.testing import examples
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 HOUR = timedelta(hours=1)
@@ -80,15 +81,7 @@ async def book_hamburg(books: Books) -> None:
 
 
 async def found(books: Books, alliance_id: str) -> None:
-    created = alliance_contracts.AllianceCreatedV1(
-        alliance_id=alliance_id,
-        name="Hamburg Founders",
-        purpose="",
-        focus=[],
-        warning_threshold=Decimal("-20"),
-        moderator_id="ada",
-        created_at=NOON,
-    )
+    created = examples.alliance_created(alliance_id, threshold="-20", at=NOON)
     await handlers.learn_alliance(_event(alliance_contracts.ALLIANCE_CREATED, created), created, books.uow())
 
 

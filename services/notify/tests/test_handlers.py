@@ -38,6 +38,7 @@ from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.messaging.ports import FakeUnitOfWorkMixin
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
+from kehrwasser_shared.testing import examples
 
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -227,15 +228,7 @@ class NotifyHandlersContract:
         with pytest.raises(AllianceNotYetKnown):
             await notify.warn(data, event)
         assert await notify.recorded() == {}
-        created = alliances.AllianceCreatedV1(
-            alliance_id="hamburg",
-            name="Hamburg Founders",
-            purpose="",
-            focus=[],
-            warning_threshold=Decimal("-5"),
-            moderator_id="ada",
-            created_at=NOW,
-        )
+        created = examples.alliance_created(at=NOW)
         await handlers.learn_alliance(event_of(alliances.ALLIANCE_CREATED, created), created, notify.uow())
         await notify.warn(data, event)  # the consumer's redelivery
         [warning] = (await notify.recorded()).values()

@@ -27,7 +27,7 @@ from kehrwasser_shared.contracts import alliances, ledger, make_event, members
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.persistence.database import create_engine
-from kehrwasser_shared.testing import running
+from kehrwasser_shared.testing import examples, running
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -93,15 +93,7 @@ async def recorded_deliveries(database_url: str) -> dict[str, tuple[str, str | N
 
 
 def hamburg_founded() -> alliances.AllianceCreatedV1:
-    return alliances.AllianceCreatedV1(
-        alliance_id="hamburg",
-        name="Hamburg Founders",
-        purpose="",
-        focus=[],
-        warning_threshold=Decimal("-5"),
-        moderator_id="ada",
-        created_at=NOW,
-    )
+    return examples.alliance_created(at=NOW)
 
 
 def course_check(attendee_ids: list[str]) -> alliances.MeetingScheduledV1:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from ..contracts import alliances as alliance_contracts
 from ..contracts import members as member_contracts
 
 REGISTERED_AT = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
@@ -19,4 +21,19 @@ def member_registered(name: str, *, focus: tuple[str, ...] = ()) -> member_contr
         language="en",
         focus=list(focus),
         registered_at=REGISTERED_AT,
+    )
+
+
+def alliance_created(
+    alliance_id: str = "hamburg", *, threshold: str = "-5", moderator: str = "ada", at: datetime = REGISTERED_AT
+) -> alliance_contracts.AllianceCreatedV1:
+    """``alliance-created`` data of Hamburg Founders (or another id), founded by Ada unless told otherwise."""
+    return alliance_contracts.AllianceCreatedV1(
+        alliance_id=alliance_id,
+        name="Hamburg Founders",
+        purpose="",
+        focus=[],
+        warning_threshold=Decimal(threshold),
+        moderator_id=moderator,
+        created_at=at,
     )

@@ -48,7 +48,7 @@ Message = Annotated[str, StringConstraints(max_length=4000, pattern=MULTI_LINE)]
 MAX_POINTS = Decimal("1000000000")
 """Thresholds, floors and limits lie within ±10^9 points."""
 MAX_CONTRIBUTION_VALUE = Decimal("1000000")
-"""One contribution is worth at most 10^6 points: a ledger of 10^12 of them still sums within 64-bit cents."""
+"""One contribution is worth at most 10^6 points (10^8 cents): a balance overflows 64-bit cents only after 9 x 10^10."""
 MAX_VERSION = 2_147_483_647
 """An account's entries are numbered in a 32-bit column (2^31 - 1 entries per member and alliance)."""
 

@@ -239,20 +239,6 @@ async def test_one_bad_submission_among_300_fails_alone(nats_url: str, database_
         assert balance.received == Decimal("149.5")  # 299 halves (the warm-up went to Ada)
 
 
-async def test_the_intake_books_the_same_on_faststreams_batch_pull_subscriber(
-    nats_url: str, database_url: str, tmp_path: Path
-) -> None:
-    """The benchmark's other puller (KEHRWASSER_INTAKE_PULLER=faststream) books what ours books."""
-    async with hamburg_ledger(nats_url, database_url, tmp_path, intake_puller="faststream") as (js, client):
-        await client.send_when_known(contracts.RECORD_CONTRIBUTION, gift("warm-up", "linus", "1", receiver="ada"))
-        for n in range(40):
-            submission = gift(f"s{n}", ("ada", "grace")[n % 2], "0.50")
-            await publish_submission(js, submission, msg_id=submission.contribution_id)
-        await books_hold(client, 41, timeout=60.0)  # slower than ours, and slower still on a busy machine
-        balance = await client.send(contracts.BALANCE, contracts.QueryBalance(alliance_id="hamburg", member_id="linus"))
-        assert balance.received == Decimal("20")
-
-
 async def books_hold(client: CommandClient, contributions: int, timeout: float = 10.0) -> None:
     """Wait until the ledger has booked ``contributions`` in all, then check that exactly those hold."""
     loop = asyncio.get_running_loop()

@@ -109,12 +109,14 @@ def asyncapi(version: str) -> dict[str, Any]:
                 "channel": {"$ref": f"#/channels/{key}"},
                 "summary": f"Producers outside the network (another team's service, the CLI) publish "
                 f"{contract.type}; the {contract.service} service owns its stream and contract.",
+                "security": _may_publish(contract.subjects[0]),
             }
         else:
             operations[f"{contract.service}Publishes{key[0].upper()}{key[1:]}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{key}"},
                 "summary": f"The {contract.service} service publishes {contract.type}.",
+                "security": _may_publish(contract.subjects[0]),
             }
         for consumer in contract.consumed_by:
             operations[f"{consumer}Consumes{key[0].upper()}{key[1:]}"] = {
@@ -145,6 +147,8 @@ def asyncapi(version: str) -> dict[str, Any]:
             "description": _error_table(command),
             "reply": {"channel": {"$ref": f"#/channels/{key}Reply"}},
             "x-error-codes": list(command.error_codes),
+            # Who may send the request: the identities whose permissions let them publish on its subject.
+            "security": _may_publish(command.subject),
         }
     channels["deadLetters"] = {
         "address": DEADLETTER_SUBJECTS.replace(">", "{consumer}"),
@@ -161,11 +165,61 @@ def asyncapi(version: str) -> dict[str, Any]:
             "members, alliances, ledger and notify services.",
         },
         "defaultContentType": "application/json",
-        "servers": {"embedded": {"host": "127.0.0.1:4223", "protocol": "nats"}},
+        "servers": {
+            "embedded": {
+                "host": "127.0.0.1:4223",
+                "protocol": "nats",
+                "description": "Every client signs in with an identity of its own (docs/security.md).",
+                "security": [{"$ref": f"#/components/securitySchemes/{identity}"} for identity in security_schemes()],
+            }
+        },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {"messages": messages, "schemas": schemas, "securitySchemes": security_schemes()},
     }
+
+
+def security_schemes() -> dict[str, Any]:
+    """An nkey identity per service and client role (`kehrwasser security init`), with what it may do."""
+    from ..security.permissions import IDENTITIES
+
+    return {
+        identity: {
+            "type": "asymmetricEncryption",
+            "description": f"The nkey of `{identity}`: {IDENTITY_ROLES.get(identity, f'the {identity} service')}. "
+            "It signs the server's challenge; its permissions are in docs/security.md.",
+        }
+        for identity in IDENTITIES
+    }
+
+
+def _may_publish(subject: str) -> list[dict[str, str]]:
+    # Here, not at the top: the permissions are derived from the contracts this package defines.
+    from ..security.permissions import IDENTITIES, permissions_of
+
+    allowed = [
+        identity for identity in IDENTITIES if any(matches(p, subject) for p in permissions_of(identity).publish)
+    ]
+    return [{"$ref": f"#/components/securitySchemes/{identity}"} for identity in allowed]
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """Whether a NATS subject pattern (``*`` one token, ``>`` the rest) covers ``subject``."""
+    tokens, wanted = pattern.split("."), subject.split(".")
+    for position, token in enumerate(tokens):
+        if token == ">":
+            return len(wanted) > position
+        if position >= len(wanted) or token not in ("*", wanted[position]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+IDENTITY_ROLES = {
+    "operator": "the operator's CLI, every command, query and stream administration",
+    "gateway": "the service that fronts members; it gives commands on their behalf (requested_by)",
+    "producer": "another team's service: publishes contribution-submitted, reads its outcomes",
+    "reader": "queries without personal data (balances, lights, health)",
+}
 
 
 def _error_table(command: CommandContract[Any, Any]) -> str:

@@ -163,8 +163,11 @@ async def test_the_phishing_meeting_and_a_policy_change_cannot_be_sent_in_a_mode
 async def test_a_reader_cannot_read_an_alliances_disputes(hamburg: Alliance, sign_in: SignIn) -> None:
     disputes = ledger.QueryDisputes(alliance_id=hamburg.alliance_id, requested_by=hamburg.ada)
     async with sign_in("operator") as operator:
-        # The ledger learns of the alliance from its events: on a busy machine that can take a while.
-        answered = await CommandClient(operator.nc).send_when_known(ledger.DISPUTES, disputes, timeout=60.0)
+        # The ledger learns of the alliance and of Ada's role from their events (not-allowed until it knows
+        # she moderates): on a busy machine that can take a while.
+        answered = await CommandClient(operator.nc).send_when_known(
+            ledger.DISPUTES, disputes, waiting_for=frozenset({"unknown-alliance", "not-allowed"}), timeout=60.0
+        )
         assert answered.alliance_id == hamburg.alliance_id
     async with sign_in("reader") as reader:
         await reader.refused_publish(ledger.DISPUTES.subject, disputes.model_dump_json().encode(), as_request=True)

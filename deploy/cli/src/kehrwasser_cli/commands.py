@@ -46,6 +46,16 @@ class NoAnswer(Exception):
         super().__init__(text)
 
 
+class NotPermitted(Exception):
+    """NATS refused to carry the command: the identity may not publish on its subject."""
+
+    def __init__(self, contract: CommandContract[Any, Any]) -> None:
+        super().__init__(
+            f"NATS refused {contract.subject}: the identity this CLI signed in with may not send it "
+            "(docs/security.md lists each role's commands)"
+        )
+
+
 class ConnectionLost(Exception):
     """NATS closed the connection while a command was under way."""
 
@@ -53,22 +63,33 @@ class ConnectionLost(Exception):
 class AnsweringClient(CommandClient):
     """A `CommandClient` whose unanswered commands say which service kept silent."""
 
-    def __init__(self, nc: Client, *, timeout: float) -> None:
+    def __init__(self, nc: Client, *, timeout: float, errors: list[Exception] | None = None) -> None:
         super().__init__(nc, timeout=timeout)
         self.timeout = timeout
+        self._errors = errors if errors is not None else []
 
     async def send(self, contract: CommandContract[Any, ResultT], request: BaseModel) -> ResultT:
         try:
             return await super().send(contract, request)
         except nats.errors.NoRespondersError:
+            self._raise_if_refused(contract)
             raise NoAnswer(contract, self.timeout, nobody_listens=True) from None
         except nats.errors.TimeoutError:
+            self._raise_if_refused(contract)
             raise NoAnswer(contract, self.timeout, nobody_listens=False) from None
         except (nats.errors.ConnectionClosedError, nats.errors.StaleConnectionError) as exc:
             raise ConnectionLost(str(exc)) from None
 
+    def _raise_if_refused(self, contract: CommandContract[Any, Any]) -> None:
+        for error in self._errors:
+            text = str(error).lower()
+            if "permissions violation" in text and contract.subject.lower() in text:
+                raise NotPermitted(contract) from None
 
-async def connect(nats_url: str, identity: Mapping[str, Any] | None = None) -> Client:
+
+async def connect(
+    nats_url: str, identity: Mapping[str, Any] | None = None, errors: list[Exception] | None = None
+) -> Client:
     """Connect to one of the servers of ``nats_url``, or raise `CannotConnect` within seconds, quietly.
 
     nats-py's defaults suit a service, not a person: it keeps reconnecting for ever and logs every failed
@@ -78,6 +99,8 @@ async def connect(nats_url: str, identity: Mapping[str, Any] | None = None) -> C
 
     async def remember(error: Exception) -> None:
         failures.append(error)
+        if errors is not None:
+            errors.append(error)
 
     try:
         return await nats.connect(
@@ -145,6 +168,8 @@ def run_session(
         return _fail(ExitCode.NATS_UNREACHABLE, f"lost the connection to NATS at {nats_url}: {exc}")
     except NoAnswer as exc:
         return _fail(ExitCode.NO_ANSWER, str(exc))
+    except NotPermitted as exc:
+        return _fail(ExitCode.NOT_PERMITTED, str(exc))
     except CommandFailed as failure:
         return _fail(ExitCode.FAILED, describe(failure.error))
     except KeyboardInterrupt:
@@ -158,9 +183,10 @@ async def _with_client(
     work: Callable[[CommandClient], Awaitable[None]],
     identity: Mapping[str, Any] | None,
 ) -> None:
-    nc = await connect(nats_url, identity)
+    errors: list[Exception] = []  # what the server says asynchronously, e.g. a permissions violation
+    nc = await connect(nats_url, identity, errors)
     try:
-        await work(AnsweringClient(nc, timeout=timeout))
+        await work(AnsweringClient(nc, timeout=timeout, errors=errors))
     finally:
         await nc.close()
 

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     NATS_UNREACHABLE = 3
     NO_ANSWER = 4
+    NOT_PERMITTED = 5
     INTERRUPTED = 130
 
 
@@ -20,6 +21,7 @@ MEANINGS = {
     ExitCode.USAGE: "a bad option or argument (the message names it)",
     ExitCode.NATS_UNREACHABLE: "cannot connect to NATS at the URL the command used",
     ExitCode.NO_ANSWER: "no answer from the service within --timeout seconds (not running, or a long command)",
+    ExitCode.NOT_PERMITTED: "NATS refused the command: the identity the CLI signed in with may not send it",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
 }
 

@@ -7,20 +7,20 @@ import email
 import email.policy
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import icalendar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from notify_examples import NOW
 
 from kehrwasser_notify.domain import emails
 from kehrwasser_notify.domain.model import Contact, delivery_id, retry_delay
 from kehrwasser_shared.contracts.common import SINGLE_LINE
 
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADA = Contact("ada", "Ada Lovelace", "ada@example.org", "de")
 LINUS = Contact("linus", "Linus <Torvalds>", "linus@example.org", "en")
 COURSE_CHECK = emails.MeetingDetails(

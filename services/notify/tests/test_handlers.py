@@ -13,12 +13,11 @@ import email
 import email.policy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any, NamedTuple
 
-import icalendar
 import pytest
+from notify_examples import NOW, calendar_event, red_warning, start_of
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,7 +40,6 @@ from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
 from kehrwasser_shared.testing import examples
 
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADA = Contact("ada", "Ada Lovelace", "ada@example.org", "de")
 GRACE = Contact("grace", "Grace Hopper", "grace@example.org", "en")
 LINUS = Contact("linus", "Linus Torvalds", "linus@example.org", "en")
@@ -84,37 +82,8 @@ def meeting(**fields: Any) -> alliances.MeetingScheduledV1:
     return alliances.MeetingScheduledV1.model_construct(**{**defaults, **fields})
 
 
-def red_warning(member_id: str, escalate_to: list[str] | None = None) -> ledger.BalanceWarningV2:
-    return ledger.BalanceWarningV2(
-        alliance_id="hamburg",
-        member_id=member_id,
-        light=ledger.TrafficLight.RED,
-        previous_light=ledger.TrafficLight.GREEN,
-        reason=ledger.LightReason.BALANCE,
-        balance=Decimal("-7"),
-        threshold=Decimal("-5"),
-        escalate_to=escalate_to or [],
-        occurred_at=NOW,
-    )
-
-
 def event_of(contract: Any, data: Any) -> CloudEvent:
     return make_event(type_=contract.type, source="/test", data=data)
-
-
-def calendar_event(message: EmailMessage) -> icalendar.Event:
-    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-    payload = part.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    [event] = icalendar.Calendar.from_ical(payload).walk("VEVENT")
-    assert isinstance(event, icalendar.Event)
-    return event
-
-
-def start_of(event: icalendar.Event) -> datetime:
-    start = event.start
-    assert isinstance(start, datetime)  # a meeting starts at a time, not on a day
-    return start
 
 
 class Notify(abc.ABC):

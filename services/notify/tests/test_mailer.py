@@ -8,12 +8,12 @@ import email
 import email.policy
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from notify_examples import NOW, red_warning
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,7 +30,6 @@ from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.persistence.migrations import upgrade_to_head_async
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
 # Far longer than any test: a round the mailer runs is one a commit woke it for, never the poll.
 NEVER = 3600.0
@@ -56,19 +55,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
-
-
-def red_warning(member_id: str) -> ledger.BalanceWarningV2:
-    return ledger.BalanceWarningV2(
-        alliance_id="hamburg",
-        member_id=member_id,
-        light=ledger.TrafficLight.RED,
-        previous_light=ledger.TrafficLight.GREEN,
-        reason=ledger.LightReason.BALANCE,
-        balance=Decimal("-7"),
-        threshold=Decimal("-5"),
-        occurred_at=NOW,
-    )
 
 
 async def queue_a_warning_for_linus(uow: Callable[[], NotifyUnitOfWork]) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import icalendar
 import nats
 import pytest
 from nats.js.api import ConsumerInfo
 from nats.js.client import JetStreamContext
+from notify_examples import NOW, calendar_event, red_warning, start_of
 from sqlalchemy import select
 
 from kehrwasser_notify.adapters.tables import deliveries, messaging
@@ -30,7 +28,6 @@ from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.testing import examples, running
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def settings_for(nats_url: str, database_url: str, tmp_path: Path, sink: MailSink) -> NotifySettings:
@@ -111,21 +108,6 @@ def course_check(attendee_ids: list[str]) -> alliances.MeetingScheduledV1:
     )
 
 
-def calendar_event(message: EmailMessage) -> icalendar.Event:
-    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-    payload = part.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    [event] = icalendar.Calendar.from_ical(payload).walk("VEVENT")
-    assert isinstance(event, icalendar.Event)
-    return event
-
-
-def start_of(event: icalendar.Event) -> datetime:
-    start = event.start
-    assert isinstance(start, datetime)  # a meeting starts at a time, not on a day
-    return start
-
-
 def registered(member_id: str, name: str, language: str) -> members.MemberRegisteredV1:
     return members.MemberRegisteredV1(
         member_id=member_id,
@@ -138,21 +120,6 @@ def registered(member_id: str, name: str, language: str) -> members.MemberRegist
     )
 
 
-def warning_for(member_id: str, escalate_to: list[str] | None = None) -> ledger.BalanceWarningV2:
-    return ledger.BalanceWarningV2(
-        alliance_id="hamburg",
-        member_id=member_id,
-        light=ledger.TrafficLight.RED,
-        previous_light=ledger.TrafficLight.GREEN,
-        reason=ledger.LightReason.BALANCE,
-        balance=Decimal("-7"),
-        threshold=Decimal("-5"),
-        escalate_to=escalate_to or [],
-        contribution_id="c2",
-        occurred_at=NOW,
-    )
-
-
 async def test_a_warning_before_the_contact_is_known_is_retried_and_sent_once(
     nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
 ) -> None:
@@ -162,7 +129,7 @@ async def test_a_warning_before_the_contact_is_known_is_retried_and_sent_once(
             js = nc.jetstream()
             await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
             await consumer_reaches(js, "alliances", handlers.ALLIANCES_CONSUMER, settled(1))
-            payload = await publish(js, ledger.BALANCE_WARNING, warning_for("linus"))
+            payload = await publish(js, ledger.BALANCE_WARNING, red_warning("linus", contribution_id="c2"))
             await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, failed_once)  # Linus is unknown
             await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
             [message] = await asyncio.to_thread(mail_sink.wait_for, 1, 20.0)
@@ -244,7 +211,7 @@ async def test_a_warning_that_overtakes_its_alliance_is_retried_and_names_the_al
             js = nc.jetstream()
             await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
             await consumer_reaches(js, "members", handlers.MEMBERS_CONSUMER, settled(1))
-            await publish(js, ledger.BALANCE_WARNING, warning_for("linus"))
+            await publish(js, ledger.BALANCE_WARNING, red_warning("linus", contribution_id="c2"))
             await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, failed_once)  # Hamburg is unknown
             await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
             [message] = await asyncio.to_thread(mail_sink.wait_for, 1, 20.0)
@@ -264,7 +231,7 @@ async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators
             await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
             await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
             await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
-            await publish(js, ledger.BALANCE_WARNING, warning_for("linus", escalate_to=["ada"]))
+            await publish(js, ledger.BALANCE_WARNING, red_warning("linus", escalate_to=["ada"], contribution_id="c2"))
             messages = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
         finally:
             await nc.close()

@@ -15,6 +15,7 @@ import nats
 import pytest
 from ledger_fakes import NOON
 from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kehrwasser_ledger.adapters.read_model import SqlLedgerReadModel
 from kehrwasser_ledger.adapters.tables import messaging
@@ -98,9 +99,9 @@ def expected_account_balances(contributions: list[contracts.RecordContribution])
     return dict(balances)
 
 
-async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_book_everything_once(
-    database_url: str,
-) -> None:
+@asynccontextmanager
+async def hamburg_on(database_url: str) -> AsyncIterator[tuple[AsyncEngine, Callable[[], SqlLedgerUnitOfWork]]]:
+    """A migrated ledger database that knows Hamburg Founders, its engine, and units of work on it."""
     await upgrade_to_head_async(MIGRATIONS, database_url)
     engine = create_engine(database_url)
     try:
@@ -109,6 +110,15 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
             return SqlLedgerUnitOfWork(engine, messaging, source="/ledger")
 
         await found_hamburg(uow)
+        yield engine, uow
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_book_everything_once(
+    database_url: str,
+) -> None:
+    async with hamburg_on(database_url) as (engine, uow):
         contributions = random_contributions(120, seed=7)
         # Every contribution is sent three times at once: retries racing their originals.
         results = await asyncio.gather(
@@ -122,21 +132,12 @@ async def test_concurrent_writers_and_duplicate_retries_on_the_same_accounts_boo
             query = contracts.QueryBalance(alliance_id="hamburg", member_id=member)
             view = await queries.balance(query, SqlLedgerReadModel(engine))
             assert view.balance == balance
-    finally:
-        await engine.dispose()
 
 
 async def test_reversals_racing_with_one_reversal_id_book_one_reversal(database_url: str) -> None:
     """Each racer reads that the reversal id is new before it holds the alliance; the losers' inserts are
     refused (`ConcurrentInsert`) and run again, to answer with the reversal booked."""
-    await upgrade_to_head_async(MIGRATIONS, database_url)
-    engine = create_engine(database_url)
-    try:
-
-        def uow() -> SqlLedgerUnitOfWork:
-            return SqlLedgerUnitOfWork(engine, messaging, source="/ledger")
-
-        await found_hamburg(uow)
+    async with hamburg_on(database_url) as (engine, uow):
         contributions = random_contributions(20, seed=3)
         for c in contributions:
             await handlers.record_contribution(c, uow(), lambda: NOON)
@@ -158,8 +159,6 @@ async def test_reversals_racing_with_one_reversal_id_book_one_reversal(database_
                 contracts.QueryBalance(alliance_id="hamburg", member_id=member), SqlLedgerReadModel(engine)
             )
             assert view.balance == 0
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -44,10 +44,3 @@ class CommandFailed(Exception):
 
 def error_reply(code: str, message: str, details: list[FieldError] | None = None) -> ErrorReply:
     return ErrorReply(error=ErrorBody(code=code, message=message, details=details or []))
-
-
-def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
-    return [
-        FieldError(field=".".join(str(p) for p in err.get("loc", ())) or "<root>", message=err.get("msg", ""))
-        for err in errors
-    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,12 @@ from kehrwasser_alliances.bootstrap import bootstrap
 from kehrwasser_alliances.config import AlliancesSettings
 from kehrwasser_alliances.domain import model
 from kehrwasser_alliances.service_layer import handlers
-from kehrwasser_alliances.service_layer.unit_of_work import AllianceRepository, AlliancesUnitOfWork, KnownMembers
+from kehrwasser_alliances.service_layer.unit_of_work import (
+    AllianceRepository,
+    AlliancesUnitOfWork,
+    KnownMember,
+    KnownMembers,
+)
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts import members as member_contracts
@@ -37,22 +43,52 @@ class FakeAlliances(AllianceRepository):
     async def get(self, alliance_id: str) -> model.Alliance | None:
         return copy.deepcopy(self.stored.get(alliance_id))
 
-    async def add_membership(self, alliance_id: str, membership: model.Membership) -> None:
-        self.stored[alliance_id].members[membership.member_id] = membership
+    async def save(self, alliance: model.Alliance) -> None:
+        roster = self.stored[alliance.alliance_id].roster
+        self.stored[alliance.alliance_id] = dataclasses.replace(copy.deepcopy(alliance), roster=roster)
+
+    async def save_membership(self, alliance_id: str, membership: model.Membership) -> None:
+        self.stored[alliance_id].roster[membership.member_id] = membership
 
     async def add_meeting(self, meeting: model.Meeting) -> None:
         self.meetings.append(meeting)
+
+    async def page(
+        self, *, member_id: str | None, focus: str | None, include_archived: bool, after: str | None, limit: int
+    ) -> list[model.Alliance]:
+        found = [
+            a
+            for _, a in sorted(self.stored.items())
+            if (after is None or a.alliance_id > after)
+            and (include_archived or not a.archived)
+            and (member_id is None or member_id in a.members)
+            and (focus is None or focus in a.focus)
+        ]
+        return copy.deepcopy(found[:limit])
+
+    async def memberships_of(self, member_id: str, after: str | None, limit: int) -> list[tuple[str, model.Membership]]:
+        found = [
+            (alliance_id, a.roster[member_id])
+            for alliance_id, a in sorted(self.stored.items())
+            if member_id in a.roster and (after is None or alliance_id > after)
+        ]
+        return found[:limit]
 
 
 class FakeKnownMembers(KnownMembers):
     def __init__(self, *member_ids: str) -> None:
         self.names = dict.fromkeys(member_ids, "someone")
+        self.focus: dict[str, tuple[str, ...]] = {}
 
-    async def add(self, member_id: str, name: str) -> None:
+    async def add(self, member_id: str, name: str, focus: list[str]) -> None:
         self.names[member_id] = name
+        self.focus[member_id] = tuple(focus)
 
     async def exists(self, member_id: str) -> bool:
         return member_id in self.names
+
+    async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]:
+        return {m: KnownMember(m, self.names[m], self.focus.get(m, ())) for m in member_ids if m in self.names}
 
 
 class FakeAlliancesUnitOfWork(FakeUnitOfWorkMixin, AlliancesUnitOfWork):

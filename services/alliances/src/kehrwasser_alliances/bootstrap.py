@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import members as member_contracts
@@ -15,7 +17,7 @@ from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlAlliancesUnitOfWork
 from .config import SERVICE, AlliancesSettings
-from .domain.model import AllianceError
+from .domain.model import MEMBER, MODERATOR, AllianceError
 from .service_layer import handlers
 from .service_layer.unit_of_work import AlliancesUnitOfWork
 
@@ -38,9 +40,33 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
     uow = uow or sql_uow
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(AllianceError,))
-    endpoints.bind(contracts.CREATE, lambda cmd: handlers.create_alliance(cmd, uow(), utc_now))
-    endpoints.bind(contracts.JOIN, lambda cmd: handlers.join_alliance(cmd, uow(), utc_now))
-    endpoints.bind(contracts.SCHEDULE_MEETING, lambda cmd: handlers.schedule_meeting(cmd, uow(), utc_now))
+    commands: list[tuple[Any, Callable[[Any, AlliancesUnitOfWork, handlers.Clock], Awaitable[Any]]]] = [
+        (contracts.CREATE, handlers.create_alliance),
+        (contracts.JOIN, handlers.join_alliance),
+        (contracts.SCHEDULE_MEETING, handlers.schedule_meeting),
+        (contracts.UPDATE, handlers.update_alliance),
+        (contracts.ARCHIVE, handlers.archive_alliance),
+        (contracts.INVITE, handlers.invite_member),
+        (contracts.ACCEPT_INVITATION, handlers.accept_invitation),
+        (contracts.DECLINE_INVITATION, handlers.decline_invitation),
+        (contracts.REQUEST, handlers.request_membership),
+        (contracts.APPROVE, handlers.approve_membership),
+        (contracts.DECLINE, handlers.decline_membership),
+        (contracts.LEAVE, handlers.leave_alliance),
+        (contracts.REMOVE, handlers.remove_member),
+        (contracts.PROMOTE, handlers.change_role(MODERATOR)),
+        (contracts.DEMOTE, handlers.change_role(MEMBER)),
+    ]
+    for contract, handler in commands:
+        endpoints.bind(contract, functools.partial(_command, handler, uow))
+    queries: list[tuple[Any, Callable[[Any, AlliancesUnitOfWork], Awaitable[Any]]]] = [
+        (contracts.GET, handlers.get_alliance),
+        (contracts.LIST, handlers.list_alliances),
+        (contracts.MEMBERSHIPS, handlers.list_memberships),
+        (contracts.PENDING_REQUESTS, handlers.pending_requests),
+    ]
+    for contract, query in queries:
+        endpoints.bind(contract, functools.partial(_query, query, uow))
     members = EventConsumer(
         durable=handlers.MEMBERS_CONSUMER,
         source_service="members",
@@ -49,3 +75,17 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         ],
     )
     return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=[members])
+
+
+async def _command(
+    handler: Callable[[Any, AlliancesUnitOfWork, handlers.Clock], Awaitable[Any]],
+    uow: Callable[[], AlliancesUnitOfWork],
+    command: Any,
+) -> Any:
+    return await handler(command, uow(), utc_now)
+
+
+async def _query(
+    handler: Callable[[Any, AlliancesUnitOfWork], Awaitable[Any]], uow: Callable[[], AlliancesUnitOfWork], query: Any
+) -> Any:
+    return await handler(query, uow())

@@ -26,7 +26,8 @@ ERROR_CODES: dict[str, str] = {
     "invalid-timezone": "Not an IANA time zone name such as Europe/Berlin.",
     "invalid-meeting-time": "The start has passed, lies more than five years ahead, or does not exist in the "
     "meeting's time zone (inside a daylight-saving gap).",
-    "not-a-member": "Giver or receiver is not a member of the alliance (or not yet known to the ledger).",
+    "not-a-member": "Not (or no longer) a member of the alliance: the member asked about, or a contribution's giver "
+    "or receiver (also one who left or was removed, or one not yet known to the ledger).",
     "invalid-contribution": "The contribution breaks a booking rule (the message says which): e.g. giving to oneself.",
     "conflict": "The id was used before with different fields; a retry must repeat the original exactly.",
     "unknown-contribution": "No contribution with this id.",
@@ -36,4 +37,13 @@ ERROR_CODES: dict[str, str] = {
     "below-floor": "The contribution would take the receiver below the alliance's floor.",
     "probation-limit": "A newcomer who has not given yet would receive more than the probation limit.",
     "not-pending": "The contribution is not waiting for confirmation (any more).",
+    # alliances: membership and moderation
+    "alliance-archived": "The alliance is archived: no new members, contributions or meetings.",
+    "alliance-full": "The alliance has reached its size limit.",
+    "already-member": "The member already belongs to the alliance.",
+    "already-pending": "A request to join or an invitation of this member is already waiting.",
+    "nothing-pending": "No request to join (or invitation) of this member is waiting for this decision.",
+    "last-moderator": "An alliance always keeps at least one moderator: promote another member first.",
+    "alignment-too-low": "The request's direction alignment lies below the alliance's threshold: approving it "
+    "needs an `override_reason`.",
 }

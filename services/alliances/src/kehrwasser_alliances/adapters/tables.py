@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from kehrwasser_shared.messaging.tables import define_messaging_tables
 from kehrwasser_shared.persistence.types import UtcDateTime
@@ -19,16 +33,38 @@ alliances = Table(
     Column("warning_threshold", Numeric(18, 2), nullable=False),
     Column("founder_id", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("requires_confirmation", Boolean, nullable=False, server_default=false()),
+    Column("size_limit", Integer, nullable=True),
+    Column("alignment_threshold", Integer, nullable=False, server_default="30"),
+    Column("archived_at", UtcDateTime, nullable=True),
+    Column("archived_by", String(64), nullable=True),
 )
 
+# The focus tags once more, one row each, so that alliances can be listed by tag with an index on both databases.
+alliance_focus = Table(
+    "alliance_focus",
+    metadata,
+    Column("alliance_id", ForeignKey("alliances.alliance_id"), primary_key=True),
+    Column("tag", String(40), primary_key=True),
+)
+Index("ix_alliance_focus_tag", alliance_focus.c.tag, alliance_focus.c.alliance_id)
+
+# One row per member and alliance: where they stand now (see `model.Membership`), overwritten by each transition.
 memberships = Table(
     "memberships",
     metadata,
     Column("alliance_id", ForeignKey("alliances.alliance_id"), primary_key=True),
     Column("member_id", String(64), primary_key=True),
     Column("role", String(20), nullable=False),
+    # When the status began: for a member, when they joined (the name predates the other statuses).
     Column("joined_at", UtcDateTime, nullable=False),
+    Column("status", String(20), nullable=False, server_default="member"),
+    Column("decided_by", String(64), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("admitted_via", String(20), nullable=True),
 )
+Index("ix_memberships_member", memberships.c.member_id, memberships.c.alliance_id)
 
 meetings = Table(
     "meetings",
@@ -51,6 +87,7 @@ known_members = Table(
     metadata,
     Column("member_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("focus", JSON, nullable=True),  # None: learned before focus was kept, read as no focus
 )
 
 messaging = define_messaging_tables(metadata)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
 from ..domain.model import Alliance, Meeting, Membership
+
+
+@dataclass(frozen=True)
+class KnownMember:
+    member_id: str
+    name: str
+    focus: tuple[str, ...]
 
 
 class AllianceRepository(abc.ABC):
@@ -15,23 +23,42 @@ class AllianceRepository(abc.ABC):
         """Store a new alliance with its founding memberships."""
 
     @abc.abstractmethod
-    async def get(self, alliance_id: str) -> Alliance | None: ...
+    async def get(self, alliance_id: str) -> Alliance | None:
+        """The alliance with its whole roster (members, pending, former)."""
 
     @abc.abstractmethod
-    async def add_membership(self, alliance_id: str, membership: Membership) -> None: ...
+    async def save(self, alliance: Alliance) -> None:
+        """Store the alliance's own details (name, purpose, focus, limits, archive), not its roster."""
+
+    @abc.abstractmethod
+    async def save_membership(self, alliance_id: str, membership: Membership) -> None:
+        """Store where a member stands now, replacing what stood there."""
 
     @abc.abstractmethod
     async def add_meeting(self, meeting: Meeting) -> None: ...
+
+    @abc.abstractmethod
+    async def page(
+        self, *, member_id: str | None, focus: str | None, include_archived: bool, after: str | None, limit: int
+    ) -> list[Alliance]:
+        """Alliances by id after ``after``: those ``member_id`` belongs to, with the ``focus`` tag."""
+
+    @abc.abstractmethod
+    async def memberships_of(self, member_id: str, after: str | None, limit: int) -> list[tuple[str, Membership]]:
+        """(alliance id, standing) of a member, by alliance id after ``after``."""
 
 
 class KnownMembers(abc.ABC):
     """The members this service has learned of from member-registered events."""
 
     @abc.abstractmethod
-    async def add(self, member_id: str, name: str) -> None: ...
+    async def add(self, member_id: str, name: str, focus: list[str]) -> None: ...
 
     @abc.abstractmethod
     async def exists(self, member_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]: ...
 
 
 class AlliancesUnitOfWork(UnitOfWork):

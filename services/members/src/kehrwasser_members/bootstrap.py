@@ -24,8 +24,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: MembersSettings, uow: Callable[[], MembersUnitOfWork] | None = None) -> ServiceParts:
-    """The service, on SQL and NATS; a test may hand in its own unit of work (a fake) instead."""
+def bootstrap(
+    settings: MembersSettings,
+    uow: Callable[[], MembersUnitOfWork] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> ServiceParts:
+    """The service, on SQL and NATS; a test may hand in its own unit of work (a fake) and clock instead."""
     plumbing = build_plumbing(settings, messaging)
 
     def sql_uow() -> SqlMembersUnitOfWork:
@@ -36,6 +40,16 @@ def bootstrap(settings: MembersSettings, uow: Callable[[], MembersUnitOfWork] | 
     uow = uow or sql_uow
 
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(MemberError,))
-    endpoints.bind(contracts.REGISTER, lambda cmd: handlers.register_member(cmd, uow(), utc_now))
+    endpoints.bind(contracts.REGISTER, lambda cmd: handlers.register_member(cmd, uow(), clock))
     endpoints.bind(contracts.GET, lambda cmd: handlers.get_member(cmd, uow()))
+    endpoints.bind(contracts.GET_BY_EMAIL, lambda cmd: handlers.get_member_by_email(cmd, uow()))
+    endpoints.bind(contracts.LIST, lambda cmd: handlers.list_members(cmd, uow()))
+    endpoints.bind(contracts.UPDATE_PROFILE, lambda cmd: handlers.update_profile(cmd, uow(), clock))
+    endpoints.bind(contracts.SET_PREFERENCES, lambda cmd: handlers.set_preferences(cmd, uow(), clock))
+    endpoints.bind(contracts.UNSUBSCRIBE, lambda cmd: handlers.unsubscribe(cmd, uow(), clock))
+    endpoints.bind(contracts.REQUEST_EMAIL_CHANGE, lambda cmd: handlers.request_email_change(cmd, uow(), clock))
+    endpoints.bind(contracts.CONFIRM_EMAIL_CHANGE, lambda cmd: handlers.confirm_email_change(cmd, uow(), clock))
+    endpoints.bind(contracts.SUSPEND, lambda cmd: handlers.suspend_member(cmd, uow(), clock))
+    endpoints.bind(contracts.REACTIVATE, lambda cmd: handlers.reactivate_member(cmd, uow(), clock))
+    endpoints.bind(contracts.LEAVE, lambda cmd: handlers.leave_network(cmd, uow(), clock))
     return assemble(settings, plumbing, MIGRATIONS, endpoints)

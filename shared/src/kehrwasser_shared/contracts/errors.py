@@ -46,4 +46,8 @@ ERROR_CODES: dict[str, str] = {
     "last-moderator": "An alliance always keeps at least one moderator: promote another member first.",
     "alignment-too-low": "The request's direction alignment lies below the alliance's threshold: approving it "
     "needs an `override_reason`.",
+    # members
+    "invalid-token": "The token of a mailed link is unknown, was used already or has expired. Nothing changed.",
+    "invalid-status-change": "The member's status does not allow this: suspending a member who is not active, "
+    "reactivating an active one, or changing the profile of a member who has left.",
 }

@@ -106,6 +106,48 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
             optional={"company": text, "language": st.sampled_from(["de", "en"]), "focus": st.lists(name, max_size=3)},
         ),
         members.GET.subject: st.fixed_dictionaries({"member_id": member | fresh_id}),
+        members.GET_BY_EMAIL.subject: st.fixed_dictionaries({"email": fresh_id.map(lambda i: f"{i}@example.org")}),
+        members.LIST.subject: st.fixed_dictionaries(
+            {},
+            optional={
+                "status": st.sampled_from(["active", "suspended", "left"]),
+                "focus": name,
+                "name_prefix": name,
+                "limit": st.integers(1, 200),
+            },
+        ),
+        members.UPDATE_PROFILE.subject: member.flatmap(
+            lambda m: st.fixed_dictionaries(
+                {"member_id": st.just(m), "requested_by": st.just(m) | member},
+                optional={
+                    "name": name,
+                    "company": text,
+                    "timezone": st.sampled_from(["Europe/Berlin", "Asia/Kathmandu", "UTC"]),
+                    "focus": st.lists(name, max_size=3),
+                },
+            )
+        ),
+        members.SET_PREFERENCES.subject: member.flatmap(
+            lambda m: st.fixed_dictionaries(
+                {"member_id": st.just(m), "requested_by": st.just(m)}, optional={"digest": st.booleans()}
+            )
+        ),
+        members.UNSUBSCRIBE.subject: st.fixed_dictionaries(
+            {"token": st.just("A" * 43), "category": st.sampled_from(["balance", "all"])}
+        ),
+        members.REQUEST_EMAIL_CHANGE.subject: member.flatmap(
+            lambda m: st.fixed_dictionaries(
+                {"member_id": st.just(m), "requested_by": st.just(m), "new_email": fresh_id.map(lambda i: f"{i}@x.org")}
+            )
+        ),
+        members.CONFIRM_EMAIL_CHANGE.subject: st.fixed_dictionaries({"token": st.just("B" * 43)}),
+        members.SUSPEND.subject: st.fixed_dictionaries(
+            {"member_id": member | fresh_id, "requested_by": st.just("operator"), "reason": name}
+        ),
+        members.REACTIVATE.subject: st.fixed_dictionaries(
+            {"member_id": member | fresh_id, "requested_by": st.just("operator"), "reason": name}
+        ),
+        members.LEAVE.subject: st.fixed_dictionaries({"member_id": fresh_id, "requested_by": fresh_id}),
         alliances.CREATE.subject: st.fixed_dictionaries(
             {"name": name, "moderator_id": member}, optional={"purpose": text, "warning_threshold": value}
         ),

@@ -137,7 +137,7 @@ def test_a_scheduled_meetings_event_validates_against_its_own_schema_formats_inc
         purpose="",
         focus=[],
         warning_threshold=Decimal("-5"),
-        founder_id="ada",
+        founder_ids=["ada"],
         now=now,
     )
     meeting = model.schedule_meeting(

@@ -68,6 +68,18 @@ class FakeBooks(AllianceBooksRepository):
     async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]:
         return {c for c in candidates if (alliance_id, c) in self.roles}
 
+    async def end_membership(self, alliance_id: str, member_id: str) -> None:
+        self.roles.pop((alliance_id, member_id), None)
+        books = self.books[alliance_id]
+        self.books[alliance_id] = books._replace(departures=books.departures + 1)
+
+    async def set_role(self, alliance_id: str, member_id: str, role: str) -> None:
+        if (alliance_id, member_id) in self.roles:
+            self.roles[(alliance_id, member_id)] = role
+
+    async def archive(self, alliance_id: str) -> None:
+        self.books[alliance_id] = self.books[alliance_id]._replace(archived=True)
+
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
         for alliance_id, (length, head) in heads.items():
             if alliance_id in self.books:

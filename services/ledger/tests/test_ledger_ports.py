@@ -319,6 +319,24 @@ class LedgerPortsContract:
             with pytest.raises(ConcurrentInsert):
                 await uow.alliances.add_member(HAMBURG, "ada", "member")
 
+    async def test_a_membership_ends_and_roles_change_and_the_books_show_it(self, store: Store) -> None:
+        async with store.uow() as uow:
+            await uow.alliances.add(HAMBURG, POLICY)
+            await uow.alliances.add_member(HAMBURG, "ada", "moderator")
+            await uow.alliances.add_member(HAMBURG, "grace", "member")
+            await uow.commit()
+        async with store.uow() as uow:
+            await uow.alliances.set_role(HAMBURG, "grace", "moderator")
+            await uow.alliances.end_membership(HAMBURG, "ada")
+            await uow.alliances.archive(HAMBURG)
+            await uow.commit()
+        async with store.uow() as uow:
+            assert await uow.alliances.members_among(HAMBURG, ["ada", "grace"]) == {"grace"}
+            books = await uow.alliances.read(HAMBURG)
+            assert books == AllianceBooks(HAMBURG, POLICY, frozenset({"grace"}), 0, GENESIS_HASH, True, 1)
+            assert await uow.alliances.lock_many([HAMBURG]) == {HAMBURG: books}
+            await uow.alliances.add_member(HAMBURG, "ada", "member")  # coming back is joining again
+
     async def test_chain_heads_and_policies_change_only_where_told(self, store: Store) -> None:
         async with store.uow() as uow:
             await uow.alliances.add(HAMBURG, POLICY)

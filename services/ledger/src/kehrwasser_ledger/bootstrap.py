@@ -86,6 +86,10 @@ def bootstrap(
         subscriptions=[
             Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
             Subscription(alliance_contracts.MEMBER_JOINED, lambda e, d: handlers.learn_membership(e, d, uow())),
+            Subscription(alliance_contracts.MEMBER_LEFT, lambda e, d: handlers.end_membership(e, d, uow())),
+            Subscription(alliance_contracts.MEMBER_REMOVED, lambda e, d: handlers.end_membership(e, d, uow())),
+            Subscription(alliance_contracts.ROLE_CHANGED, lambda e, d: handlers.change_role(e, d, uow())),
+            Subscription(alliance_contracts.ALLIANCE_ARCHIVED, lambda e, d: handlers.archive_books(e, d, uow())),
         ],
     )
 

@@ -226,6 +226,7 @@ RECORD_CONTRIBUTION = CommandContract(
     "Record a contribution between two members of the same alliance (exactly once per contribution id).",
     errors=(
         "unknown-alliance",
+        "alliance-archived",
         "not-a-member",
         "invalid-contribution",
         "conflict",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Select, String, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Select, String, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
@@ -83,6 +83,8 @@ class SqlAllianceBooks(AllianceBooksRepository):
             moderators=frozenset(moderators),
             chain_length=row.chain_length,
             chain_head=row.chain_head,
+            archived=bool(row.archived),
+            departures=row.departures,
         )
 
     async def read_many(self, alliance_ids: list[str]) -> dict[str, AllianceBooks]:
@@ -111,6 +113,8 @@ class SqlAllianceBooks(AllianceBooksRepository):
                 moderators=frozenset(moderators[row.alliance_id]),
                 chain_length=row.chain_length,
                 chain_head=row.chain_head,
+                archived=bool(row.archived),
+                departures=row.departures,
             )
             for row in rows
         }
@@ -136,6 +140,30 @@ class SqlAllianceBooks(AllianceBooksRepository):
             )
         )
         return set(found)
+
+    async def end_membership(self, alliance_id: str, member_id: str) -> None:
+        await self._connection.execute(
+            delete(ledger_members).where(
+                ledger_members.c.alliance_id == alliance_id, ledger_members.c.member_id == member_id
+            )
+        )
+        await self._connection.execute(
+            update(ledger_alliances)
+            .where(ledger_alliances.c.alliance_id == alliance_id)
+            .values(departures=ledger_alliances.c.departures + 1)
+        )
+
+    async def set_role(self, alliance_id: str, member_id: str, role: str) -> None:
+        await self._connection.execute(
+            update(ledger_members)
+            .where(ledger_members.c.alliance_id == alliance_id, ledger_members.c.member_id == member_id)
+            .values(role=role)
+        )
+
+    async def archive(self, alliance_id: str) -> None:
+        await self._connection.execute(
+            update(ledger_alliances).where(ledger_alliances.c.alliance_id == alliance_id).values(archived=True)
+        )
 
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
         columns: Columns = {

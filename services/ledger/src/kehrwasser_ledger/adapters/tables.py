@@ -38,6 +38,8 @@ ledger_alliances = Table(
     Column("probation_limit_cents", BigInteger, nullable=True),
     Column("requires_confirmation", Boolean, nullable=False, server_default=false()),
     Column("pending_expiry_hours", Integer, nullable=False, server_default="336"),
+    Column("archived", Boolean, nullable=False, server_default=false()),
+    Column("departures", Integer, nullable=False, server_default="0"),
 )
 
 ledger_members = Table(

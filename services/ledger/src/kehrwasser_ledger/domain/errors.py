@@ -25,6 +25,13 @@ class NotAMember(LedgerError):
         super().__init__(f"{member_id} is not a member of alliance {alliance_id}")
 
 
+class AllianceArchived(LedgerError):
+    code = "alliance-archived"
+
+    def __init__(self, alliance_id: str) -> None:
+        super().__init__(f"alliance {alliance_id} is archived: it takes no contributions")
+
+
 class UnknownMember(LedgerError):
     """Asked about someone the alliance does not know: a typo must not look like a member with no entries."""
 

@@ -301,3 +301,7 @@ class AllianceBooks(NamedTuple):
     moderators: frozenset[str]
     chain_length: int
     chain_head: str
+    archived: bool = False
+    departures: int = 0
+    """How many memberships ended (left or removed): a batch booked on books that counted fewer may name a
+    member who is gone, so it is booked again (the intake compares whole books at commit)."""

@@ -15,7 +15,7 @@ from typing import NamedTuple, TypeVar
 
 from ..domain import confirmation, model
 from ..domain.confirmation import PendingContribution
-from ..domain.errors import ContributionConflict, LedgerError, UnknownAlliance
+from ..domain.errors import AllianceArchived, ContributionConflict, LedgerError, UnknownAlliance
 from .unit_of_work import LedgerUnitOfWork
 
 T = TypeVar("T", model.Contribution, PendingContribution)
@@ -158,6 +158,8 @@ class BookingSession:
             if held is not None:
                 return Outcome(Booked.PENDING, pending=_same_or_conflict(held, submission, value))
             books = self._books(submission.alliance_id)
+            if books.archived:
+                raise AllianceArchived(books.alliance_id)
             members = {
                 p for p in (submission.giver_id, submission.receiver_id) if (submission.alliance_id, p) in self.members
             }
@@ -225,8 +227,8 @@ class BookingSession:
             if key not in self.new_accounts:
                 self.loaded.setdefault(key, self.accounts[key])
             self.accounts[key] = account
-        self.books[books.alliance_id] = model.AllianceBooks(
-            books.alliance_id, books.policy, books.moderators, posting.contribution.sequence, posting.contribution.hash
+        self.books[books.alliance_id] = books._replace(
+            chain_length=posting.contribution.sequence, chain_head=posting.contribution.hash
         )
         self.existing[contribution_id] = posting.contribution
         self.postings.append(posting)

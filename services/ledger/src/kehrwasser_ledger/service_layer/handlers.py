@@ -20,6 +20,7 @@ from ..domain.errors import (
     AlreadyReversed,
     ContributionConflict,
     NotAllowed,
+    NotAMember,
     NotPending,
     UnknownAlliance,
     UnknownContribution,
@@ -54,7 +55,9 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return
-        await uow.alliances.add(data.alliance_id, BalancePolicy(red_below=data.warning_threshold))
+        # Founding sets whether contributions need confirmation; afterwards the ledger's policy owns it.
+        policy = BalancePolicy(red_below=data.warning_threshold, requires_confirmation=data.requires_confirmation)
+        await uow.alliances.add(data.alliance_id, policy)
         opened = model.Account(data.alliance_id, model.ALLIANCE_ACCOUNT, opened_at=data.created_at)
         await uow.accounts.save([opened], new=True)
         await uow.commit()
@@ -69,8 +72,46 @@ async def learn_membership(event: CloudEvent, data: alliance_contracts.MemberJoi
             raise UnknownAlliance(data.alliance_id)
         if not await uow.alliances.members_among(data.alliance_id, [data.member_id]):
             await uow.alliances.add_member(data.alliance_id, data.member_id, data.role)
-            opened = model.Account(data.alliance_id, data.member_id, opened_at=data.joined_at)
-            await uow.accounts.save([opened], new=True)
+            # One who left and came back keeps the account (and balance) they had.
+            if not await uow.accounts.get_many(data.alliance_id, [data.member_id]):
+                opened = model.Account(data.alliance_id, data.member_id, opened_at=data.joined_at)
+                await uow.accounts.save([opened], new=True)
+        await uow.commit()
+
+
+async def end_membership(
+    event: CloudEvent,
+    data: alliance_contracts.MemberLeftV1 | alliance_contracts.MemberRemovedV1,
+    uow: LedgerUnitOfWork,
+) -> None:
+    """From now on contributions to or from them are refused (`not-a-member`); what they booked stays."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        if await uow.alliances.members_among(data.alliance_id, [data.member_id]):
+            await uow.alliances.end_membership(data.alliance_id, data.member_id)
+        await uow.commit()
+
+
+async def change_role(event: CloudEvent, data: alliance_contracts.RoleChangedV1, uow: LedgerUnitOfWork) -> None:
+    """Moderators confirm, reverse and are told of red lights (`balance-warning.escalate_to`)."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        if not await uow.alliances.members_among(data.alliance_id, [data.member_id]):
+            # member-joined precedes role-changed in the same stream; retrying covers a replayed stream.
+            raise NotAMember(data.member_id, data.alliance_id)
+        await uow.alliances.set_role(data.alliance_id, data.member_id, data.role)
+        await uow.commit()
+
+
+async def archive_books(event: CloudEvent, data: alliance_contracts.AllianceArchivedV1, uow: LedgerUnitOfWork) -> None:
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        if await uow.alliances.read(data.alliance_id) is None:
+            raise UnknownAlliance(data.alliance_id)
+        await uow.alliances.archive(data.alliance_id)
         await uow.commit()
 
 

@@ -61,6 +61,18 @@ class AllianceBooksRepository(abc.ABC):
     async def members_among(self, alliance_id: str, candidates: list[str]) -> set[str]: ...
 
     @abc.abstractmethod
+    async def end_membership(self, alliance_id: str, member_id: str) -> None:
+        """Forget a membership (the member left or was removed) and count the departure in the books; their
+        account and entries stay."""
+
+    @abc.abstractmethod
+    async def set_role(self, alliance_id: str, member_id: str, role: str) -> None: ...
+
+    @abc.abstractmethod
+    async def archive(self, alliance_id: str) -> None:
+        """Close the books to new contributions."""
+
+    @abc.abstractmethod
     async def advance_chains(self, heads: dict[str, tuple[int, str]]) -> None:
         """Store each alliance's new chain length and head hash."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kehrwasser_shared.persistence.database import create_engine
@@ -59,15 +60,24 @@ async def add_rows(database_url: str) -> None:
         await engine.dispose()
 
 
+def revision_before_outbox_step(service: str) -> str:
+    """Services add migrations after the outbox step, so the test goes down to just before it, not one step."""
+    scripts = ScriptDirectory(str(ROOT / "services" / service / "migrations"))
+    step = next(rev for rev in scripts.walk_revisions() if "outbox_keeps_only_unsent_rows" in (rev.path or ""))
+    assert isinstance(step.down_revision, str)
+    return step.down_revision
+
+
 @pytest.mark.parametrize("service", SERVICES)
 async def test_the_outbox_keeps_what_is_still_to_be_published_and_migrates_both_ways(
     database_url: str, service: str
 ) -> None:
+    before_outbox_step = revision_before_outbox_step(service)
     await run(database_url, service, "upgrade", "head")
-    await run(database_url, service, "downgrade", "-1")  # sent_at is back
+    await run(database_url, service, "downgrade", before_outbox_step)  # sent_at is back
     await add_rows(database_url)
     await run(database_url, service, "upgrade", "head")
     assert await outbox_rows(database_url) == [("waiting",)]
-    await run(database_url, service, "downgrade", "-1")
+    await run(database_url, service, "downgrade", before_outbox_step)
     assert await outbox_rows(database_url) == [("waiting", None)]
     await run(database_url, service, "upgrade", "head")

@@ -3,6 +3,9 @@ may not is refused by the server (the client is told: a permissions violation) a
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import nats
 import nats.errors
 import pytest
@@ -11,7 +14,9 @@ from nats.aio.msg import Msg
 from kehrwasser_shared.contracts import alliances, ledger, members
 from kehrwasser_shared.contracts.subjects import SERVICES, partition_subject, stream_name
 from kehrwasser_shared.embedded.nats_server import NatsServer
+from kehrwasser_shared.messaging.streams import ensure_consumer, ensure_streams, network_streams
 from kehrwasser_shared.security.identities import new_user_seed
+from kehrwasser_shared.security.permissions import PRODUCER_DURABLE, PRODUCER_OUTCOMES, event_pattern
 
 from .conftest import SignIn
 
@@ -120,3 +125,41 @@ async def test_the_gateway_gives_commands_and_publishes_no_event(sign_in: SignIn
         await gateway.nothing_refused()
         await gateway.refused_publish(members.MEMBER_REGISTERED.subject)
     assert await stored(sign_in, "members") == 0
+
+
+async def test_a_service_changes_only_its_own_stream(sign_in: SignIn) -> None:
+    members_stream = next(s for s in network_streams() if s.name == stream_name("members"))
+    async with sign_in("alliances") as alliances_service:
+        # What every service does at start: create what is missing, bring its own stream up to date.
+        await ensure_streams(alliances_service.nc.jetstream(), owner="alliances")
+        await alliances_service.nothing_refused()
+        shortened = replace(members_stream, max_msgs=1)
+        await alliances_service.refused_publish(
+            f"$JS.API.STREAM.UPDATE.{members_stream.name}", json.dumps(shortened.as_dict()).encode(), as_request=True
+        )
+        await alliances_service.refused_publish(f"$JS.API.STREAM.PURGE.{members_stream.name}", as_request=True)
+    async with sign_in("operator") as operator:
+        info = await operator.nc.jetstream().stream_info(stream_name("members"))
+        assert info.config.max_msgs == -1  # unlimited, as the members service declared it
+
+
+async def test_the_producer_reads_the_outcomes_it_missed_from_its_durable(sign_in: SignIn) -> None:
+    outcome = ledger.CONTRIBUTION_RECORDED.subject
+    async with sign_in("operator") as operator:  # an outcome published while the producer was away
+        await operator.nc.jetstream().publish(outcome, b'{"outcome": 1}')
+    async with sign_in("producer") as producer:
+        js = producer.nc.jetstream()
+        # Created through the API of named consumers (nats-py: a ConsumerConfig with ``name``), which the
+        # permissions allow for this one name.
+        await ensure_consumer(
+            js,
+            stream=stream_name("ledger"),
+            durable=PRODUCER_DURABLE,
+            filter_subjects=[event_pattern(c) for c in PRODUCER_OUTCOMES],
+        )
+        subscription = await js.pull_subscribe_bind(durable=PRODUCER_DURABLE, stream=stream_name("ledger"))
+        [message] = await subscription.fetch(1, timeout=5)
+        assert (message.subject, message.data) == (outcome, b'{"outcome": 1}')
+        await message.ack_sync()
+        await producer.nothing_refused()
+        await producer.refused_publish(f"$JS.API.CONSUMER.CREATE.{stream_name('ledger')}.snoop", as_request=True)

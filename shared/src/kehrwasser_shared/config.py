@@ -9,7 +9,7 @@ from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .contracts.subjects import PARTITIONS
-from .security.connection import key_needs_certificate
+from .security.connection import key_needs_certificate, seed_file
 
 ENV_PREFIX = "KEHRWASSER_"
 
@@ -33,6 +33,11 @@ class ServiceSettings(BaseSettings):
     )
     nats_nkey_seed: SecretStr | None = Field(
         None, description="The service's NATS nkey seed itself, where a secret store hands it over as a variable"
+    )
+    nats_identities_dir: Path | None = Field(
+        None,
+        description="A directory `kehrwasser security init` wrote: the service signs in with its own seed there "
+        "(`<service>.nk`) unless a seed or credentials are configured",
     )
     nats_tls_ca: FilePath | None = Field(
         None, description="CA certificate(s) the NATS server's certificate is verified against (default: the system's)"
@@ -60,6 +65,12 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _key_needs_its_certificate(cls, key: Path | None, info: ValidationInfo) -> Path | None:
         return key_needs_certificate(key, info)
+
+    def nkey_seed_file(self) -> Path | None:
+        """The seed file to sign in with: the configured one, else the service's own in the identities directory."""
+        if self.nats_nkey_seed_file is not None or self.nats_identities_dir is None:
+            return self.nats_nkey_seed_file
+        return seed_file(self.nats_identities_dir, self.SERVICE)
 
     def resolved_database_url(self) -> str:
         """The service's own database: its configured URL, or a SQLite file in the data directory."""

@@ -151,8 +151,8 @@ def nats_identity(settings: ServiceSettings) -> NatsSecurity | None:
     first = settings.nats_tls_handshake_first
     if settings.nats_creds is not None:
         return NatsCredentials.from_file(settings.nats_creds, ssl_context=context, tls_handshake_first=first)
-    if settings.nats_nkey_seed_file is not None:
-        return NatsNKey.from_file(settings.nats_nkey_seed_file, ssl_context=context, tls_handshake_first=first)
+    if (seed_file := settings.nkey_seed_file()) is not None:
+        return NatsNKey.from_file(seed_file, ssl_context=context, tls_handshake_first=first)
     if settings.nats_nkey_seed is not None:
         seed = settings.nats_nkey_seed.get_secret_value()
         return NatsNKey.from_seed(seed, ssl_context=context, tls_handshake_first=first)
@@ -167,7 +167,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     broker = parts.broker
     nc = await broker.connect()
     js: JetStreamContext = nc.jetstream()
-    await ensure_streams(js, replicas=parts.settings.stream_replicas)
+    await ensure_streams(js, replicas=parts.settings.stream_replicas, owner=parts.name)
     for consumer in parts.consumers:
         await consumer.declare(nc)
     await broker.start()

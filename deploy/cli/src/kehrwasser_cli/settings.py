@@ -9,7 +9,12 @@ from typing import Any, get_args
 from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kehrwasser_shared.security.connection import connect_options, key_needs_certificate, tls_context
+from kehrwasser_shared.security.connection import (
+    connect_options,
+    key_needs_certificate,
+    tls_context,
+)
+from kehrwasser_shared.security.connection import seed_file as identity_seed_file
 
 from .values import Service
 
@@ -31,6 +36,9 @@ class CliSettings(BaseSettings):
         None, description="NATS nkey seed file to sign in with; default: the operator's in the data directory"
     )
     nats_nkey_seed: SecretStr | None = Field(None, description="The NATS nkey seed itself")
+    nats_identities_dir: Path | None = Field(
+        None, description="A directory `kehrwasser security init` wrote: the CLI signs in as its operator"
+    )
     nats_tls_ca: FilePath | None = Field(None, description="CA certificate(s) the NATS server is verified against")
     nats_tls_cert: FilePath | None = Field(None, description="Client certificate for NATS servers that verify clients")
     nats_tls_key: FilePath | None = Field(None, description="The client certificate's private key")
@@ -51,13 +59,14 @@ class CliSettings(BaseSettings):
             return f"nats://127.0.0.1:{self.embedded_nats_port}"
 
     def command_identity(self) -> dict[str, Any]:
-        """How commands sign in: the configured credentials or seed, else the operator identity `up` created in
-        the data directory (`kehrwasser security init`), else none (an open server); over TLS with the configured
-        CA and client certificate, if any."""
+        """How commands sign in: the configured credentials or seed, else the operator identity in the configured
+        identities directory or the one `up` created in the data directory (`kehrwasser security init`), else
+        none (an open server); over TLS with the configured CA and client certificate, if any."""
         seed_file = self.nats_nkey_seed_file
-        embedded = self.data_dir / IDENTITIES_DIR / f"{CLI_IDENTITY}.nk"
-        if seed_file is None and self.nats_creds is None and self.nats_nkey_seed is None and embedded.exists():
-            seed_file = embedded
+        if seed_file is None and self.nats_creds is None and self.nats_nkey_seed is None:
+            directory = self.nats_identities_dir or self.data_dir / IDENTITIES_DIR
+            if (operator := identity_seed_file(directory, CLI_IDENTITY)).exists():
+                seed_file = operator
         return connect_options(
             CLI_IDENTITY,
             creds=self.nats_creds,

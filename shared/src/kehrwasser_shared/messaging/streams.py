@@ -24,6 +24,7 @@ from ..contracts.subjects import (
 # JetStream drops a re-published event whose Nats-Msg-Id it saw within this window; the outbox relay
 # re-publishes only rows it could not mark as sent, which happens within seconds of the first attempt.
 DUPLICATE_WINDOW_SECONDS = 15 * 60.0
+STREAM_NAME_IN_USE = 10058
 
 
 def network_streams(replicas: int = 1) -> list[StreamConfig]:
@@ -52,17 +53,34 @@ def network_streams(replicas: int = 1) -> list[StreamConfig]:
     return streams
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, owner: str | None = None) -> None:
+    """Declare the network's streams: create each that is missing, so that the order in which services start
+    does not matter, and bring the configuration of ``owner``'s own stream (every stream, for the operator:
+    ``owner=None``) up to date. A service never changes a stream it does not own (its permissions refuse
+    it): a lower limit set on another service's stream would delete that service's events."""
     for config in network_streams(replicas):
+        if owner is None or config.name == stream_name(owner):
+            await _create_or_update(js, config)
+            continue
         try:
-            await js.stream_info(config.name or "")
+            await js.add_stream(config)
+        except BadRequestError as exc:
+            # JetStream answers 10058 when the stream exists with a configuration of its owner's (or the
+            # operator's) making; creating one with an identical configuration succeeds silently.
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+
+
+async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.stream_info(config.name or "")
+        await js.update_stream(config)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Another service created it between our lookup and our add.
             await js.update_stream(config)
-        except NotFoundError:
-            try:
-                await js.add_stream(config)
-            except BadRequestError:
-                # Another service created it between our lookup and our add.
-                await js.update_stream(config)
 
 
 async def ensure_consumer(

@@ -8,6 +8,13 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationInfo
 
+SEED_SUFFIX = ".nk"
+
+
+def seed_file(directory: Path, identity: str) -> Path:
+    """Where `kehrwasser security init` keeps an identity's nkey seed in its directory."""
+    return directory / f"{identity}{SEED_SUFFIX}"
+
 
 def inbox_prefix(identity: str) -> str:
     """The inbox an identity receives its replies on; the only inbox its subscribe permission allows."""

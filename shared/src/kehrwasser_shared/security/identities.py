@@ -24,11 +24,11 @@ from pathlib import Path
 
 import nkeys
 
+from .connection import seed_file
 from .permissions import IDENTITIES, Permissions, permissions_of
 
 AUTHORIZATION_FILE = "authorization.conf"
 SERVER_CONFIG_FILE = "nats-server.conf"
-SEED_SUFFIX = ".nk"
 PRIVATE = 0o600
 
 
@@ -37,10 +37,6 @@ class Identity:
     name: str
     seed_file: Path
     public_key: str
-
-
-def seed_file(directory: Path, identity: str) -> Path:
-    return directory / f"{identity}{SEED_SUFFIX}"
 
 
 def new_user_seed() -> bytes:
@@ -78,10 +74,11 @@ def load(directory: Path, identity: str) -> Identity:
     return Identity(identity, path, public_key(path.read_bytes().strip()))
 
 
-def authorization_block(identities: Iterable[Identity]) -> str:
-    """The nats-server ``authorization`` block: no anonymous users, each identity with its permissions."""
+def authorization_block(identities: Iterable[Identity], extra_users: Iterable[str] = ()) -> str:
+    """The nats-server ``authorization`` block: no anonymous users, each identity with its permissions (and
+    ``extra_users``, entries of nats-server's ``users`` list, where a test adds its own)."""
     users = [_user(identity.public_key, permissions_of(identity.name), identity.name) for identity in identities]
-    return "authorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n"
+    return "authorization {\n  users = [\n" + "\n".join([*users, *extra_users]) + "\n  ]\n}\n"
 
 
 def write_server_config(directory: Path, identities: Iterable[Identity]) -> Path:

@@ -45,6 +45,9 @@ PRODUCER_OUTCOMES: tuple[EventContract[Any], ...] = (
 )
 """What becomes of a submitted contribution: the events a producer may read."""
 
+PRODUCER_DURABLE = "producer-outcomes"
+"""The producer's durable consumer on the ledger's stream: outcomes published while it was away wait there."""
+
 READER_QUERIES: tuple[CommandContract[Any, Any], ...] = (
     ledger.BALANCE,
     ledger.BALANCE_AT,
@@ -86,6 +89,17 @@ def durables(service: str) -> dict[str, list[str]]:
     return by_stream
 
 
+def durable_api(stream: str, durable: str) -> tuple[str, ...]:
+    """The JetStream API subjects to create, look up, fetch from and acknowledge one durable pull consumer."""
+    return (
+        f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    )
+
+
 def service_permissions(service: str) -> Permissions:
     if service not in SERVICES:
         raise ValueError(f"not a service of the network: {service!r}")
@@ -94,18 +108,15 @@ def service_permissions(service: str) -> Permissions:
         subject
         for stream, names in own_durables.items()
         for durable in names
-        for subject in (
-            f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}",
-            f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}.>",
-            f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
-            f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
-            f"$JS.ACK.{stream}.{durable}.>",
-        )
+        for subject in durable_api(stream, durable)
     ]
-    # Every service declares every stream of the network at start (messaging/streams.py), so that start order
-    # does not matter; it may look up, create and update them, never delete or purge them.
+    # Every service creates the streams of the network that are missing at start (messaging/streams.py), so
+    # that start order does not matter; it may change the configuration of its own stream only, and delete or
+    # purge none: a compromised service cannot shorten another's history. The dead letters' stream is the
+    # operator's to change.
     streams = [*(stream_name(s) for s in SERVICES), DEADLETTER_STREAM]
-    stream_api = [f"{JS_API}.STREAM.{verb}.{stream}" for stream in streams for verb in ("INFO", "CREATE", "UPDATE")]
+    stream_api = [f"{JS_API}.STREAM.{verb}.{stream}" for stream in streams for verb in ("INFO", "CREATE")]
+    stream_api.append(f"{JS_API}.STREAM.UPDATE.{stream_name(service)}")
     dead_letters = [f"kehrwasser.dlq.{logical}" for logical in CONSUMERS.get(service, {})]
     own_commands = [c.subject for c in all_commands() if c.service == service]
     consumed = [event_pattern(c) for c in all_events() if service in c.consumed_by]
@@ -125,7 +136,10 @@ def role_permissions(role: str) -> Permissions:
     if role == "producer":
         # A JetStream publish waits for the stream's acknowledgement, which arrives on the producer's inbox.
         return Permissions(
-            publish=(event_pattern(ledger.CONTRIBUTION_SUBMITTED),),
+            publish=(
+                event_pattern(ledger.CONTRIBUTION_SUBMITTED),
+                *durable_api(stream_name("ledger"), PRODUCER_DURABLE),
+            ),
             subscribe=_unique([*(event_pattern(c) for c in PRODUCER_OUTCOMES), inbox]),
         )
     if role == "reader":

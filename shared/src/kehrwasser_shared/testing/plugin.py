@@ -1,7 +1,12 @@
 """pytest plugin (loaded with ``-p kehrwasser_shared.testing.plugin``): real backends for integration tests.
 
-- ``nats_server``: a fresh nats-server with JetStream on a free port and a temporary store, per test; with
-  ``KEHRWASSER_TEST_NATS=testcontainers`` and a Docker engine, a NATS container instead.
+- ``nats_server``: a fresh nats-server with JetStream on a free port and a temporary store, per test, running
+  the permissions `kehrwasser security init` generates: every service started in the test signs in as itself
+  (``KEHRWASSER_NATS_IDENTITIES_DIR`` points at the test's identities, ``nats_identities``) and may do only what
+  its permissions allow, so the whole suite proves they suffice. The test's own clients, which play the other
+  parties (a producer, a forger, an operator), connect without credentials and get every right; the security
+  tests (tests/security) run a server without that exception. With ``KEHRWASSER_TEST_NATS=testcontainers`` and a
+  Docker engine, an open NATS container instead.
 - ``mail_sink``: aiosmtpd on a free port, keeping every message.
 - ``database_url``: one run per reachable backend: SQLite always; PostgreSQL when
   ``KEHRWASSER_TEST_DATABASE_URL`` is set (a fresh database per test); PostgreSQL in a container when a
@@ -11,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,8 @@ from typing import Any
 import pytest
 
 from ..embedded.mail_sink import MailSink
-from ..embedded.nats_server import NatsServer
+from ..embedded.nats_server import NatsServer, free_port
+from ..security import identities
 from .databases import (
     TEST_DATABASE_URL_VARIABLE,
     docker_reachable,
@@ -88,11 +95,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             yield url
 
 
+IDENTITIES_DIR_VARIABLE = "KEHRWASSER_NATS_IDENTITIES_DIR"
+HARNESS_USER = "test-harness"
+
+
 @pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+def nats_identities(tmp_path: Path) -> Path:
+    """The test's NATS identities: a seed per service and client role, as `kehrwasser security init` writes."""
+    directory = tmp_path / "identities"
+    identities.init(directory)
+    return directory
+
+
+def secured_with_harness(directory: Path) -> Path:
+    """A nats-server configuration with the generated permissions, plus one user with every right that a
+    client connecting without credentials becomes (``no_auth_user``): the test's own clients."""
+    loaded = [identities.load(directory, name) for name in identities.IDENTITIES]
+    harness = (
+        f'    {{ user: "{HARNESS_USER}", password: "{secrets.token_urlsafe(16)}", '
+        'permissions: { publish: ">", subscribe: ">" } }'
+    )
+    config = directory / "nats-server-tests.conf"
+    config.write_text(f'{identities.authorization_block(loaded, [harness])}no_auth_user: "{HARNESS_USER}"\n')
+    return config
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path, nats_identities: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NatsServer]:
     if os.environ.get("KEHRWASSER_TEST_NATS") == "testcontainers":
         pytest.fail("KEHRWASSER_TEST_NATS=testcontainers: use the nats_url fixture, which supports containers")
-    with NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log") as server:
+    monkeypatch.setenv(IDENTITIES_DIR_VARIABLE, str(nats_identities))
+    config = secured_with_harness(nats_identities)
+    with NatsServer(
+        tmp_path / "nats", log_file=tmp_path / "nats.log", config=config, monitor_port=free_port()
+    ) as server:
         yield server
 
 

@@ -160,6 +160,58 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
                 "location": text,
             },
         ),
+        alliances.UPDATE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "requested_by": member},
+            optional={
+                "name": name,
+                "purpose": text,
+                "focus": st.lists(name, max_size=3),
+                "size_limit": st.integers(2, 50),
+            },
+        ),
+        alliances.ARCHIVE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance | fresh_id, "requested_by": fresh_id}, optional={"reason": text}
+        ),
+        alliances.INVITE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "requested_by": member, "member_id": member | fresh_id}
+        ),
+        alliances.ACCEPT_INVITATION.subject: st.fixed_dictionaries({"alliance_id": alliance, "member_id": member}),
+        alliances.DECLINE_INVITATION.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member}, optional={"reason": text}
+        ),
+        alliances.REQUEST.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member | fresh_id}, optional={"message": text}
+        ),
+        alliances.APPROVE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member, "requested_by": member}, optional={"override_reason": name}
+        ),
+        alliances.DECLINE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member, "requested_by": member, "reason": name}
+        ),
+        alliances.LEAVE.subject: st.fixed_dictionaries({"alliance_id": alliance, "member_id": fresh_id}),
+        alliances.REMOVE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": fresh_id, "requested_by": member, "reason": name}
+        ),
+        alliances.PROMOTE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": member, "requested_by": member}
+        ),
+        alliances.DEMOTE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "member_id": fresh_id, "requested_by": member}
+        ),
+        alliances.GET.subject: st.fixed_dictionaries({"alliance_id": alliance | fresh_id}),
+        alliances.LIST.subject: st.fixed_dictionaries(
+            {},
+            optional={
+                "member_id": member,
+                "focus": name,
+                "include_archived": st.booleans(),
+                "limit": st.integers(1, 100),
+            },
+        ),
+        alliances.MEMBERSHIPS.subject: st.fixed_dictionaries(
+            {"member_id": member}, optional={"limit": st.integers(1, 100)}
+        ),
+        alliances.PENDING_REQUESTS.subject: st.fixed_dictionaries({"alliance_id": alliance, "requested_by": member}),
         ledger.RECORD_CONTRIBUTION.subject: st.fixed_dictionaries(
             {
                 "contribution_id": fresh_id,
@@ -284,6 +336,42 @@ def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, An
                 "location": st.just(""),
                 "organizer_id": st.just(seeded.ada),
                 "attendee_ids": st.just([seeded.ada, seeded.grace]),
+            }
+        ),
+        alliances.MEMBER_LEFT.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": st.uuids().map(str),
+                "role": st.just("member"),
+                "left_at": st.just(now),
+            }
+        ),
+        alliances.MEMBER_REMOVED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": st.uuids().map(str),
+                "role": st.just("member"),
+                "decided_by": st.just(seeded.ada),
+                "reason": st.just("forged"),
+                "removed_at": st.just(now),
+            }
+        ),
+        alliances.ROLE_CHANGED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": st.just(seeded.ada),
+                "role": st.just("moderator"),
+                "previous_role": st.just("moderator"),
+                "decided_by": st.just(seeded.ada),
+                "changed_at": st.just(now),
+            }
+        ),
+        alliances.ALLIANCE_ARCHIVED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.uuids().map(str),
+                "archived_by": st.just(seeded.ada),
+                "reason": st.just(""),
+                "archived_at": st.just(now),
             }
         ),
         ledger.CONTRIBUTION_SUBMITTED.type: st.fixed_dictionaries(

@@ -28,7 +28,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 async def kehrwasser(*args: str) -> dict[str, Any]:
     """Run the CLI (it runs its own event loop, so in a thread) and read its JSON reply."""
-    result = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    result = await asyncio.to_thread(CliRunner().invoke, app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     reply: dict[str, Any] = json.loads(result.stdout)
     return reply

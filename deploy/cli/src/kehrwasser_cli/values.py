@@ -19,6 +19,9 @@ StatementOrder = Literal["newest-first", "oldest-first"]
 Language = Literal["de", "en"]
 PolicyLimit = Literal["yellow_below", "floor", "inactivity_days", "probation_limit"]
 Service = Literal["members", "alliances", "ledger", "notify"]
+MemberStatus = Literal["active", "suspended", "left"]
+MailCategory = Literal["balance", "meetings", "membership", "digest"]
+Unsubscribable = Literal["balance", "meetings", "membership", "digest", "all"]
 
 
 def policy_limit(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,13 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(True, description="Apply Alembic migrations when a service starts")
     stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
     log_level: str = Field("INFO", description="Python logging level")
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="`plain` lines, or `json`: an object a line (time, level, service, logger, message, trace)"
+    )
+    health_host: str = Field("0.0.0.0", description="Address the health and metrics server listens on")
+    health_port: int = Field(
+        8080, ge=0, le=65535, description="Port of `/livez`, `/readyz` and `/metrics` (0: no health server)"
+    )
     outbox_poll_seconds: float = Field(1.0, description="How often the outbox relay looks for unsent events")
     consumer_backoff_seconds: list[float] = Field(
         [0.5, 1.0, 2.0, 5.0, 10.0, 30.0], description="Waits between redeliveries of an event that failed"

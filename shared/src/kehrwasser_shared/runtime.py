@@ -15,9 +15,12 @@ from typing import Any
 
 import nats.errors
 from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServiceSettings
@@ -26,6 +29,12 @@ from .messaging.consumer import BatchEventConsumer, EventConsumer
 from .messaging.outbox_relay import OutboxRelay
 from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
+from .observability import metrics as service_metrics
+from .observability.health import HealthServer, Readiness
+from .observability.logs import JsonFormatter
+from .observability.metrics import ServiceMetrics
+from .observability.sampling import sample_until_stopped
+from .observability.tracing import tracer_provider
 from .persistence.database import create_engine, create_reading_engine
 from .persistence.migrations import upgrade_to_head, upgrade_to_head_async
 from .security.connection import inbox_prefix, tls_context
@@ -73,6 +82,10 @@ class ServiceParts:
     """Connects the service to NATS and runs its FastStream subscribers (the command endpoints' router)."""
     consumers: Sequence[EventConsumer] = ()
     background: Sequence[BackgroundLoop] = field(default_factory=list)
+    metrics: ServiceMetrics | None = None
+    """The service's registry (FastStream's Prometheus middleware on ``broker`` counts into it too)."""
+    tracing: TracerProvider | None = None
+    """Exports the spans of FastStream's telemetry middleware on ``broker``; None: no tracing."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,11 @@ def assemble(
     background: Sequence[BackgroundLoop] = (),
 ) -> ServiceParts:
     broker = make_broker(settings, settings.SERVICE)
+    metrics = ServiceMetrics(settings.SERVICE)
+    tracing = tracer_provider(settings.SERVICE)
+    if tracing is not None:
+        broker.add_middleware(NatsTelemetryMiddleware(tracer_provider=tracing))
+    broker.add_middleware(NatsPrometheusMiddleware(registry=metrics.registry, app_name=settings.SERVICE))
     broker.include_router(endpoints.router)
     subscribers = NatsRouter()
     for consumer in consumers:
@@ -123,6 +141,8 @@ def assemble(
         broker=broker,
         consumers=consumers,
         background=background,
+        metrics=metrics,
+        tracing=tracing,
     )
 
 
@@ -162,10 +182,42 @@ def nats_identity(settings: ServiceSettings) -> NatsSecurity | None:
 
 
 async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    """Run the service until ``stop`` is set; its health server answers from the start (not ready until
+    ``ready`` is set) and stops last. Metrics count into ``parts.metrics`` in every task started here."""
+    metrics = parts.metrics or ServiceMetrics(parts.name)
+    readiness = Readiness(parts.engine, nats_connected=lambda: False)
+    health = await _start_health(parts, readiness, metrics)
+    try:
+        with service_metrics.counting_into(metrics):
+            await _serve(parts, stop, ready, readiness)
+    finally:
+        if health is not None:
+            await health.stop()
+        if parts.tracing is not None:
+            parts.tracing.shutdown()
+
+
+async def _start_health(parts: ServiceParts, readiness: Readiness, metrics: ServiceMetrics) -> HealthServer | None:
+    settings = parts.settings
+    if not settings.health_port:
+        return None
+    server = HealthServer(settings.health_host, settings.health_port, readiness, metrics)
+    try:
+        await server.start()
+    except OSError as exc:
+        # Several services on one host (`kehrwasser up`) need a port each; the service runs all the same.
+        log.error("health server not started on %s:%d: %s", settings.health_host, settings.health_port, exc)
+        return None
+    log.info("health and metrics on http://%s:%d (/livez /readyz /metrics)", settings.health_host, server.port)
+    return server
+
+
+async def _serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event | None, readiness: Readiness) -> None:
     if parts.settings.migrate_on_start:
         await upgrade_to_head_async(parts.migrations, parts.database_url)
     broker = parts.broker
     nc = await broker.connect()
+    readiness.nats_connected = lambda: nc.is_connected
     js: JetStreamContext = nc.jetstream()
     await ensure_streams(js, replicas=parts.settings.stream_replicas, owner=parts.name)
     for consumer in parts.consumers:
@@ -178,6 +230,8 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
         if isinstance(consumer, BatchEventConsumer)
     ]
     workers += [asyncio.create_task(loop(stop), name=f"{parts.name}-background") for loop in parts.background]
+    sampling = sample_until_stopped(stop, service_metrics.current(), parts.relay.backlog, js, parts.consumers)
+    workers.append(asyncio.create_task(sampling, name=f"{parts.name}-sampling"))
     log.info(
         "%s service ready (NATS %s, database %s)",
         parts.name,
@@ -188,12 +242,14 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     # frozen, the collector's full passes no longer walk it, which shortens the pauses they put into requests.
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    readiness.started = True
     if ready is not None:
         ready.set()
     try:
         await _until_stopped(stop, [relay, *workers])
     finally:
         log.info("%s service stopping", parts.name)
+        readiness.stopping = True
         stop.set()
         # Consumers finish the batch in hand, then the relay publishes what their last commits handed over;
         # what outlasts the grace is cancelled and, being uncommitted, unacknowledged or unsent, done again
@@ -246,8 +302,9 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def configure_logging(level: str, name: str) -> None:
-    """Plain lines with the service's name, from every logger, FastStream's included.
+def configure_logging(level: str, name: str, log_format: str = "plain") -> None:
+    """Plain lines (or JSON objects, ``log_format="json"``) with the service's name, from every logger,
+    FastStream's included.
 
     FastStream gives its loggers handlers that colour the level name whatever the output is: raw ANSI escapes
     in log files and in `kehrwasser up`, which reads the services' output through a pipe. So ``faststream``
@@ -256,8 +313,14 @@ def configure_logging(level: str, name: str) -> None:
     """
     import sys  # here, with the rest of the logging set-up
 
-    log_format = f"%(asctime)s %(levelname)-7s [{name}] %(name)s: %(message)s"
-    logging.basicConfig(level=level.upper(), format=log_format)
+    formatter = (
+        JsonFormatter(name)
+        if log_format == "json"
+        else logging.Formatter(f"%(asctime)s %(levelname)-7s [{name}] %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=level.upper())
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
     framework = logging.getLogger("faststream")
     for handler in list(framework.handlers):
         framework.removeHandler(handler)
@@ -266,7 +329,7 @@ def configure_logging(level: str, name: str) -> None:
     for handler in list(access.handlers):
         access.removeHandler(handler)
     plain = logging.StreamHandler(sys.stdout)
-    plain.setFormatter(logging.Formatter(log_format))
+    plain.setFormatter(formatter)
     access.addHandler(plain)
 
 
@@ -282,7 +345,7 @@ def service_main(
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
     settings = settings_type()
-    configure_logging(settings.log_level, name)
+    configure_logging(settings.log_level, name, settings.log_format)
     if args.command == "migrate":
         upgrade_to_head(migrations, settings.resolved_database_url())
         return

@@ -14,13 +14,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream import ExceptionMiddleware
+from faststream import BaseMiddleware, ExceptionMiddleware
+from faststream.message import StreamMessage
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 
 from ..contracts.errors import INTERNAL_ERROR, INVALID_COMMAND
 from ..contracts.registry import CommandContract
 from ..contracts.replies import ErrorReply, FieldError, OkReply, error_reply
+from ..observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class CommandEndpoints:
     def __init__(self, *, queue: str, expected_errors: tuple[type[Exception], ...] = ()):
         self._queue = queue
         self._subjects: set[str] = set()
-        self.router = NatsRouter(middlewares=[_error_replies((CommandRejected, *expected_errors))])
+        # Outermost first: the outcomes are counted from the reply the error middleware made.
+        self.router = NatsRouter(middlewares=[CountedOutcomes, _error_replies((CommandRejected, *expected_errors))])
 
     def bind(self, contract: CommandContract[Any, Any], handler: CommandHandler) -> None:
         if contract.subject in self._subjects:
@@ -69,6 +72,18 @@ class CommandEndpoints:
     @property
     def subjects(self) -> list[str]:
         return sorted(self._subjects)
+
+
+class CountedOutcomes(BaseMiddleware):
+    """Counts every answered command by subject and outcome: ``ok`` or the reply's error code."""
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        reply = await call_next(msg)
+        outcome = reply.error.code if isinstance(reply, ErrorReply) else "ok"
+        metrics.current().commands.labels(msg.raw_message.subject, outcome).inc()
+        return reply
 
 
 def _error_replies(expected: tuple[type[Exception], ...]) -> ExceptionMiddleware:

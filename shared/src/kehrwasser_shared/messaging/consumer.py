@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, cast
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from ..contracts.envelope import CloudEvent
 from ..contracts.registry import EventContract
 from ..contracts.subjects import PARTITIONS, deadletter_subject, stream_name
+from ..observability import metrics
 from .pull import BatchPuller
 from .streams import ensure_consumer
 
@@ -91,6 +93,14 @@ class EventConsumer:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._subscribers: list[Any] = []
+        self._meters: metrics.ConsumerMeters | None = None
+
+    @property
+    def meters(self) -> metrics.ConsumerMeters:
+        """This consumer's metrics in the service that runs it (bound on first use, in `serve`'s tasks)."""
+        if self._meters is None:
+            self._meters = metrics.current().consumer(self.durable)
+        return self._meters
 
     @property
     def contracts(self) -> list[EventContract[Any]]:
@@ -148,6 +158,7 @@ class EventConsumer:
 
     async def process(self, msg: Msg) -> None:
         """Handle one message and settle it: ack, nak with backoff, or dead-letter and ack."""
+        started = time.perf_counter()
         attempts = delivery_count(msg)
         try:
             subscription, event, data = self._decode(msg)
@@ -163,8 +174,12 @@ class EventConsumer:
             await self._retry_or_give_up(msg, event, exc)
             return
         await msg.ack()
+        meters = self.meters
+        meters.consumed.inc()
+        meters.handler_seconds.observe(time.perf_counter() - started)
 
     async def _retry_or_give_up(self, msg: Msg, event: CloudEvent, exc: Exception) -> None:
+        self.meters.failed.inc()
         attempts = delivery_count(msg)
         if attempts >= self._max_attempts:
             log.error("%s: event %s failed %d times; dead-lettering: %r", self.durable, event.id, attempts, exc)
@@ -243,6 +258,7 @@ class EventConsumer:
             "Nats-Msg-Id": f"{self.durable}:{self.stream}:{sequence}",
         }
         log.error("%s: dead-lettering stream sequence %s: %s", self.durable, sequence, reason)
+        self.meters.dead_lettered.inc()
         await self._js.publish(deadletter_subject(self.durable), msg.data, headers=headers)
         await msg.ack()
 
@@ -369,6 +385,7 @@ class BatchEventConsumer(EventConsumer):
         self._committing: asyncio.Task[None] | None = None
 
     async def process_batch(self, messages: list[Msg]) -> None:
+        started = time.perf_counter()
         batch = []
         for msg in messages:
             decoded = await self.decode_or_dead_letter(msg)
@@ -388,7 +405,7 @@ class BatchEventConsumer(EventConsumer):
         finally:
             # Even when the previous batch's settling failed: a prepared batch that never commits would leave
             # a pipelined handler waiting for it.
-            self._committing = asyncio.create_task(self._commit(commit, batch))
+            self._committing = asyncio.create_task(self._commit(commit, batch, started))
 
     def subscribe(self, router: NatsRouter, inbox_prefix: bytes = INBOX_PREFIX) -> None:
         """With ``puller="faststream"``, a FastStream batch pull subscriber per durable; by default nothing: the
@@ -451,13 +468,14 @@ class BatchEventConsumer(EventConsumer):
             committing, self._committing = self._committing, None
             await committing
 
-    async def _commit(self, commit: BatchCommit, batch: list[_Fetched]) -> None:
+    async def _commit(self, commit: BatchCommit, batch: list[_Fetched], started: float) -> None:
         try:
             later = await commit()
         except Exception as exc:
             await self._failed(batch, exc)
             return
         await self._settle(batch, later)
+        self.meters.batch_seconds.observe(time.perf_counter() - started)
 
     async def _settle(self, batch: list[_Fetched], later: Collection[int]) -> None:
         # An ack is a plain publish into the client's buffer: awaiting them in turn avoids a task per message.
@@ -467,6 +485,7 @@ class BatchEventConsumer(EventConsumer):
                 await fetched.msg.nak(delay=self._backoff_for(fetched.delivery.attempt))
             else:
                 await fetched.msg.ack()
+        self.meters.consumed.inc(len(batch) - len(again))
 
     async def _failed(self, batch: list[_Fetched], exc: Exception) -> None:
         if len(batch) == 1 or self._is_unavailable(exc):

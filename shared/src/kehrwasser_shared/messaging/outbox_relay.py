@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from nats.aio.client import Client
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
@@ -154,6 +154,11 @@ class OutboxRelay:
             await self._publish([OutgoingEvent(row.event_id, row.subject, bytes(row.payload)) for row in rows])
             await self._forget(connection, one_of(connection, outbox.c.seq, [row.seq for row in rows]))
         return len(rows)
+
+    async def backlog(self) -> int:
+        """Rows not yet published (for the outbox backlog metric)."""
+        async with self._engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).select_from(self._outbox))).scalar_one())
 
     async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
         assert self._publisher is not None, "run() connects the relay before anything is relayed"

@@ -34,6 +34,7 @@ from .databases import (
 )
 
 REQUIRE_POSTGRES_VARIABLE = "KEHRWASSER_REQUIRE_POSTGRES"
+HEALTH_PORT_VARIABLE = "KEHRWASSER_HEALTH_PORT"
 _state: dict[str, Any] = {}
 
 
@@ -54,6 +55,9 @@ def _backends() -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Services started by tests serve no health endpoints unless a test asks for a port: many services run
+    # side by side in one test run, and they must not contend for the default port.
+    os.environ.setdefault(HEALTH_PORT_VARIABLE, "0")
     backends = _backends()
     if os.environ.get(REQUIRE_POSTGRES_VARIABLE) == "1" and "postgresql" not in backends:
         raise pytest.UsageError(

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.observability import metrics
 
-from .booking import BookingSession, KnownBooks, Outcome, Submission
+from .booking import Booked, BookingSession, KnownBooks, Outcome, Submission
 from .handlers import announce_batch, book, record_contributions, submissions_of
 from .unit_of_work import IntakeUnitOfWork, PreparedEvents
 
@@ -128,6 +129,7 @@ class PipelinedIntake:
                 self._plain_batches = PLAIN_BATCHES_AFTER_A_MISS
             else:
                 outcomes = prepared.booked.outcomes
+                _count_booked(outcomes)
                 prepared.confirmed = True
                 self._finished(prepared)
                 return outcomes
@@ -144,11 +146,13 @@ class PipelinedIntake:
 
     async def _commit_plainly(self, batch: _Committing) -> list[Outcome]:
         try:
-            return await record_contributions(
+            outcomes = await record_contributions(
                 batch.commands, self._uow(), self._clock, announce_rejections=True, may_defer=batch.may_defer
             )
         finally:
             self._finished(batch)
+        _count_booked(outcomes)
+        return outcomes
 
     def _finished(self, batch: _Committing) -> None:
         # Its successor needs only ``confirmed`` and ``done`` from here on. Dropping the rest also cuts the
@@ -157,3 +161,8 @@ class PipelinedIntake:
         batch.done.set()
         if self._committing is batch:
             self._committing = None
+
+
+def _count_booked(outcomes: list[Outcome]) -> None:
+    """Once per batch: the intake books about ten thousand contributions a second."""
+    metrics.current().contributions_booked.inc(sum(outcome.status is Booked.CREATED for outcome in outcomes))

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from kehrwasser_shared.observability import metrics
+
 from . import handlers
 from .unit_of_work import MailSender, NotifyUnitOfWork
 
@@ -22,7 +24,7 @@ class Mailer:
         poll_seconds: float,
     ) -> None:
         self._uow_factory = uow_factory
-        self._sender = sender
+        self._sender = _CountedSender(sender)
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -59,3 +61,18 @@ class Mailer:
     async def _wake_when_set(self, stop: asyncio.Event) -> None:
         await stop.wait()
         self.wake()
+
+
+class _CountedSender(MailSender):
+    """The mailer's sender, counting emails sent and failed for the service's metrics."""
+
+    def __init__(self, sender: MailSender) -> None:
+        self._sender = sender
+
+    async def send(self, recipient: str, message: bytes) -> None:
+        try:
+            await self._sender.send(recipient, message)
+        except Exception:
+            metrics.current().emails_failed.inc()
+            raise
+        metrics.current().emails_sent.inc()

@@ -64,6 +64,12 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_seconds: list[float] = Field(
         [0.5, 1.0, 2.0, 5.0, 10.0, 30.0], description="Waits between redeliveries of an event that failed"
     )
+    catch_up_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="How long a command that names events in `after` waits for the service to consume them",
+    )
     consumer_max_attempts: int = Field(
         7, description="Deliveries of a failing event before it is dead-lettered (or a deferred one decided)"
     )

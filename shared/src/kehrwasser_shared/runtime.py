@@ -24,6 +24,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServiceSettings
+from .contracts.registry import all_events
+from .messaging.causality import InboxWatch
 from .messaging.commands import CommandEndpoints
 from .messaging.consumer import BatchEventConsumer, EventConsumer
 from .messaging.outbox_relay import OutboxRelay
@@ -97,6 +99,7 @@ class Plumbing:
     reading_engine: AsyncEngine
     """For request/reply reads; see `create_reading_engine`."""
     relay: OutboxRelay
+    tables: MessagingTables
 
 
 def build_plumbing(settings: ServiceSettings, tables: MessagingTables) -> Plumbing:
@@ -107,6 +110,7 @@ def build_plumbing(settings: ServiceSettings, tables: MessagingTables) -> Plumbi
         engine,
         create_reading_engine(database_url, engine),
         OutboxRelay(engine, tables, poll_interval=settings.outbox_poll_seconds),
+        tables,
     )
 
 
@@ -124,6 +128,13 @@ def assemble(
     if tracing is not None:
         broker.add_middleware(NatsTelemetryMiddleware(tracer_provider=tracing))
     broker.add_middleware(NatsPrometheusMiddleware(registry=metrics.registry, app_name=settings.SERVICE))
+    watch = InboxWatch(
+        plumbing.reading_engine,
+        plumbing.tables.inbox,
+        [consumer.durable for consumer in consumers],
+        [contract.type for contract in all_events() if settings.SERVICE in contract.consumed_by],
+    )
+    endpoints.catch_up_with(watch, settings.catch_up_seconds)
     broker.include_router(endpoints.router)
     subscribers = NatsRouter()
     for consumer in consumers:

@@ -113,7 +113,28 @@ TimeZoneName = Annotated[
 ]
 
 
+MAX_AFTER_EVENTS = 16
+EVENT_TYPE = r"^kehrwasser\.[a-z]+\.[a-z0-9-]+\.v[0-9]+$"
+
+
+class EventRef(BaseModel):
+    """An event a command published (a reply's ``events``), for a later command's ``after``."""
+
+    id: Identifier
+    type: Annotated[str, StringConstraints(max_length=128, pattern=EVENT_TYPE)] = Field(
+        description="CloudEvents type, e.g. kehrwasser.members.member-registered.v1"
+    )
+
+
 class Command(BaseModel):
     """A command's request: unknown fields are refused, so that a misspelt field never goes unnoticed."""
 
     model_config = ConfigDict(extra="forbid")
+
+    after: list[EventRef] = Field(
+        default_factory=list,
+        max_length=MAX_AFTER_EVENTS,
+        description="Events (an earlier reply's `events`, passed on as they are) this service must have consumed "
+        "before it acts: it waits for those it consumes a bounded time, then answers `not-caught-up`; the "
+        "others it ignores",
+    )

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 INVALID_COMMAND = "invalid-command"
 INTERNAL_ERROR = "internal-error"
+NOT_CAUGHT_UP = "not-caught-up"
 
-ALWAYS = (INVALID_COMMAND, INTERNAL_ERROR)
+ALWAYS = (INVALID_COMMAND, INTERNAL_ERROR, NOT_CAUGHT_UP)
 """Codes every command may answer."""
 
 ERROR_CODES: dict[str, str] = {
     INVALID_COMMAND: "The request is not valid JSON or does not match the command's schema; `details` names each "
     "field and what is wrong with it. Nothing changed.",
     INTERNAL_ERROR: "The service failed unexpectedly (its log says why); nothing changed, the request may be retried.",
+    NOT_CAUGHT_UP: "The service has not consumed the events the command names in `after` within its bound "
+    "(`KEHRWASSER_CATCH_UP_SECONDS`); nothing changed, the command may be sent again as it is.",
     "email-taken": "Another member is registered with this email address.",
     "invalid-member": "The member's profile breaks a rule of the members service (the message says which).",
     "unknown-member": "No such member: not registered, or not (yet) known to the service answering, or not a "

@@ -6,6 +6,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from .common import EventRef
+
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
@@ -23,6 +25,11 @@ class ErrorBody(BaseModel):
 class OkReply(BaseModel, Generic[ResultT]):
     ok: Literal[True] = True
     result: ResultT
+    events: list[EventRef] = Field(
+        default_factory=list,
+        description="The events the command published; pass them on in a later command's `after` to another "
+        "service so that it acts only once it has consumed them",
+    )
 
 
 class ErrorReply(BaseModel):

@@ -38,6 +38,14 @@ def event_subject(type_: str) -> str:
     return f"{PREFIX}.evt.{service}.{rest}"
 
 
+def type_of_subject(subject: str) -> str:
+    """The CloudEvents type of the event published on ``subject`` (a partition's included)."""
+    prefix, kind, service, name, version, *_ = subject.split(".")
+    if (prefix, kind) != (PREFIX, "evt"):
+        raise ValueError(f"not an event subject: {subject!r}")
+    return event_type(service, name, int(version.removeprefix("v")))
+
+
 def partition_of(key: str) -> int:
     """The partition of a key: CRC-32 (as zlib, IEEE 802.3) of its UTF-8 bytes, modulo `PARTITIONS`.
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from nats.aio.client import Client
 from pydantic import BaseModel
 
+from ..contracts.common import EventRef
 from ..contracts.registry import CommandContract
 from ..contracts.replies import CommandFailed, ErrorBody
 
@@ -25,10 +26,18 @@ class CommandClient:
 
     async def send(self, contract: CommandContract[Any, ResultT], request: BaseModel) -> ResultT:
         """Send a command; returns its result or raises `CommandFailed` with the structured error."""
+        result, _ = await self.send_for_events(contract, request)
+        return result
+
+    async def send_for_events(
+        self, contract: CommandContract[Any, ResultT], request: BaseModel
+    ) -> tuple[ResultT, list[EventRef]]:
+        """Send a command; its result and the ids of the events it published (for a later command's ``after``)."""
         raw = await self.send_raw(contract.subject, request.model_dump_json().encode())
         reply = json.loads(raw)
         if reply.get("ok") is True:
-            return contract.result.model_validate(reply["result"])
+            events = [EventRef.model_validate(event) for event in reply.get("events", [])]
+            return contract.result.model_validate(reply["result"]), events
         raise CommandFailed(ErrorBody.model_validate(reply["error"]))
 
     async def send_when_known(

@@ -6,6 +6,9 @@ request against the model; an `ExceptionMiddleware` turns what goes wrong into t
 program against: a request that does not validate into ``invalid-command`` with a detail per field, an expected
 error (anything with a ``code``) into that code, and anything else into ``internal-error`` (logged with its
 traceback, for the operator).
+
+A reply names the events its command published (``events``), and a command that names events in ``after``
+is handled only once the service has consumed them (`causality`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from faststream.message import StreamMessage
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 
-from ..contracts.errors import INTERNAL_ERROR, INVALID_COMMAND
+from ..contracts.common import EventRef
+from ..contracts.errors import INTERNAL_ERROR, INVALID_COMMAND, NOT_CAUGHT_UP
 from ..contracts.registry import CommandContract
 from ..contracts.replies import ErrorReply, FieldError, OkReply, error_reply
 from ..observability import metrics
+from .causality import InboxWatch, collecting_published
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,25 @@ class CommandEndpoints:
         self._subjects: set[str] = set()
         # Outermost first: the outcomes are counted from the reply the error middleware made.
         self.router = NatsRouter(middlewares=[CountedOutcomes, _error_replies((CommandRejected, *expected_errors))])
+        self._watch: InboxWatch | None = None
+        self._catch_up_seconds = 0.0
+
+    def catch_up_with(self, watch: InboxWatch, seconds: float) -> None:
+        """Let commands wait, up to ``seconds``, for the events they name in ``after`` (the composition root
+        calls this once it knows the service's database and consumers)."""
+        self._watch, self._catch_up_seconds = watch, seconds
+
+    async def _caught_up(self, request: BaseModel) -> None:
+        after: list[EventRef] = getattr(request, "after", None) or []
+        if not after or self._watch is None:
+            return
+        awaited = self._watch.awaited(after)
+        if awaited and (missing := await self._watch.wait_for(awaited, self._catch_up_seconds)):
+            raise CommandRejected(
+                f"{missing} of the events named in `after` not consumed by this service within "
+                f"{self._catch_up_seconds:g} s; nothing changed, send the command again",
+                code=NOT_CAUGHT_UP,
+            )
 
     def bind(self, contract: CommandContract[Any, Any], handler: CommandHandler) -> None:
         if contract.subject in self._subjects:
@@ -60,7 +84,10 @@ class CommandEndpoints:
         self._subjects.add(contract.subject)
 
         async def answer(request: BaseModel) -> OkReply[Any]:
-            return OkReply(result=await handler(request))
+            await self._caught_up(request)
+            with collecting_published() as published:
+                result = await handler(request)
+            return OkReply(result=result, events=published)
 
         # FastStream reads the request's model from the signature; the contract names it only at run time.
         answer.__annotations__ = {REQUEST: contract.request, "return": OkReply[Any]}

@@ -17,6 +17,7 @@ from ..contracts.envelope import SerializedData, encode_event, utcnow
 from ..contracts.registry import EventContract
 from ..persistence.bulk import insert_columns
 from ..persistence.database import is_unique_violation
+from .causality import note_published
 from .outbox_relay import OutgoingEvent
 from .ports import DataT, DuplicateEvent, UnitOfWork
 from .tables import MessagingTables
@@ -130,6 +131,7 @@ class SqlUnitOfWork(UnitOfWork):
                 raise
         await connection.commit()
         if events:
+            note_published((event.event_id, event.subject) for event in events)
             failpoints.reached(failpoints.OUTBOX_AFTER_COMMIT)
             if self._on_events_committed is not None:
                 await self._on_events_committed(events)

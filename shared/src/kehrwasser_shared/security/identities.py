@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nkeys
 
-from .connection import seed_file
+from .connection import seed_file as seed_file  # re-exported: callers find seeds here
 from .permissions import IDENTITIES, Permissions, permissions_of
 
 AUTHORIZATION_FILE = "authorization.conf"

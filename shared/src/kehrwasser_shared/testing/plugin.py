@@ -26,6 +26,7 @@ import pytest
 from ..embedded.mail_sink import MailSink
 from ..embedded.nats_server import NatsServer, free_port
 from ..security import identities
+from ..security.permissions import IDENTITIES
 from .databases import (
     TEST_DATABASE_URL_VARIABLE,
     docker_reachable,
@@ -114,7 +115,7 @@ def nats_identities(tmp_path: Path) -> Path:
 def secured_with_harness(directory: Path) -> Path:
     """A nats-server configuration with the generated permissions, plus one user with every right that a
     client connecting without credentials becomes (``no_auth_user``): the test's own clients."""
-    loaded = [identities.load(directory, name) for name in identities.IDENTITIES]
+    loaded = [identities.load(directory, name) for name in IDENTITIES]
     harness = (
         f'    {{ user: "{HARNESS_USER}", password: "{secrets.token_urlsafe(16)}", '
         'permissions: { publish: ">", subscribe: ">" } }'

@@ -21,9 +21,11 @@ from kehrwasser_notify.config import NotifySettings
 from kehrwasser_notify.service_layer import handlers as notify_handlers
 from kehrwasser_notify.service_layer.unit_of_work import MailSender
 from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.embedded.nats_server import NatsServer, free_port
-from kehrwasser_shared.messaging.client import CommandClient, CommandFailed
+from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.runtime import ServiceParts, serve
+from kehrwasser_shared.testing.processes import ServiceProcess, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +159,25 @@ async def test_metrics_count_commands_and_consumed_events(
 
         await until(lag_sampled, "notify's lag sampled")
         assert await sample(members_port, "kehrwasser_outbox_backlog") == 0
+
+
+async def test_a_service_process_logs_json_lines_and_serves_its_health(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **service_env("members", nats_url=nats_url, data_dir=tmp_path, database_url=database_url),
+        "KEHRWASSER_LOG_FORMAT": "json",
+        "KEHRWASSER_HEALTH_HOST": "127.0.0.1",
+        "KEHRWASSER_HEALTH_PORT": str(port),
+    }
+    members = ServiceProcess("members", env, tmp_path / "logs").start()
+    try:
+        await asyncio.to_thread(members.wait_ready)
+        await until(lambda: status_is(port, "/readyz", 200), "the process is ready")
+    finally:
+        assert members.stop() == 0, members.log()
+    lines = [json.loads(line) for line in members.log().splitlines() if line.strip()]
+    assert {line["service"] for line in lines} == {"members"}
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    assert any("service ready" in line["message"] for line in lines)

@@ -32,7 +32,9 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_resumes_with_its_data(
     calendars = [m for m in mails if any(p.get_content_type() == "text/calendar" for p in m.walk())]
     assert (len(mails), len(calendars)) == (5, 3)  # a warning, its escalation, invitations
 
-    registered = kehrwasser("member", "register", "--name", "Margaret Hamilton", "--email", "margaret@example.org", "--json")
+    registered = kehrwasser(
+        "member", "register", "--name", "Margaret Hamilton", "--email", "margaret@example.org", "--json"
+    )
     assert registered.returncode == 0, registered.stderr
     member_id = json.loads(registered.stdout)["member_id"]
     duplicate = kehrwasser("member", "register", "--name", "M. H.", "--email", "MARGARET@example.org")

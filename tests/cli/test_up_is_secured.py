@@ -30,7 +30,9 @@ def test_up_signs_everyone_in_and_refuses_anonymous_clients(
     assert seeds == sorted(IDENTITIES)
     assert {stat.S_IMODE(path.stat().st_mode) for path in identities.iterdir()} == {0o600}
 
-    registered = kehrwasser("member", "register", "--name", "Margaret Hamilton", "--email", "margaret@example.org", "--json")
+    registered = kehrwasser(
+        "member", "register", "--name", "Margaret Hamilton", "--email", "margaret@example.org", "--json"
+    )
     assert registered.returncode == 0, registered.stderr
     assert json.loads(registered.stdout)["email"] == "margaret@example.org"
 

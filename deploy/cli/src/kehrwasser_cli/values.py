@@ -35,8 +35,10 @@ def policy_limit(text: str) -> str:
 POLICY_LIMITS_METAVAR = "[" + "|".join(get_args(PolicyLimit)) + "]"
 
 
-def points(text: str) -> Decimal:
+def points(text: str | Decimal) -> Decimal:
     """A number of points such as ``3``, ``-10`` or ``2.50``; the contract checks its range and precision."""
+    if isinstance(text, Decimal):  # an option's default: click passes it through the parser too
+        return text
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

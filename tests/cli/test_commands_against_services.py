@@ -100,7 +100,8 @@ async def test_members_are_shown_by_name_found_by_email_and_listed_a_page_at_a_t
         assert [row[0] for row in rows(first)[:3]] == ["NAME", "Ada Lovelace", "Grace Hopper"]
         assert first.splitlines()[-1] == f"more: --cursor {cursor} for the next page, or --all for every page"
         rest = await cli.table("member", "list", "--limit", "2", "--cursor", cursor)
-        assert [row[0] for row in rows(rest)] == ["NAME", "Linus Torvalds"] and "more:" not in rest
+        assert [row[0] for row in rows(rest)] == ["NAME", "Linus Torvalds"]
+        assert "more:" not in rest
         everyone = await cli.json("member", "list", "--limit", "1", "--all")
         assert ([m["name"] for m in everyone["members"]], everyone["next_cursor"]) == (
             ["Ada Lovelace", "Grace Hopper", "Linus Torvalds"],
@@ -116,7 +117,8 @@ async def test_members_are_shown_by_name_found_by_email_and_listed_a_page_at_a_t
 
         unknown = await cli.run("member", "get", "nobody@example.org")
         assert (unknown.exit_code, unknown.stdout) == (1, "")
-        assert len(unknown.stderr.splitlines()) == 1 and unknown.stderr.startswith("unknown-member: ")
+        assert len(unknown.stderr.splitlines()) == 1
+        assert unknown.stderr.startswith("unknown-member: ")
 
 
 async def test_an_alliance_is_run_by_email_and_its_tables_name_its_members(nats_url: str, tmp_path: Path) -> None:
@@ -133,14 +135,16 @@ async def test_an_alliance_is_run_by_email_and_its_tables_name_its_members(nats_
         assert (fields(requested)["member"], fields(requested)["status"]) == ("Grace Hopper", "requested")
         await cli.table("alliance", "request", hamburg, "linus@example.org")
         first = await cli.table("alliance", "pending-requests", hamburg, "--by", "ada@example.org", "--limit", "1")
-        assert rows(first)[1][:1] == ["Grace Hopper"] and "100%" in rows(first)[1]
+        assert rows(first)[1][:1] == ["Grace Hopper"]
+        assert "100%" in rows(first)[1]
         assert "more: --cursor " in first
         waiting = await cli.json("alliance", "pending-requests", hamburg, "--by", "ada@example.org", "--all")
         assert [r["name"] for r in waiting["items"]] == ["Grace Hopper", "Linus Torvalds"]
 
         await cli.table("alliance", "approve", hamburg, "grace@example.org", "--by", "ada@example.org")
         refused = await cli.run("alliance", "approve", hamburg, "linus@example.org", "--by", "ada@example.org")
-        assert refused.exit_code == 1 and refused.stderr.startswith("alignment-too-low: ")
+        assert refused.exit_code == 1
+        assert refused.stderr.startswith("alignment-too-low: ")
         declined = await cli.table(
             "alliance", "decline", hamburg, "linus@example.org", "--by", "ada@example.org", "--reason", "kernels"
         )
@@ -166,7 +170,8 @@ async def test_an_alliance_is_run_by_email_and_its_tables_name_its_members(nats_
         matrix = await cli.table("ledger", "matrix", hamburg)
         assert rows(matrix)[1] == ["Ada Lovelace", "Grace Hopper", "advice", "3.00", "1"]
         statement = await cli.table("ledger", "statement", hamburg, "grace@example.org")
-        assert statement.startswith("Grace Hopper in ") and "Ada Lovelace" in statement
+        assert statement.startswith("Grace Hopper in ")
+        assert "Ada Lovelace" in statement
         as_json = await cli.json("ledger", "lights", hamburg, "grace@example.org")
         assert [(m["member_id"], m["balance"]) for m in as_json["members"]] == [
             (json.loads(await cli.table("member", "get", "grace@example.org", "--json"))["member_id"], "-3.00")
@@ -174,4 +179,5 @@ async def test_an_alliance_is_run_by_email_and_its_tables_name_its_members(nats_
 
         unknown = await cli.run("balance", hamburg, "nobody@example.org")
         assert (unknown.exit_code, unknown.stdout) == (1, "")
-        assert len(unknown.stderr.splitlines()) == 1 and unknown.stderr.startswith("unknown-member: ")
+        assert len(unknown.stderr.splitlines()) == 1
+        assert unknown.stderr.startswith("unknown-member: ")

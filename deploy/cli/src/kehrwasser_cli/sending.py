@@ -6,7 +6,6 @@ Only typer and the standard library at import time; pydantic, NATS and the contr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +106,8 @@ async def names_of(client: CommandClient, member_ids: Iterable[str]) -> Names:
 
     A name is a courtesy: a result is shown even when the members service is not running or forgot someone.
     """
+    import asyncio
+
     from pydantic import ValidationError
 
     from kehrwasser_shared.contracts import ledger, members

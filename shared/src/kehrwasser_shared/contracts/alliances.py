@@ -52,6 +52,22 @@ AlignmentThreshold = Annotated[
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=MULTI_LINE)]
 """A reason a decision must give (a decline, a removal, an override): not empty."""
 PageLimit = Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"Items per page, at most {MAX_PAGE}")]
+MAX_EXCEPTIONS = 500
+MAX_POINTS_TO_DISCUSS = 50
+MAX_OCCURRENCES_SHOWN = 50
+RecurrenceRule = Annotated[
+    str,
+    StringConstraints(min_length=6, max_length=500, pattern=r"^[A-Za-z0-9=;,+:-]+$"),
+    Field(
+        description="RFC 5545 RRULE value, e.g. `FREQ=WEEKLY;INTERVAL=2;BYDAY=TU` (an `RRULE:` prefix is "
+        "allowed). FREQ DAILY, WEEKLY, MONTHLY or YEARLY; no BYHOUR, BYMINUTE, BYSECOND; UNTIL in UTC (`...Z`). "
+        "Ending (COUNT, UNTIL) at most five years ahead, or without end (then occurrences are computed one year "
+        "ahead at a time)"
+    ),
+]
+MeetingUid = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+SequenceNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]
+MeetingDuration = Annotated[int, Field(gt=0, le=24 * 60, description="Minutes")]
 Cursor = Annotated[
     Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=IDENTIFIER)] | None,
     Field(description="`next_cursor` of the page before; none for the first page"),
@@ -196,6 +212,129 @@ class MeetingScheduledV1(BaseModel):
     sequence: int = Field(
         0, ge=0, le=2**31 - 1, description="iCalendar SEQUENCE: grows with every update of the meeting"
     )
+    # Added compatibly (optional, with defaults): a consumer of v1 that predates them reads the same meeting.
+    uid: MeetingUid | None = Field(
+        None,
+        description="iCalendar UID, the same for the life of the meeting; absent in older events: "
+        "`<meeting_id>@kehrwasser`",
+    )
+    agenda: Text = ""
+    rrule: RecurrenceRule | None = Field(None, description="RFC 5545 RRULE value of a series; none: one-off")
+    points_to_discuss: list[Line] = Field(default_factory=list, max_length=MAX_POINTS_TO_DISCUSS)
+
+
+class OccurrenceException(BaseModel):
+    """One occurrence of a series that differs from its rule: moved (iCalendar: an overriding VEVENT with this
+    RECURRENCE-ID) or cancelled (an EXDATE, or `STATUS:CANCELLED` with this RECURRENCE-ID)."""
+
+    recurrence_id: Instant = Field(
+        description="The occurrence's original start (iCalendar RECURRENCE-ID), with the offset `timezone` has then"
+    )
+    cancelled: bool
+    starts_at: Instant | None = Field(None, description="The moved occurrence's new start; none when cancelled")
+    duration_minutes: MeetingDuration | None = None
+    location: Line | None = Field(None, description="The moved occurrence's place; none: the series'")
+
+
+class MeetingSeriesV1(BaseModel):
+    """A meeting (one-off or series) as it stands after the change the event announces: everything an iMIP
+    message (RFC 6047) needs, so that notify asks nobody."""
+
+    meeting_id: Identifier
+    uid: MeetingUid = Field(description="iCalendar UID, the same for the life of the meeting")
+    sequence: SequenceNumber = Field(
+        description="iCalendar SEQUENCE: grows with every change of the series or an occurrence"
+    )
+    alliance_id: Identifier
+    alliance_name: Name
+    title: Name
+    agenda: Text
+    starts_at: Instant = Field(
+        description="The (first) start, RFC 3339 with the offset `timezone` has then (iCalendar DTSTART;TZID=...)"
+    )
+    timezone: TimeZoneName
+    duration_minutes: MeetingDuration
+    location: Line
+    rrule: RecurrenceRule | None = Field(description="RFC 5545 RRULE value of a series; none: a one-off meeting")
+    organizer_id: Identifier = Field(description="iCalendar ORGANIZER: the moderator who scheduled or changed it")
+    attendee_ids: list[Identifier] = Field(
+        max_length=MAX_ATTENDEES, description="The alliance's current members (iCalendar ATTENDEE each)"
+    )
+    exceptions: list[OccurrenceException] = Field(
+        max_length=MAX_EXCEPTIONS, description="Occurrences moved or cancelled (iCalendar overrides and EXDATEs)"
+    )
+    points_to_discuss: list[Line] = Field(
+        default_factory=list,
+        max_length=MAX_POINTS_TO_DISCUSS,
+        description="The alliance's open balance issues, for the agenda of the next occurrence",
+    )
+
+
+class MeetingUpdatedV1(MeetingSeriesV1):
+    """A moderator changed the whole series (time, rule, title, agenda, place, duration): iMIP REQUEST to every
+    attendee. When its start, time zone or rule changed, earlier exceptions are dropped (`exceptions` is then
+    empty)."""
+
+    updated_by: Identifier
+    updated_at: Instant
+
+
+class OccurrenceRescheduledV1(MeetingSeriesV1):
+    """A moderator moved one occurrence: iMIP REQUEST of that occurrence (RECURRENCE-ID) to every attendee."""
+
+    recurrence_id: Instant = Field(description="The occurrence's original start (iCalendar RECURRENCE-ID)")
+    occurrence_starts_at: Instant = Field(description="Its new start")
+    occurrence_duration_minutes: MeetingDuration
+    occurrence_location: Line
+    decided_by: Identifier
+    decided_at: Instant
+
+
+class MeetingCancelledV1(MeetingSeriesV1):
+    """A moderator cancelled the whole meeting or series: iMIP CANCEL (`STATUS:CANCELLED`) to every attendee."""
+
+    cancelled_by: Identifier
+    reason: Text
+    cancelled_at: Instant
+
+
+class OccurrenceCancelledV1(MeetingSeriesV1):
+    """A moderator cancelled one occurrence: iMIP CANCEL with its RECURRENCE-ID to every attendee."""
+
+    recurrence_id: Instant = Field(description="The cancelled occurrence's original start (iCalendar RECURRENCE-ID)")
+    cancelled_by: Identifier
+    reason: Text
+    cancelled_at: Instant
+
+
+class MeetingAttendeeAddedV1(MeetingSeriesV1):
+    """A member who joined the alliance is invited to one of its upcoming meetings: iMIP REQUEST (the series
+    with its exceptions) to `member_id` only. `attendee_ids` includes them; the sequence is unchanged."""
+
+    member_id: Identifier
+    added_at: Instant
+
+
+class MeetingAttendeeRemovedV1(MeetingSeriesV1):
+    """A member left or was removed from the alliance: iMIP CANCEL of the meeting to `member_id` only.
+    `attendee_ids` no longer includes them; the sequence is unchanged."""
+
+    member_id: Identifier
+    because: Literal["left", "removed"]
+    removed_at: Instant
+
+
+class AttendanceRecordedV1(BaseModel):
+    """A moderator recorded who attended one occurrence (after it began); the ledger may book it."""
+
+    meeting_id: Identifier
+    uid: MeetingUid
+    alliance_id: Identifier
+    recurrence_id: Instant = Field(description="The occurrence's original start (for a one-off: its start)")
+    attended_ids: list[Identifier] = Field(max_length=MAX_ATTENDEES)
+    absent_ids: list[Identifier] = Field(max_length=MAX_ATTENDEES, description="Attendees who did not come")
+    recorded_by: Identifier
+    recorded_at: Instant
 
 
 class CreateAlliance(Command):
@@ -342,6 +481,75 @@ class ScheduleMeeting(Command):
     timezone: TimeZoneName = "Europe/Berlin"
     duration_minutes: int = Field(default=60, gt=0, le=24 * 60)
     location: Line = Field(default="", description="Place or link")
+    agenda: Text = ""
+    rrule: RecurrenceRule | None = Field(
+        None, description="Repeat by this rule (the start must be its first occurrence); none: a one-off meeting"
+    )
+
+
+OccurrenceTime = Annotated[
+    Timestamp,
+    Field(
+        description="An occurrence's original start (RECURRENCE-ID): without offset the wall-clock time in the "
+        "meeting's time zone, with an offset that instant"
+    ),
+]
+
+
+class UpdateMeeting(Command):
+    """Change the whole series; fields left out stay as they are."""
+
+    meeting_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    title: Name | None = None
+    agenda: Text | None = None
+    starts_at: Timestamp | None = Field(None, description="As in `schedule-meeting`")
+    timezone: TimeZoneName | None = None
+    duration_minutes: MeetingDuration | None = None
+    location: Line | None = None
+    rrule: RecurrenceRule | Literal[""] | None = Field(None, description='A new rule; "" ends the repetition')
+
+
+class RescheduleOccurrence(Command):
+    meeting_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    recurrence_id: OccurrenceTime
+    starts_at: Timestamp | None = Field(None, description="Its new start, as in `schedule-meeting`")
+    location: Line | None = None
+    duration_minutes: MeetingDuration | None = None
+
+
+class CancelMeeting(Command):
+    meeting_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    reason: Text = ""
+
+
+class CancelOccurrence(Command):
+    meeting_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    recurrence_id: OccurrenceTime
+    reason: Text = ""
+
+
+class RecordAttendance(Command):
+    meeting_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    recurrence_id: OccurrenceTime | None = Field(None, description="Which occurrence; none: a one-off's only one")
+    attended: list[Identifier] = Field(max_length=MAX_ATTENDEES, description="The attendees who came")
+
+
+class ListMeetings(Command):
+    alliance_id: Identifier
+    occurrences: int = Field(3, ge=1, le=MAX_OCCURRENCES_SHOWN, description="Next occurrences shown per meeting")
+    include_cancelled: bool = False
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class GetMeeting(Command):
+    meeting_id: Identifier
+    occurrences: int = Field(10, ge=1, le=MAX_OCCURRENCES_SHOWN, description="Next occurrences shown")
 
 
 class AllianceView(BaseModel):
@@ -406,6 +614,14 @@ class PendingRequestPage(BaseModel):
     next_cursor: str | None
 
 
+class OccurrenceView(BaseModel):
+    recurrence_id: Instant = Field(description="Its original start, which identifies it")
+    starts_at: Instant
+    ends_at: Instant
+    location: str
+    status: Literal["scheduled", "rescheduled", "cancelled"]
+
+
 class MeetingView(BaseModel):
     meeting_id: str
     alliance_id: str
@@ -415,6 +631,46 @@ class MeetingView(BaseModel):
     duration_minutes: int
     location: str
     attendee_ids: list[str]
+    uid: str = ""
+    sequence: int = 0
+    agenda: str = ""
+    rrule: str | None = None
+    organizer_id: str = ""
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+    next_occurrences: list[OccurrenceView] = Field(
+        default_factory=list, description="The next occurrences from now (cancelled ones included, marked)"
+    )
+
+
+class AttendanceView(BaseModel):
+    recurrence_id: Instant
+    attended_ids: list[str]
+    absent_ids: list[str]
+    recorded_by: str
+    recorded_at: Instant
+
+
+class PointToDiscuss(BaseModel):
+    """An open balance issue of the alliance, from the ledger's events."""
+
+    member_id: str
+    issue: Literal["yellow", "red", "one-way-flow"]
+    text: str
+    since: Instant
+
+
+class MeetingDetails(BaseModel):
+    meeting: MeetingView
+    exceptions: list[OccurrenceException]
+    attendance: list[AttendanceView]
+    points_to_discuss: list[PointToDiscuss] = Field(
+        description="For the agenda of the next occurrence: members at yellow or red, one-way flows"
+    )
+
+
+class MeetingPage(BaseModel):
+    items: list[MeetingView]
+    next_cursor: str | None
 
 
 ALLIANCE_CREATED = EventContract(
@@ -440,6 +696,43 @@ MEETING_SCHEDULED = EventContract(
     MeetingScheduledV1,
     "A moderator scheduled a meeting of an alliance.",
     consumed_by=("notify",),
+)
+MEETING_UPDATED = EventContract(
+    SERVICE, "meeting-updated", 1, MeetingUpdatedV1, "A moderator changed a meeting or its whole series."
+)
+OCCURRENCE_RESCHEDULED = EventContract(
+    SERVICE,
+    "occurrence-rescheduled",
+    1,
+    OccurrenceRescheduledV1,
+    "A moderator moved one occurrence of a series (new start, place or duration).",
+)
+MEETING_CANCELLED = EventContract(
+    SERVICE, "meeting-cancelled", 1, MeetingCancelledV1, "A moderator cancelled a meeting or its whole series."
+)
+OCCURRENCE_CANCELLED = EventContract(
+    SERVICE, "occurrence-cancelled", 1, OccurrenceCancelledV1, "A moderator cancelled one occurrence of a series."
+)
+MEETING_ATTENDEE_ADDED = EventContract(
+    SERVICE,
+    "meeting-attendee-added",
+    1,
+    MeetingAttendeeAddedV1,
+    "A new member of the alliance is invited to one of its upcoming meetings.",
+)
+MEETING_ATTENDEE_REMOVED = EventContract(
+    SERVICE,
+    "meeting-attendee-removed",
+    1,
+    MeetingAttendeeRemovedV1,
+    "A member who left or was removed is taken off one of the alliance's upcoming meetings.",
+)
+ATTENDANCE_RECORDED = EventContract(
+    SERVICE,
+    "attendance-recorded",
+    1,
+    AttendanceRecordedV1,
+    "A moderator recorded who attended an occurrence of a meeting.",
 )
 ALLIANCE_UPDATED = EventContract(
     SERVICE, "alliance-updated", 1, AllianceUpdatedV1, "A moderator changed an alliance's details."
@@ -508,8 +801,65 @@ SCHEDULE_MEETING = CommandContract(
     "schedule-meeting",
     ScheduleMeeting,
     MeetingView,
-    "Schedule a meeting; every member is invited.",
-    errors=(*_MODERATED, "invalid-timezone", "invalid-meeting-time", "alliance-archived"),
+    "Schedule a one-off meeting or a series (RRULE); every member is invited.",
+    errors=(*_MODERATED, "invalid-timezone", "invalid-meeting-time", "invalid-recurrence", "alliance-archived"),
+)
+_MEETING = ("unknown-meeting", "not-a-moderator")
+UPDATE_MEETING = CommandContract(
+    SERVICE,
+    "update-meeting",
+    UpdateMeeting,
+    MeetingView,
+    "Change a meeting or its whole series (time, rule, title, agenda, place, duration); attendees get an update.",
+    errors=(*_MEETING, "meeting-cancelled", "invalid-meeting-time", "invalid-recurrence", "alliance-archived"),
+)
+RESCHEDULE_OCCURRENCE = CommandContract(
+    SERVICE,
+    "reschedule-occurrence",
+    RescheduleOccurrence,
+    MeetingView,
+    "Move one occurrence (named by its original start) to a new start or place.",
+    errors=(*_MEETING, "meeting-cancelled", "unknown-occurrence", "invalid-meeting-time", "alliance-archived"),
+)
+CANCEL_MEETING = CommandContract(
+    SERVICE,
+    "cancel-meeting",
+    CancelMeeting,
+    MeetingView,
+    "Cancel a meeting or its whole series; attendees get a cancellation. Idempotent.",
+    errors=_MEETING,
+)
+CANCEL_OCCURRENCE = CommandContract(
+    SERVICE,
+    "cancel-occurrence",
+    CancelOccurrence,
+    MeetingView,
+    "Cancel one occurrence (named by its original start). Idempotent.",
+    errors=(*_MEETING, "meeting-cancelled", "unknown-occurrence", "invalid-meeting-time"),
+)
+RECORD_ATTENDANCE = CommandContract(
+    SERVICE,
+    "record-attendance",
+    RecordAttendance,
+    AttendanceView,
+    "After an occurrence began: who attended (the others invited were absent). Recorded again, it replaces.",
+    errors=(*_MEETING, "unknown-occurrence", "invalid-attendance"),
+)
+MEETINGS = CommandContract(
+    SERVICE,
+    "meetings",
+    ListMeetings,
+    MeetingPage,
+    "An alliance's meetings with their next occurrences, a page at a time.",
+    errors=("unknown-alliance",),
+)
+MEETING = CommandContract(
+    SERVICE,
+    "meeting",
+    GetMeeting,
+    MeetingDetails,
+    "One meeting with its next occurrences, exceptions, attendance and the points to discuss.",
+    errors=("unknown-meeting",),
 )
 UPDATE = CommandContract(
     SERVICE,
@@ -658,6 +1008,13 @@ EVENTS: list[EventContract[Any]] = [
     MEMBER_LEFT,
     MEMBER_REMOVED,
     ROLE_CHANGED,
+    MEETING_UPDATED,
+    OCCURRENCE_RESCHEDULED,
+    MEETING_CANCELLED,
+    OCCURRENCE_CANCELLED,
+    MEETING_ATTENDEE_ADDED,
+    MEETING_ATTENDEE_REMOVED,
+    ATTENDANCE_RECORDED,
 ]
 COMMANDS: list[CommandContract[Any, Any]] = [
     CREATE,
@@ -679,4 +1036,11 @@ COMMANDS: list[CommandContract[Any, Any]] = [
     LIST,
     MEMBERSHIPS,
     PENDING_REQUESTS,
+    UPDATE_MEETING,
+    RESCHEDULE_OCCURRENCE,
+    CANCEL_MEETING,
+    CANCEL_OCCURRENCE,
+    RECORD_ATTENDANCE,
+    MEETINGS,
+    MEETING,
 ]

@@ -49,6 +49,14 @@ ERROR_CODES: dict[str, str] = {
     "last-moderator": "An alliance always keeps at least one moderator: promote another member first.",
     "alignment-too-low": "The request's direction alignment lies below the alliance's threshold: approving it "
     "needs an `override_reason`.",
+    "invalid-recurrence": "The recurrence rule is not a valid RFC 5545 RRULE, uses a forbidden part (FREQ "
+    "SECONDLY, MINUTELY or HOURLY; BYHOUR, BYMINUTE, BYSECOND), does not have the start as its first occurrence, "
+    "yields no occurrence, or ends more than five years ahead.",
+    "unknown-meeting": "No meeting with this id.",
+    "unknown-occurrence": "The meeting has no (remaining) occurrence with this original start.",
+    "meeting-cancelled": "The meeting was cancelled: it cannot be changed any more.",
+    "invalid-attendance": "Attendance names someone not invited to the occurrence, or the occurrence has not "
+    "begun yet.",
     # members
     "invalid-token": "The token of a mailed link is unknown, was used already or has expired. Nothing changed.",
     "invalid-status-change": "The member's status does not allow this: suspending a member who is not active, "

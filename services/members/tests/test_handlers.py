@@ -30,7 +30,9 @@ class FakeMemberRepository(MemberRepository):
         self.by_id[member.member_id] = member
 
     async def save(self, member: model.Member) -> None:
-        if any(m.email == member.email and m.member_id != member.member_id for m in self.by_id.values()):
+        if member.email is not None and any(
+            m.email == member.email and m.member_id != member.member_id for m in self.by_id.values()
+        ):
             raise model.EmailTaken(member.email)
         self.by_id[member.member_id] = member
 
@@ -57,7 +59,7 @@ class FakeMemberRepository(MemberRepository):
                 and where.language in (None, m.language)
                 and (where.focus is None or where.focus in m.focus)
                 and model.name_key(m.name).startswith(where.name_prefix or "")
-                and m.email.startswith(where.email_prefix or "")
+                and (m.email or "").startswith(where.email_prefix or "")
             ),
             key=lambda m: (model.name_key(m.name), m.member_id),
         )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts import privacy
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
 
@@ -52,4 +53,6 @@ def bootstrap(
     endpoints.bind(contracts.SUSPEND, lambda cmd: handlers.suspend_member(cmd, uow(), clock))
     endpoints.bind(contracts.REACTIVATE, lambda cmd: handlers.reactivate_member(cmd, uow(), clock))
     endpoints.bind(contracts.LEAVE, lambda cmd: handlers.leave_network(cmd, uow(), clock))
+    endpoints.bind(contracts.ERASE, lambda cmd: handlers.erase_member(cmd, uow(), clock))
+    endpoints.bind(privacy.MEMBERS_EXPORT, lambda query: handlers.export_member(query, uow()))
     return assemble(settings, plumbing, MIGRATIONS, endpoints)

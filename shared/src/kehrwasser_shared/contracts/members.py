@@ -56,7 +56,7 @@ CATEGORIES: tuple[Category, ...] = ("balance", "meetings", "membership", "digest
 """Mail a member may turn off, each on by default. Transactional mail (the confirmation of a new address) is no
 category: it is sent because the member asked for it."""
 
-MemberStatus = Literal["active", "suspended", "left"]
+MemberStatus = Literal["active", "suspended", "left", "erased"]
 ProfileField = Literal["name", "company", "language", "timezone", "focus"]
 
 Token = Annotated[
@@ -129,8 +129,8 @@ class Preferences(BaseModel):
 
 class MemberView(BaseModel):
     member_id: str
-    name: str
-    email: EmailStr
+    name: str = Field(description="The member's name; an erased member's pseudonym (erased-<hash>)")
+    email: EmailStr | None = Field(description="The member's address; none once erased")
     company: str
     language: Language
     focus: list[str]
@@ -146,7 +146,7 @@ class MemberSummary(BaseModel):
 
     member_id: str
     name: str
-    email: EmailStr
+    email: EmailStr | None = Field(description="None once erased")
     company: str
     language: Language
     timezone: str
@@ -227,6 +227,15 @@ class LeaveNetwork(Command):
     member_id: Identifier
     requested_by: Identifier = Field(description="The member themself")
     reason: Text = ""
+
+
+class EraseMember(Command):
+    """Erase a member's personal data (GDPR art. 17): the id stays, as a pseudonym, and is never reused."""
+
+    member_id: Identifier
+    requested_by: Identifier = Field(
+        description="The member themself, or the staff member who erases on their behalf (the gateway's word)"
+    )
 
 
 class GetMemberByEmail(Command):
@@ -310,6 +319,13 @@ class MemberLeftV1(BaseModel):
     left_at: Instant
 
 
+class MemberErasedV1(BaseModel):
+    """Nothing personal: every service pseudonymises what it holds about the member, under the same id."""
+
+    member_id: Identifier
+    erased_at: Instant
+
+
 MEMBER_REGISTERED = EventContract(
     SERVICE,
     "member-registered",
@@ -318,10 +334,14 @@ MEMBER_REGISTERED = EventContract(
     "A founder registered as a member of the network.",
     consumed_by=("alliances", "notify"),
 )
-# The events below are for alliances and notify (profile, address, status and preferences); neither consumes
-# them yet, and `consumed_by` names only real consumers (tests/contracts checks it against the services).
+# `consumed_by` names only real consumers (tests/contracts checks it against the services).
 MEMBER_PROFILE_UPDATED = EventContract(
-    SERVICE, "member-profile-updated", 1, MemberProfileUpdatedV1, "A member changed their profile."
+    SERVICE,
+    "member-profile-updated",
+    1,
+    MemberProfileUpdatedV1,
+    "A member changed their profile.",
+    consumed_by=("alliances", "notify"),
 )
 MEMBER_PREFERENCES_CHANGED = EventContract(
     SERVICE,
@@ -338,15 +358,39 @@ MEMBER_EMAIL_CHANGE_REQUESTED = EventContract(
     "A member asked to change their address: mail the single-use token to the new address.",
 )
 MEMBER_EMAIL_CHANGED = EventContract(
-    SERVICE, "member-email-changed", 1, MemberEmailChangedV1, "A member confirmed their new address."
+    SERVICE,
+    "member-email-changed",
+    1,
+    MemberEmailChangedV1,
+    "A member confirmed their new address.",
+    consumed_by=("notify",),
 )
 MEMBER_SUSPENDED = EventContract(
-    SERVICE, "member-suspended", 1, MemberSuspendedV1, "An operator suspended a member, with a reason."
+    SERVICE,
+    "member-suspended",
+    1,
+    MemberSuspendedV1,
+    "An operator suspended a member, with a reason.",
+    consumed_by=("alliances",),
 )
 MEMBER_REACTIVATED = EventContract(
-    SERVICE, "member-reactivated", 1, MemberReactivatedV1, "An operator lifted a suspension or let a member back in."
+    SERVICE,
+    "member-reactivated",
+    1,
+    MemberReactivatedV1,
+    "An operator lifted a suspension or let a member back in.",
 )
-MEMBER_LEFT = EventContract(SERVICE, "member-left", 1, MemberLeftV1, "A member left the network.")
+MEMBER_LEFT = EventContract(
+    SERVICE, "member-left", 1, MemberLeftV1, "A member left the network.", consumed_by=("alliances",)
+)
+MEMBER_ERASED = EventContract(
+    SERVICE,
+    "member-erased",
+    1,
+    MemberErasedV1,
+    "A member's personal data was erased (GDPR art. 17): every service pseudonymises what it holds about them.",
+    consumed_by=("alliances", "notify"),
+)
 
 SELF_SERVICE_ERRORS = ("unknown-member", "not-allowed", "invalid-status-change")
 
@@ -439,6 +483,16 @@ LEAVE = CommandContract(
     errors=SELF_SERVICE_ERRORS,
 )
 
+ERASE = CommandContract(
+    SERVICE,
+    "erase",
+    EraseMember,
+    MemberView,
+    "Erase a member's personal data (name, address, company, focus, preferences, reasons); the id stays with "
+    "status erased and the address is free again. Again changes nothing.",
+    errors=("unknown-member",),
+)
+
 EVENTS: list[EventContract[Any]] = [
     MEMBER_REGISTERED,
     MEMBER_PROFILE_UPDATED,
@@ -448,6 +502,7 @@ EVENTS: list[EventContract[Any]] = [
     MEMBER_SUSPENDED,
     MEMBER_REACTIVATED,
     MEMBER_LEFT,
+    MEMBER_ERASED,
 ]
 COMMANDS: list[CommandContract[Any, Any]] = [
     REGISTER,
@@ -462,4 +517,5 @@ COMMANDS: list[CommandContract[Any, Any]] = [
     SUSPEND,
     REACTIVATE,
     LEAVE,
+    ERASE,
 ]

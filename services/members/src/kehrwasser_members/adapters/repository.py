@@ -63,7 +63,7 @@ class SqlMemberRepository(MemberRepository):
         except IntegrityError as error:
             # The handler looked first; this is the race of two members taking one address at the same time.
             if is_unique_violation(error):
-                raise EmailTaken(member.email) from error
+                raise EmailTaken(member.email or "") from error
             raise
 
     async def get(self, member_id: str) -> Member | None:

@@ -57,6 +57,7 @@ class Status(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     LEFT = "left"
+    ERASED = "erased"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class EmailChange:
 class Member:
     member_id: str
     name: str
-    email: str
+    email: str | None
+    """None once erased: the address is free again."""
     company: str
     language: str
     focus: tuple[str, ...]
@@ -162,6 +164,8 @@ def check_self(member: Member, requested_by: str) -> None:
 
 
 def check_not_left(member: Member) -> None:
+    if member.status is Status.ERASED:
+        raise InvalidStatusChange(f"member {member.member_id} was erased")
     if member.status is Status.LEFT:
         raise InvalidStatusChange(f"member {member.member_id} has left the network")
 
@@ -236,7 +240,7 @@ def confirm_email_change(member: Member, *, token: str, now: datetime) -> Member
     change = member.email_change
     if change is None or change.token_hash != token_hash(token) or now >= change.expires_at:
         raise InvalidToken()
-    if member.status is Status.LEFT:  # leaving withdraws the change; a token outliving it is as good as used
+    if member.status in (Status.LEFT, Status.ERASED):  # leaving withdraws the change; a later token is used up
         raise InvalidToken()
     return replace(member, email=change.new_email, email_change=None, updated_at=now)
 
@@ -252,6 +256,8 @@ def reactivate(member: Member, *, requested_by: str, reason: str, now: datetime)
     _check_staff(member, requested_by, reason)
     if member.status is Status.ACTIVE:
         raise InvalidStatusChange(f"member {member.member_id} is already active")
+    if member.status is Status.ERASED:
+        raise InvalidStatusChange(f"member {member.member_id} was erased: nobody is left to reactivate")
     return _with_status(member, Status.ACTIVE, requested_by, reason, now)
 
 
@@ -275,3 +281,36 @@ def _with_status(member: Member, status: Status, by: str, reason: str, now: date
     return replace(
         member, status=status, last_status_change=StatusChange(by=by, reason=reason.strip(), at=now), updated_at=now
     )
+
+
+def pseudonym(member_id: str) -> str:
+    """What stands in for an erased member's name: derived from the id alone, so it says nothing about them."""
+    return f"erased-{hashlib.sha256(member_id.encode()).hexdigest()[:12]}"
+
+
+def erase(member: Member, *, requested_by: str, now: datetime, unsubscribe_token: str) -> tuple[Member, bool]:
+    """The member without personal data, and whether anything changed (erasing twice changes nothing).
+
+    The id, the status ``erased`` and the registration time stay, so the id is never given out again and the
+    other services keep their records under it. The address is released; name, company, focus, time zone and
+    preferences are replaced by neutral values, a pending address change and the reason of the last status change
+    (an operator's words about the member) are dropped. ``unsubscribe_token`` replaces the old one, which the
+    member's mail carried: it is new, never announced, so no link works any more.
+    """
+    if member.status is Status.ERASED:
+        return member, False
+    erased = Member(
+        member_id=member.member_id,
+        name=pseudonym(member.member_id),
+        email=None,
+        company="",
+        language=LANGUAGES[1],
+        focus=(),
+        registered_at=member.registered_at,
+        unsubscribe_token=unsubscribe_token,
+        status=Status.ERASED,
+        preferences=dict.fromkeys(CATEGORIES, False),
+        last_status_change=StatusChange(by=requested_by, reason="", at=now),
+        updated_at=now,
+    )
+    return erased, True

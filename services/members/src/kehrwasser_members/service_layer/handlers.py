@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from kehrwasser_shared.contracts import members as contracts
+from kehrwasser_shared.contracts import privacy
 
 from ..domain import model
 from .unit_of_work import MemberFilter, MembersUnitOfWork
@@ -168,6 +169,7 @@ async def confirm_email_change(
             raise model.InvalidToken()
         previous = member.email
         member = model.confirm_email_change(member, token=command.token, now=clock())
+        assert previous is not None and member.email is not None, "only an erased member has no address"
         holder = await uow.members.get_by_email(member.email)
         if holder is not None and holder.member_id != member.member_id:
             raise model.EmailTaken(member.email)
@@ -236,6 +238,39 @@ async def leave_network(command: contracts.LeaveNetwork, uow: MembersUnitOfWork,
         )
         await uow.commit()
     return _view(member)
+
+
+async def erase_member(command: contracts.EraseMember, uow: MembersUnitOfWork, clock: Clock) -> contracts.MemberView:
+    """Who may erase is the gateway's word (the member, or staff for them); NATS lets only it and operators ask."""
+    async with uow:
+        member, changed = model.erase(
+            await _member(uow, command.member_id),
+            requested_by=command.requested_by,
+            now=clock(),
+            unsubscribe_token=new_token(),
+        )
+        if changed:
+            await uow.members.save(member)
+            assert member.updated_at is not None
+            uow.emit(
+                contracts.MEMBER_ERASED,
+                contracts.MemberErasedV1(member_id=member.member_id, erased_at=member.updated_at),
+            )
+            await uow.commit()
+    return _view(member)
+
+
+async def export_member(query: privacy.ExportMember, uow: MembersUnitOfWork) -> privacy.MembersPart:
+    async with uow:
+        member = await _member(uow, query.member_id)
+    change = member.last_status_change
+    return privacy.MembersPart(
+        profile=_view(member),
+        status_changed_by=change.by if change else None,
+        status_reason=change.reason if change else "",
+        status_changed_at=change.at if change else None,
+        updated_at=member.updated_at,
+    )
 
 
 async def _member(uow: MembersUnitOfWork, member_id: str) -> model.Member:

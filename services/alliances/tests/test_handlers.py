@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from kehrwasser_alliances.bootstrap import bootstrap
 from kehrwasser_alliances.config import AlliancesSettings
 from kehrwasser_alliances.domain import model
-from kehrwasser_alliances.service_layer import handlers
+from kehrwasser_alliances.service_layer import handlers, meetings
 from kehrwasser_alliances.service_layer.unit_of_work import (
     AllianceRepository,
     AlliancesUnitOfWork,
@@ -35,7 +35,8 @@ NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 class FakeAlliances(AllianceRepository):
     def __init__(self) -> None:
         self.stored: dict[str, model.Alliance] = {}
-        self.meetings: list[model.Meeting] = []
+        self.meetings: dict[str, model.Meeting] = {}
+        self.attendance: dict[str, dict[datetime, model.Attendance]] = {}
 
     async def add(self, alliance: model.Alliance) -> None:
         self.stored[alliance.alliance_id] = copy.deepcopy(alliance)
@@ -51,7 +52,31 @@ class FakeAlliances(AllianceRepository):
         self.stored[alliance_id].roster[membership.member_id] = membership
 
     async def add_meeting(self, meeting: model.Meeting) -> None:
-        self.meetings.append(meeting)
+        self.meetings[meeting.meeting_id] = copy.deepcopy(meeting)
+
+    async def get_meeting(self, meeting_id: str) -> model.Meeting | None:
+        return copy.deepcopy(self.meetings.get(meeting_id))
+
+    async def save_meeting(self, meeting: model.Meeting) -> None:
+        self.meetings[meeting.meeting_id] = copy.deepcopy(meeting)
+
+    async def meetings_of(
+        self, alliance_id: str, *, include_cancelled: bool, after: str | None, limit: int
+    ) -> list[model.Meeting]:
+        found = [
+            m
+            for _, m in sorted(self.meetings.items())
+            if m.alliance_id == alliance_id
+            and (after is None or m.meeting_id > after)
+            and (include_cancelled or not m.cancelled)
+        ]
+        return copy.deepcopy(found[:limit])
+
+    async def save_attendance(self, meeting_id: str, attendance: model.Attendance) -> None:
+        self.attendance.setdefault(meeting_id, {})[attendance.recurrence_id] = attendance
+
+    async def attendance_of(self, meeting_id: str) -> list[model.Attendance]:
+        return [a for _, a in sorted(self.attendance.get(meeting_id, {}).items())]
 
     async def page(
         self, *, member_id: str | None, focus: str | None, include_archived: bool, after: str | None, limit: int
@@ -149,8 +174,8 @@ async def test_only_a_moderator_schedules_and_every_member_is_invited() -> None:
         timezone="Europe/Berlin",
     )
     with pytest.raises(model.NotAModerator):
-        await handlers.schedule_meeting(schedule, uow, lambda: NOON)
-    meeting = await handlers.schedule_meeting(schedule.model_copy(update={"requested_by": "ada"}), uow, lambda: NOON)
+        await meetings.schedule_meeting(schedule, uow, lambda: NOON)
+    meeting = await meetings.schedule_meeting(schedule.model_copy(update={"requested_by": "ada"}), uow, lambda: NOON)
     assert meeting.attendee_ids == ["ada", "grace"]
     assert uow.emitted[-1][1].alliance_name == "Hamburg Founders"  # type: ignore[attr-defined]
 
@@ -173,7 +198,7 @@ async def schedule_at(starts_at: datetime, timezone: str = "Europe/Berlin") -> c
         starts_at=starts_at,
         timezone=timezone,
     )
-    return await handlers.schedule_meeting(command, uow, lambda: NOON)
+    return await meetings.schedule_meeting(command, uow, lambda: NOON)
 
 
 async def test_a_start_with_an_offset_keeps_its_instant_in_the_meetings_time_zone() -> None:

@@ -18,7 +18,7 @@ from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlAlliancesUnitOfWork
 from .config import SERVICE, AlliancesSettings
 from .domain.model import MEMBER, MODERATOR, AllianceError
-from .service_layer import handlers
+from .service_layer import handlers, meetings
 from .service_layer.unit_of_work import AlliancesUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -43,7 +43,7 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
     commands: list[tuple[Any, Callable[[Any, AlliancesUnitOfWork, handlers.Clock], Awaitable[Any]]]] = [
         (contracts.CREATE, handlers.create_alliance),
         (contracts.JOIN, handlers.join_alliance),
-        (contracts.SCHEDULE_MEETING, handlers.schedule_meeting),
+        (contracts.SCHEDULE_MEETING, meetings.schedule_meeting),
         (contracts.UPDATE, handlers.update_alliance),
         (contracts.ARCHIVE, handlers.archive_alliance),
         (contracts.INVITE, handlers.invite_member),
@@ -56,6 +56,14 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         (contracts.REMOVE, handlers.remove_member),
         (contracts.PROMOTE, handlers.change_role(MODERATOR)),
         (contracts.DEMOTE, handlers.change_role(MEMBER)),
+        (contracts.UPDATE_MEETING, meetings.update_meeting),
+        (contracts.RESCHEDULE_OCCURRENCE, meetings.reschedule_occurrence),
+        (contracts.CANCEL_MEETING, meetings.cancel_meeting),
+        (contracts.CANCEL_OCCURRENCE, meetings.cancel_occurrence),
+        (contracts.RECORD_ATTENDANCE, meetings.record_attendance),
+        # Queries that need the time (the next occurrences from now).
+        (contracts.MEETINGS, meetings.list_meetings),
+        (contracts.MEETING, meetings.get_meeting),
     ]
     for contract, handler in commands:
         endpoints.bind(contract, functools.partial(_command, handler, uow))

@@ -8,9 +8,17 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.model import BELONGS, Alliance, Meeting, Membership
+from ..domain.model import BELONGS, Alliance, Attendance, Meeting, Membership, OccurrenceChange
 from ..service_layer.unit_of_work import AllianceRepository, KnownMember, KnownMembers
-from .tables import alliance_focus, alliances, known_members, meetings, memberships
+from .tables import (
+    alliance_focus,
+    alliances,
+    known_members,
+    meeting_attendance,
+    meeting_exceptions,
+    meetings,
+    memberships,
+)
 
 
 class SqlAllianceRepository(AllianceRepository):
@@ -60,18 +68,106 @@ class SqlAllianceRepository(AllianceRepository):
     async def add_meeting(self, meeting: Meeting) -> None:
         await self._connection.execute(
             insert(meetings).values(
-                meeting_id=meeting.meeting_id,
-                alliance_id=meeting.alliance_id,
-                title=meeting.title,
-                starts_at=meeting.starts_at,
-                timezone=meeting.timezone,
-                duration_minutes=meeting.duration_minutes,
-                location=meeting.location,
-                organizer_id=meeting.organizer_id,
-                attendee_ids=list(meeting.attendee_ids),
-                sequence=meeting.sequence,
+                meeting_id=meeting.meeting_id, alliance_id=meeting.alliance_id, **_meeting_row(meeting)
             )
         )
+        await self._save_exceptions(meeting)
+
+    async def get_meeting(self, meeting_id: str) -> Meeting | None:
+        row = (await self._connection.execute(select(meetings).where(meetings.c.meeting_id == meeting_id))).first()
+        return None if row is None else (await self._with_exceptions([row]))[0]
+
+    async def save_meeting(self, meeting: Meeting) -> None:
+        await self._connection.execute(
+            update(meetings).where(meetings.c.meeting_id == meeting.meeting_id).values(**_meeting_row(meeting))
+        )
+        await self._connection.execute(
+            delete(meeting_exceptions).where(meeting_exceptions.c.meeting_id == meeting.meeting_id)
+        )
+        await self._save_exceptions(meeting)
+
+    async def meetings_of(
+        self, alliance_id: str, *, include_cancelled: bool, after: str | None, limit: int
+    ) -> list[Meeting]:
+        query = (
+            select(meetings).where(meetings.c.alliance_id == alliance_id).order_by(meetings.c.meeting_id).limit(limit)
+        )
+        if after is not None:
+            query = query.where(meetings.c.meeting_id > after)
+        if not include_cancelled:
+            query = query.where(meetings.c.cancelled_at.is_(None))
+        return await self._with_exceptions(list((await self._connection.execute(query)).all()))
+
+    async def save_attendance(self, meeting_id: str, attendance: Attendance) -> None:
+        await self._connection.execute(
+            delete(meeting_attendance).where(
+                meeting_attendance.c.meeting_id == meeting_id,
+                meeting_attendance.c.recurrence_id == attendance.recurrence_id,
+            )
+        )
+        await self._connection.execute(
+            insert(meeting_attendance).values(
+                meeting_id=meeting_id,
+                recurrence_id=attendance.recurrence_id,
+                attended_ids=list(attendance.attended_ids),
+                absent_ids=list(attendance.absent_ids),
+                recorded_by=attendance.recorded_by,
+                recorded_at=attendance.recorded_at,
+            )
+        )
+
+    async def attendance_of(self, meeting_id: str) -> list[Attendance]:
+        rows = await self._connection.execute(
+            select(meeting_attendance)
+            .where(meeting_attendance.c.meeting_id == meeting_id)
+            .order_by(meeting_attendance.c.recurrence_id)
+        )
+        return [
+            Attendance(
+                row.recurrence_id, tuple(row.attended_ids), tuple(row.absent_ids), row.recorded_by, row.recorded_at
+            )
+            for row in rows
+        ]
+
+    async def _save_exceptions(self, meeting: Meeting) -> None:
+        if meeting.exceptions:
+            await self._connection.execute(
+                insert(meeting_exceptions),
+                [
+                    {
+                        "meeting_id": meeting.meeting_id,
+                        "recurrence_id": change.recurrence_id,
+                        "cancelled": change.cancelled,
+                        "decided_by": change.decided_by,
+                        "starts_at": change.starts_at,
+                        "duration_minutes": change.duration_minutes,
+                        "location": change.location,
+                        "reason": change.reason,
+                    }
+                    for change in meeting.exceptions.values()
+                ],
+            )
+
+    async def _with_exceptions(self, rows: list[Row[Any]]) -> list[Meeting]:
+        if not rows:
+            return []
+        found = {row.meeting_id: _meeting(row) for row in rows}
+        changes = await self._connection.execute(
+            select(meeting_exceptions)
+            .where(meeting_exceptions.c.meeting_id.in_(list(found)))
+            .order_by(meeting_exceptions.c.recurrence_id)
+        )
+        for row in changes:
+            found[row.meeting_id].exceptions[row.recurrence_id] = OccurrenceChange(
+                recurrence_id=row.recurrence_id,
+                cancelled=bool(row.cancelled),
+                decided_by=row.decided_by,
+                starts_at=row.starts_at,
+                duration_minutes=row.duration_minutes,
+                location=row.location,
+                reason=row.reason,
+            )
+        return list(found.values())
 
     async def page(
         self, *, member_id: str | None, focus: str | None, include_archived: bool, after: str | None, limit: int
@@ -140,6 +236,44 @@ def _details(alliance: Alliance) -> dict[str, Any]:
     }
 
 
+def _meeting_row(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "title": meeting.title,
+        "starts_at": meeting.starts_at,
+        "timezone": meeting.timezone,
+        "duration_minutes": meeting.duration_minutes,
+        "location": meeting.location,
+        "organizer_id": meeting.organizer_id,
+        "attendee_ids": list(meeting.attendee_ids),
+        "sequence": meeting.sequence,
+        "agenda": meeting.agenda,
+        "rrule": meeting.rrule,
+        "cancelled_at": meeting.cancelled_at,
+        "cancelled_by": meeting.cancelled_by,
+        "cancel_reason": meeting.cancel_reason,
+    }
+
+
+def _meeting(row: Row[Any]) -> Meeting:
+    return Meeting(
+        meeting_id=row.meeting_id,
+        alliance_id=row.alliance_id,
+        title=row.title,
+        starts_at=row.starts_at,
+        timezone=row.timezone,
+        duration_minutes=row.duration_minutes,
+        location=row.location,
+        organizer_id=row.organizer_id,
+        attendee_ids=tuple(row.attendee_ids),
+        sequence=row.sequence,
+        agenda=row.agenda,
+        rrule=row.rrule,
+        cancelled_at=row.cancelled_at,
+        cancelled_by=row.cancelled_by,
+        cancel_reason=row.cancel_reason,
+    )
+
+
 def _alliance(row: Row[Any]) -> Alliance:
     return Alliance(
         alliance_id=row.alliance_id,
@@ -194,8 +328,9 @@ class SqlKnownMembers(KnownMembers):
             )
 
     async def exists(self, member_id: str) -> bool:
+        # An erased member (no name, `SqlMemberRecords.forget`) cannot be invited, ask or found any more.
         found = await self._connection.scalar(
-            select(known_members.c.member_id).where(known_members.c.member_id == member_id)
+            select(known_members.c.member_id).where(known_members.c.member_id == member_id, known_members.c.name != "")
         )
         return found is not None
 

@@ -80,6 +80,36 @@ meetings = Table(
     Column("organizer_id", String(64), nullable=False),
     Column("attendee_ids", JSON, nullable=False),
     Column("sequence", Integer, nullable=False),
+    Column("agenda", Text, nullable=False, server_default=""),
+    Column("rrule", String(500), nullable=True),  # RFC 5545 RRULE value; None: a one-off meeting
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("cancelled_by", String(64), nullable=True),
+    Column("cancel_reason", Text, nullable=False, server_default=""),
+)
+
+# Occurrences of a series that differ from its rule, by their original wall-clock start (RECURRENCE-ID).
+meeting_exceptions = Table(
+    "meeting_exceptions",
+    metadata,
+    Column("meeting_id", ForeignKey("meetings.meeting_id"), primary_key=True),
+    Column("recurrence_id", DateTime(timezone=False), primary_key=True),
+    Column("cancelled", Boolean, nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=False), nullable=True),
+    Column("duration_minutes", Integer, nullable=True),
+    Column("location", String(500), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+)
+
+meeting_attendance = Table(
+    "meeting_attendance",
+    metadata,
+    Column("meeting_id", ForeignKey("meetings.meeting_id"), primary_key=True),
+    Column("recurrence_id", DateTime(timezone=False), primary_key=True),
+    Column("attended_ids", JSON, nullable=False),
+    Column("absent_ids", JSON, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
 )
 
 known_members = Table(

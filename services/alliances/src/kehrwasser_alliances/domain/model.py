@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import recurrence
 from .alignment import Alignment
 
 MODERATOR = "moderator"
@@ -55,6 +58,39 @@ class InvalidMeetingTime(AllianceError):
     """A start in the past, beyond the planning horizon, or a wall-clock time the time zone skips."""
 
     code = "invalid-meeting-time"
+
+
+class InvalidRecurrence(AllianceError):
+    """A recurrence rule that is not RFC 5545, uses a forbidden part, misses its start, or ends beyond the horizon."""
+
+    code = "invalid-recurrence"
+
+
+class UnknownMeeting(AllianceError):
+    code = "unknown-meeting"
+
+    def __init__(self, meeting_id: str) -> None:
+        super().__init__(f"no meeting with id {meeting_id}")
+
+
+class UnknownOccurrence(AllianceError):
+    code = "unknown-occurrence"
+
+    def __init__(self, meeting_id: str, recurrence_id: datetime, timezone: str) -> None:
+        super().__init__(
+            f"meeting {meeting_id} has no (remaining) occurrence starting {recurrence_id:%Y-%m-%d %H:%M} ({timezone})"
+        )
+
+
+class MeetingCancelled(AllianceError):
+    code = "meeting-cancelled"
+
+    def __init__(self, meeting_id: str) -> None:
+        super().__init__(f"meeting {meeting_id} was cancelled")
+
+
+class InvalidAttendance(AllianceError):
+    code = "invalid-attendance"
 
 
 class AllianceArchived(AllianceError):
@@ -119,7 +155,12 @@ class AlignmentTooLow(AllianceError):
 
 
 MEETING_HORIZON = timedelta(days=5 * 365)
-"""How far ahead a meeting may be scheduled: beyond it, a date is far more likely a typo than a plan."""
+"""How far ahead a meeting may be scheduled: beyond it, a date is far more likely a typo than a plan. A series
+that ends (COUNT, UNTIL) must end within it too."""
+OCCURRENCE_HORIZON = timedelta(days=366)
+"""How far ahead the occurrences of a series are computed (queries, invitations of new members, occurrences that
+may be moved or cancelled): an unending series is planned one year ahead at a time."""
+MAX_SHOWN = 50
 
 # Where a member stands with an alliance. Only MEMBER belongs; the others are kept (with who decided and why) so
 # that a member sees what became of a request, or why they were removed.
@@ -329,18 +370,240 @@ class Alliance:
             raise LastModerator(leaving.member_id)
 
 
+SCHEDULED = "scheduled"
+RESCHEDULED = "rescheduled"
+CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
+class OccurrenceChange:
+    """One occurrence of a series that differs from its rule, keyed by its original start (RECURRENCE-ID)."""
+
+    recurrence_id: datetime  # wall-clock original start in the meeting's time zone
+    cancelled: bool
+    decided_by: str
+    starts_at: datetime | None = None  # a moved occurrence's new wall-clock start
+    duration_minutes: int | None = None
+    location: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    recurrence_id: datetime
+    starts_at: datetime
+    duration_minutes: int
+    location: str
+    status: str
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
+class Attendance:
+    recurrence_id: datetime
+    attended_ids: tuple[str, ...]
+    absent_ids: tuple[str, ...]
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass
 class Meeting:
+    """A one-off meeting or a series (an RFC 5545 RRULE from its first start), with the occurrences moved or
+    cancelled. Its ``sequence`` (iCalendar SEQUENCE) grows with every change of the series or an occurrence."""
+
     meeting_id: str
     alliance_id: str
     title: str
-    starts_at: datetime  # wall-clock time in `timezone`, without offset
+    starts_at: datetime  # wall-clock time in `timezone`, without offset: the first occurrence of a series
     timezone: str
     duration_minutes: int
     location: str
     organizer_id: str
     attendee_ids: tuple[str, ...]
     sequence: int = 0
+    agenda: str = ""
+    rrule: str | None = None
+    exceptions: dict[datetime, OccurrenceChange] = field(default_factory=dict)
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str = ""
+
+    @property
+    def uid(self) -> str:
+        """iCalendar UID, the same for the life of the meeting (notify used this form before it was sent)."""
+        return f"{self.meeting_id}@kehrwasser"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def original_starts(self, until: datetime) -> Iterator[datetime]:
+        """The wall-clock starts the rule gives, up to ``until`` (wall-clock), exceptions not applied."""
+        if self.rrule is None:
+            return iter([self.starts_at] if self.starts_at <= until else [])
+        return recurrence.starts(self.rrule, self.starts_at, self.timezone, until)
+
+    def occurrences(self, now: datetime, limit: int) -> list[Occurrence]:
+        """The next ``limit`` occurrences not yet over at ``now`` (cancelled ones included), by their start;
+        an unending series is looked at `OCCURRENCE_HORIZON` ahead."""
+        until = (now + OCCURRENCE_HORIZON).astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
+        found = [self._occurrence(start) for start in self.original_starts(until)]
+        upcoming = [o for o in found if instant_of(o.ends_at, self.timezone) > now]
+        return sorted(upcoming, key=lambda o: (o.starts_at, o.recurrence_id))[:limit]
+
+    def is_upcoming(self, now: datetime) -> bool:
+        return not self.cancelled and any(o.status != CANCELLED for o in self.occurrences(now, MAX_SHOWN))
+
+    def occurrence(self, recurrence_id: datetime, now: datetime) -> Occurrence:
+        """The occurrence whose original start is ``recurrence_id`` (wall-clock)."""
+        until = max(recurrence_id, self.starts_at)
+        if not any(start == recurrence_id for start in self.original_starts(until)):
+            raise UnknownOccurrence(self.meeting_id, recurrence_id, self.timezone)
+        return self._occurrence(recurrence_id)
+
+    def update(
+        self,
+        *,
+        by: str,
+        title: str | None,
+        agenda: str | None,
+        starts_at: datetime | None,
+        timezone: str | None,
+        duration_minutes: int | None,
+        location: str | None,
+        rrule: str | None,
+        now: datetime,
+    ) -> None:
+        """Change the series; a new start, time zone or rule drops the exceptions (their occurrences may be gone)."""
+        self._check_open()
+        zone = timezone or self.timezone
+        check_timezone(zone)
+        start = local_start(starts_at, zone) if starts_at is not None else self.starts_at
+        rule = self.rrule if rrule is None else (check_rule(rrule, start, zone, now) if rrule else None)
+        if starts_at is not None or timezone is not None:
+            check_start(start, zone, now)
+            if rule is not None:
+                rule = check_rule(rule, start, zone, now)
+        if (start, zone, rule) != (self.starts_at, self.timezone, self.rrule):
+            self.exceptions = {}
+        self.starts_at, self.timezone, self.rrule = start, zone, rule
+        if title is not None:
+            self.title = title.strip()
+        if agenda is not None:
+            self.agenda = agenda.strip()
+        if duration_minutes is not None:
+            self.duration_minutes = duration_minutes
+        if location is not None:
+            self.location = location.strip()
+        self.organizer_id = by
+        self.sequence += 1
+
+    def reschedule(
+        self,
+        recurrence_id: datetime,
+        *,
+        by: str,
+        starts_at: datetime | None,
+        duration_minutes: int | None,
+        location: str | None,
+        now: datetime,
+    ) -> OccurrenceChange:
+        self._check_open()
+        current = self._changeable(recurrence_id, now)
+        start = local_start(starts_at, self.timezone) if starts_at is not None else current.starts_at
+        check_start(start, self.timezone, now)
+        change = OccurrenceChange(
+            recurrence_id=recurrence_id,
+            cancelled=False,
+            decided_by=by,
+            starts_at=start,
+            duration_minutes=duration_minutes or current.duration_minutes,
+            location=location.strip() if location is not None else current.location,
+        )
+        self.exceptions[recurrence_id] = change
+        self.organizer_id = by
+        self.sequence += 1
+        return change
+
+    def cancel_occurrence(self, recurrence_id: datetime, *, by: str, reason: str, now: datetime) -> bool:
+        """Cancel one occurrence; False when it was cancelled already (idempotent)."""
+        self._check_open()
+        if self.occurrence(recurrence_id, now).status == CANCELLED:
+            return False
+        self._changeable(recurrence_id, now)
+        self.exceptions[recurrence_id] = OccurrenceChange(recurrence_id, True, by, reason=reason.strip())
+        self.organizer_id = by
+        self.sequence += 1
+        return True
+
+    def cancel(self, *, by: str, reason: str, now: datetime) -> bool:
+        """Cancel the meeting or the whole series; False when it was cancelled already (idempotent)."""
+        if self.cancelled:
+            return False
+        self.cancelled_at, self.cancelled_by, self.cancel_reason = now, by, reason.strip()
+        self.organizer_id = by
+        self.sequence += 1
+        return True
+
+    def add_attendee(self, member_id: str) -> bool:
+        """Invite a new member; the sequence stays (iTIP: adding an attendee is no change of the meeting)."""
+        if member_id in self.attendee_ids:
+            return False
+        self.attendee_ids = (*self.attendee_ids, member_id)
+        return True
+
+    def remove_attendee(self, member_id: str) -> bool:
+        if member_id not in self.attendee_ids:
+            return False
+        self.attendee_ids = tuple(a for a in self.attendee_ids if a != member_id)
+        return True
+
+    def record_attendance(
+        self, recurrence_id: datetime | None, attended: list[str], *, by: str, now: datetime
+    ) -> Attendance:
+        """Who came to an occurrence that has begun; the other attendees were absent."""
+        occurrence = self.occurrence(self.starts_at if recurrence_id is None else recurrence_id, now)
+        if occurrence.status == CANCELLED:
+            raise UnknownOccurrence(self.meeting_id, occurrence.recurrence_id, self.timezone)
+        if instant_of(occurrence.starts_at, self.timezone) > now:
+            raise InvalidAttendance(f"the occurrence of {occurrence.starts_at:%Y-%m-%d %H:%M} has not begun yet")
+        strangers = sorted(set(attended) - set(self.attendee_ids))
+        if strangers:
+            raise InvalidAttendance(f"not invited to the meeting: {', '.join(strangers)}")
+        came = tuple(dict.fromkeys(attended))
+        absent = tuple(a for a in self.attendee_ids if a not in came)
+        return Attendance(occurrence.recurrence_id, came, absent, by, now)
+
+    def _occurrence(self, recurrence_id: datetime) -> Occurrence:
+        change = self.exceptions.get(recurrence_id)
+        if change is None:
+            return Occurrence(recurrence_id, recurrence_id, self.duration_minutes, self.location, SCHEDULED)
+        if change.cancelled:
+            return Occurrence(recurrence_id, recurrence_id, self.duration_minutes, self.location, CANCELLED)
+        return Occurrence(
+            recurrence_id,
+            change.starts_at or recurrence_id,
+            change.duration_minutes or self.duration_minutes,
+            self.location if change.location is None else change.location,
+            RESCHEDULED,
+        )
+
+    def _changeable(self, recurrence_id: datetime, now: datetime) -> Occurrence:
+        """An occurrence that may still be moved or cancelled: not cancelled, not begun."""
+        current = self.occurrence(recurrence_id, now)
+        if current.status == CANCELLED:
+            raise UnknownOccurrence(self.meeting_id, recurrence_id, self.timezone)
+        if instant_of(current.starts_at, self.timezone) <= now:
+            raise InvalidMeetingTime(f"the occurrence of {current.starts_at:%Y-%m-%d %H:%M} has begun already")
+        return current
+
+    def _check_open(self) -> None:
+        if self.cancelled:
+            raise MeetingCancelled(self.meeting_id)
 
 
 def check_name(name: str) -> str:
@@ -411,6 +674,8 @@ def schedule_meeting(
     duration_minutes: int,
     location: str,
     now: datetime,
+    agenda: str = "",
+    rrule: str | None = None,
 ) -> Meeting:
     """Every current member is invited; the start is kept as wall-clock time in the meeting's time zone."""
     check_moderator(alliance, requested_by)
@@ -428,7 +693,38 @@ def schedule_meeting(
         location=location.strip(),
         organizer_id=requested_by,
         attendee_ids=tuple(alliance.members),
+        agenda=agenda.strip(),
+        rrule=None if rrule is None else check_rule(rrule, wall_clock, timezone, now),
     )
+
+
+def check_rule(rule: str, start: datetime, timezone: str, now: datetime) -> str:
+    """The rule, normalised, if a series may follow it from ``start``: its first occurrence is the start, and
+    one that ends does so within `MEETING_HORIZON`."""
+    try:
+        normalised = recurrence.normalised(rule)
+        horizon = (now + MEETING_HORIZON).astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+        first_two = list(itertools.islice(recurrence.starts(normalised, start, timezone, horizon), 2))
+        if not first_two:
+            raise recurrence.RuleError("the rule yields no occurrence within the horizon")
+        if first_two[0] != start:
+            raise recurrence.RuleError(
+                f"the start {start:%Y-%m-%d %H:%M} must be the rule's first occurrence "
+                f"(it gives {first_two[0]:%Y-%m-%d %H:%M}); e.g. a Tuesday for BYDAY=TU"
+            )
+        if recurrence.has_end(normalised):
+            beyond = horizon + timedelta(days=1)
+            last = None
+            for last in recurrence.starts(normalised, start, timezone, beyond):  # noqa: B007 - the last one
+                pass
+            if last is not None and last > horizon:
+                raise recurrence.RuleError(
+                    f"the series ends more than {MEETING_HORIZON.days} days ahead: end it sooner, or leave out "
+                    "COUNT and UNTIL (an unending series is planned one year ahead at a time)"
+                )
+    except recurrence.RuleError as exc:
+        raise InvalidRecurrence(str(exc)) from exc
+    return normalised
 
 
 def local_start(starts_at: datetime, timezone: str) -> datetime:

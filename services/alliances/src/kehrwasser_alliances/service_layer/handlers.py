@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime
 
 from kehrwasser_shared.contracts import alliances as contracts
@@ -13,6 +12,7 @@ from kehrwasser_shared.contracts.envelope import CloudEvent
 
 from ..domain import model
 from ..domain.alignment import Alignment, align
+from .meetings import invite_to_upcoming, uninvite_from_upcoming
 from .unit_of_work import AlliancesUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -132,6 +132,7 @@ async def join_alliance(
         if membership is not None:
             await uow.alliances.save_membership(alliance.alliance_id, membership)
             _announce_joined(uow, alliance.alliance_id, membership)
+            await invite_to_upcoming(uow, alliance, membership.member_id, membership.since)
             await uow.commit()
     return _membership_view(alliance.alliance_id, alliance.roster[command.member_id])
 
@@ -166,6 +167,7 @@ async def accept_invitation(
         joined = alliance.accept_invitation(command.member_id, clock())
         await uow.alliances.save_membership(alliance.alliance_id, joined)
         _announce_joined(uow, alliance.alliance_id, joined)
+        await invite_to_upcoming(uow, alliance, joined.member_id, joined.since)
         await uow.commit()
     return _membership_view(alliance.alliance_id, joined)
 
@@ -230,6 +232,7 @@ async def approve_membership(
         )
         await uow.alliances.save_membership(alliance.alliance_id, joined)
         _announce_joined(uow, alliance.alliance_id, joined)
+        await invite_to_upcoming(uow, alliance, joined.member_id, joined.since)
         await uow.commit()
     return _membership_view(alliance.alliance_id, joined)
 
@@ -268,6 +271,7 @@ async def leave_alliance(
                 alliance_id=alliance.alliance_id, member_id=left.member_id, role=left.role, left_at=left.since
             ),
         )
+        await uninvite_from_upcoming(uow, alliance, left.member_id, "left", left.since)
         await uow.commit()
     return _membership_view(alliance.alliance_id, left)
 
@@ -290,6 +294,7 @@ async def remove_member(
                 removed_at=removed.since,
             ),
         )
+        await uninvite_from_upcoming(uow, alliance, removed.member_id, "removed", removed.since)
         await uow.commit()
     return _membership_view(alliance.alliance_id, removed)
 
@@ -321,29 +326,6 @@ def change_role(
         return _membership_view(alliance.alliance_id, alliance.roster[command.member_id])
 
     return handle
-
-
-async def schedule_meeting(
-    command: contracts.ScheduleMeeting, uow: AlliancesUnitOfWork, clock: Clock
-) -> contracts.MeetingView:
-    async with uow:
-        alliance = await _get(uow, command.alliance_id)
-        meeting = model.schedule_meeting(
-            alliance,
-            meeting_id=str(uuid.uuid4()),
-            requested_by=command.requested_by,
-            title=command.title,
-            starts_at=command.starts_at,
-            timezone=command.timezone,
-            duration_minutes=command.duration_minutes,
-            location=command.location,
-            now=clock(),
-        )
-        await uow.alliances.add_meeting(meeting)
-        fields = {**asdict(meeting), "starts_at": model.instant_of(meeting.starts_at, meeting.timezone)}
-        uow.emit(contracts.MEETING_SCHEDULED, contracts.MeetingScheduledV1(**fields, alliance_name=alliance.name))
-        await uow.commit()
-    return contracts.MeetingView.model_validate(fields)
 
 
 async def get_alliance(query: contracts.GetAlliance, uow: AlliancesUnitOfWork) -> contracts.AllianceDetails:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
-from ..domain.model import Alliance, Meeting, Membership
+from ..domain.model import Alliance, Attendance, Meeting, Membership
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,27 @@ class AllianceRepository(abc.ABC):
 
     @abc.abstractmethod
     async def add_meeting(self, meeting: Meeting) -> None: ...
+
+    @abc.abstractmethod
+    async def get_meeting(self, meeting_id: str) -> Meeting | None:
+        """The meeting with its moved and cancelled occurrences."""
+
+    @abc.abstractmethod
+    async def save_meeting(self, meeting: Meeting) -> None:
+        """Store the meeting as it is now, its exceptions included."""
+
+    @abc.abstractmethod
+    async def meetings_of(
+        self, alliance_id: str, *, include_cancelled: bool, after: str | None, limit: int
+    ) -> list[Meeting]:
+        """An alliance's meetings by id after ``after``."""
+
+    @abc.abstractmethod
+    async def save_attendance(self, meeting_id: str, attendance: Attendance) -> None:
+        """Store who attended an occurrence, replacing what was recorded for it before."""
+
+    @abc.abstractmethod
+    async def attendance_of(self, meeting_id: str) -> list[Attendance]: ...
 
     @abc.abstractmethod
     async def page(

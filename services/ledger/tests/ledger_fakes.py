@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Self
 
-from kehrwasser_ledger.domain.analytics import Flow
+from kehrwasser_ledger.domain.analytics import Flow, flows_of
 from kehrwasser_ledger.domain.confirmation import PendingContribution, PendingStatus
 from kehrwasser_ledger.domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from kehrwasser_ledger.domain.policy import BalancePolicy
@@ -366,12 +366,8 @@ class FakeLedgerReadModel(LedgerReadModel):
         return BalanceMark(last.version, last.balance_after, last.contribution_id, recorded_at)
 
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
-        totals: dict[tuple[str, str, str], tuple[Decimal, int]] = {}
-        for c in await self._uow.contributions.of_alliance(alliance_id):
-            if kind is None or c.kind == kind:
-                value, count = totals.get((c.giver_id, c.receiver_id, c.kind), (Decimal("0.00"), 0))
-                totals[(c.giver_id, c.receiver_id, c.kind)] = (value + c.sign * c.value, count + c.sign)
-        return [Flow(g, r, k, value, count) for (g, r, k), (value, count) in totals.items()]
+        booked = await self._uow.contributions.of_alliance(alliance_id)
+        return [f for f in flows_of(booked) if (kind is None or f.kind == kind) and f.value != 0]
 
 
 def _statement_line(entry: Entry, booked: Contribution) -> StatementLine:

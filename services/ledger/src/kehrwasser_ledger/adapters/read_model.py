@@ -1,7 +1,9 @@
-"""SQL of the ledger's read side: pages of entries, balances in the past, flows aggregated in the database.
+"""SQL of the ledger's read side: pages of entries, balances in the past, the maintained flows, slices of the
+chain for verification.
 
 Every query is served by an existing key: entries by their primary key (alliance, owner, version),
-contributions by theirs and by the chain's unique (alliance, sequence); so no index of its own is needed.
+contributions by theirs and by the chain's unique (alliance, sequence), flows by theirs (alliance, giver,
+receiver, kind); so no index of its own is needed.
 """
 
 from __future__ import annotations
@@ -10,17 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.analytics import Flow
 from ..domain.model import Account
 from ..service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
 from .repository import account_of, points
-from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
-
-# A reversal carries the giver, receiver and kind of what it undoes: it counts against them.
-_SIGN = case((contributions.c.reverses.is_(None), 1), else_=-1)
+from .tables import accounts, contributions, entries, flows, ledger_alliances, ledger_members
 
 
 class SqlLedgerReadModel(LedgerReadModel):
@@ -159,23 +158,15 @@ class SqlLedgerReadModel(LedgerReadModel):
         return BalanceMark(row.version, points(row.balance_after_cents), row.contribution_id, row.recorded_at)
 
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
-        query = (
-            select(
-                contributions.c.giver_id,
-                contributions.c.receiver_id,
-                contributions.c.kind,
-                func.sum(_SIGN * contributions.c.value_cents).label("net_cents"),
-                func.sum(_SIGN).label("net_contributions"),
-            )
-            .where(contributions.c.alliance_id == alliance_id)
-            .group_by(contributions.c.giver_id, contributions.c.receiver_id, contributions.c.kind)
-        )
+        # The maintained aggregates (`tables.flows`): a range of the primary key, however long the history.
+        query = select(
+            flows.c.giver_id, flows.c.receiver_id, flows.c.kind, flows.c.value_cents, flows.c.contributions
+        ).where(flows.c.alliance_id == alliance_id, flows.c.value_cents != 0)
         if kind is not None:
-            query = query.where(contributions.c.kind == kind)
+            query = query.where(flows.c.kind == kind)
         return [
-            # PostgreSQL sums BIGINT into NUMERIC: back to int before it becomes points.
-            Flow(row.giver_id, row.receiver_id, row.kind, points(int(row.net_cents)), int(row.net_contributions))
-            for row in await self.connection.execute(query)
+            Flow(giver_id, receiver_id, flow_kind, points(value_cents), count, alliance_id)
+            for giver_id, receiver_id, flow_kind, value_cents, count in await self.connection.execute(query)
         ]
 
 

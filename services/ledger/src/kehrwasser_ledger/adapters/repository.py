@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Select, String, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_columns, one_of, rows_of, uses_arrays
 from kehrwasser_shared.persistence.database import is_unique_violation
 
+from ..domain.analytics import flows_of
 from ..domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
 from ..service_layer.unit_of_work import (
@@ -23,7 +25,7 @@ from ..service_layer.unit_of_work import (
     ConcurrentInsert,
     ContributionRepository,
 )
-from .tables import accounts, contributions, entries, ledger_alliances, ledger_members
+from .tables import accounts, contributions, entries, flows, ledger_alliances, ledger_members
 
 ACCOUNT_KEY = ("alliance_id", "owner_id")
 IN_CENTS = frozenset({"value", "giver_balance", "receiver_balance", "amount", "balance_before", "balance_after"})
@@ -278,6 +280,7 @@ class SqlContributions(ContributionRepository):
         with unique_keys_refused():
             await insert_columns(self._connection, contributions, columns_of(Contribution, new))
             await insert_columns(self._connection, entries, columns_of(Entry, new_entries))
+        await add_to_flows(self._connection, new)
 
     async def reversal_of(self, contribution_id: str) -> str | None:
         return await self._connection.scalar(
@@ -295,6 +298,52 @@ class SqlContributions(ContributionRepository):
             select(entries).where(entries.c.alliance_id == alliance_id).order_by(entries.c.owner_id, entries.c.version)
         )
         return [record_of(Entry, row) for row in rows]
+
+
+FLOW_KEY = ("alliance_id", "giver_id", "receiver_id", "kind")
+
+
+async def add_to_flows(connection: AsyncConnection, booked: Sequence[Contribution]) -> None:
+    """Add a batch's contributions to the maintained flows: one upsert per batch, one row per flow it changes.
+
+    The batch's alliances are held by the booking, so no other writer changes these rows meanwhile; the rows
+    are written in key order all the same.
+    """
+    deltas = flows_of(booked)
+    if not deltas:
+        return
+    columns: Columns = {
+        "alliance_id": [f.alliance_id for f in deltas],
+        "giver_id": [f.giver_id for f in deltas],
+        "receiver_id": [f.receiver_id for f in deltas],
+        "kind": [f.kind for f in deltas],
+        "value_cents": [cents(f.value) for f in deltas],
+        "contributions": [f.contributions for f in deltas],
+    }
+    if uses_arrays(connection):
+        source = as_arrays(flows, columns)
+        upsert = postgresql.insert(flows).from_select(list(columns), select(*source.c))
+        await connection.execute(
+            upsert.on_conflict_do_update(
+                index_elements=list(FLOW_KEY),
+                set_={
+                    "value_cents": flows.c.value_cents + upsert.excluded.value_cents,
+                    "contributions": flows.c.contributions + upsert.excluded.contributions,
+                },
+            )
+        )
+        return
+    plain = sqlite.insert(flows)
+    await connection.execute(
+        plain.on_conflict_do_update(
+            index_elements=list(FLOW_KEY),
+            set_={
+                "value_cents": flows.c.value_cents + plain.excluded.value_cents,
+                "contributions": flows.c.contributions + plain.excluded.contributions,
+            },
+        ),
+        rows_of(columns),
+    )
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 
 from kehrwasser_shared.messaging.tables import define_messaging_tables
@@ -63,6 +64,14 @@ accounts = Table(
     Column("opened_at", UtcDateTime, nullable=True),
     Column("last_given_at", UtcDateTime, nullable=True),
 )
+# The inactivity review's queue: green accounts of an alliance by the time of their last gift (or opening),
+# so a round reads only the accounts whose window has run out (`SqlAccounts.turning_inactive`).
+Index(
+    "ix_accounts_activity",
+    accounts.c.alliance_id,
+    accounts.c.light,
+    func.coalesce(accounts.c.last_given_at, accounts.c.opened_at),
+)
 
 contributions = Table(
     "contributions",
@@ -99,6 +108,60 @@ entries = Table(
 # entries costs the intake. Entries are written only with their contribution and accounts, in one
 # transaction, and `ledger verify` proves every entry's contribution and account (domain/verification.py).
 Index("ix_entries_contribution", entries.c.contribution_id)
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("giver_id", String(64), primary_key=True),
+    Column("receiver_id", String(64), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("value_cents", BigInteger, nullable=False),
+    Column("contributions", Integer, nullable=False),
+)
+"""Net value and number of contributions per (alliance, giver, receiver, kind), reversals subtracted: kept with
+every batch of contributions in the same transaction (`SqlContributions.add`), so the flow matrix and the
+alliance's health read a few hundred rows however long the history."""
+
+verify_checkpoints = Table(
+    "verify_checkpoints",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("sequence", Integer, nullable=False),
+    Column("chain_head", String(64), nullable=False),
+    Column("accounts", Text, nullable=False),  # JSON: owner -> [version, balance in cents] at that sequence
+    Column("verified_at", UtcDateTime, nullable=False),
+)
+"""Where each alliance's books were last verified: a routine `ledger verify` checks only what came after."""
+
+verify_runs = Table(
+    "verify_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("from_genesis", Boolean, nullable=False),  # a --full run
+    Column("state", String(10), nullable=False),
+    Column("alliances_total", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=False),
+)
+Index("ix_verify_runs_state", verify_runs.c.state, verify_runs.c.lease_until)
+
+verify_run_alliances = Table(
+    "verify_run_alliances",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("alliance_id", String(64), primary_key=True),
+    Column("done", Boolean, nullable=False),
+    Column("sequence", Integer, nullable=False),  # the walk's position: resumed from here
+    Column("chain_head", String(64), nullable=False),
+    Column("accounts", Text, nullable=False),
+    Column("contributions", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("problems", Text, nullable=False),  # JSON list of the findings so far
+)
+"""A verification run's alliances and each one's walk so far: a run resumes after a restart where it stood."""
 
 pending_contributions = Table(
     "pending_contributions",

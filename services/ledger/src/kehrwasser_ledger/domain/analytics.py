@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
-from .model import ALLIANCE_ACCOUNT
+from .model import ALLIANCE_ACCOUNT, Contribution
 
 ZERO = Decimal("0.00")
 ONE_WAY_FLOOR = Decimal("0.10")
@@ -44,6 +45,7 @@ class Flow:
     kind: str
     value: Decimal
     contributions: int
+    alliance_id: str = field(default="", compare=False)  # a matrix is one alliance's; a batch's deltas are not
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,26 @@ class AllianceHealth:
     total_given: Decimal
     gini: Decimal
     one_way: tuple[OneWayFlow, ...]
+
+
+def flows_of(contributions: Iterable[Contribution]) -> list[Flow]:
+    """The contributions aggregated per (alliance, giver, receiver, kind), a reversal counting against its
+    original: what the maintained flows change by when these are booked, and, over a whole history, what
+    they hold. Sorted by key, the order the flows are written in."""
+    sums: dict[tuple[str, str, str, str], list[Any]] = {}
+    for c in contributions:
+        key = (c.alliance_id, c.giver_id, c.receiver_id, c.kind)
+        sign = -1 if c.reverses else 1
+        found = sums.get(key)
+        if found is None:
+            sums[key] = [sign * c.value, sign]
+        else:
+            found[0] += sign * c.value
+            found[1] += sign
+    return [
+        Flow(giver_id, receiver_id, kind, value, count, alliance_id)
+        for (alliance_id, giver_id, receiver_id, kind), (value, count) in sorted(sums.items())
+    ]
 
 
 def flow_matrix(flows: Iterable[Flow]) -> FlowMatrix:

@@ -165,4 +165,4 @@ class PipelinedIntake:
 
 def _count_booked(outcomes: list[Outcome]) -> None:
     """Once per batch: the intake books about ten thousand contributions a second."""
-    metrics.current().contributions_booked.inc(sum(outcome.status is Booked.CREATED for outcome in outcomes))
+    metrics.current().contributions_booked.inc([outcome.status for outcome in outcomes].count(Booked.CREATED))

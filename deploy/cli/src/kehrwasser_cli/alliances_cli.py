@@ -113,7 +113,7 @@ def show_requests(page: PendingRequestPage, _: Names) -> str:
             r.name,
             r.requested_at,
             alignment(r.alignment),
-            "override needed" if r.needs_override else "",
+            r.needs_override,
             r.alignment.matching,
             r.alignment.missing,
             r.message,
@@ -121,7 +121,9 @@ def show_requests(page: PendingRequestPage, _: Names) -> str:
         for r in page.items
     ]
     return table(
-        ["NAME", "ASKED", "ALIGNMENT", "", "MATCHING", "MISSING", "MESSAGE"], rows, empty="(no pending requests)"
+        ["NAME", "ASKED", "ALIGNMENT", "NEEDS OVERRIDE", "MATCHING", "MISSING", "MESSAGE"],
+        rows,
+        empty="(no pending requests)",
     )
 
 

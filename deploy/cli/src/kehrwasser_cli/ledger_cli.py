@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 app = group("The contribution ledger.")
 Moderator = Annotated[str, member_option("--by", help_text="A moderator of the alliance (id or email)")]
+NOTHING = Decimal("0.00")
 
 
 def show_contribution(c: ContributionResult, names: Names) -> str:
@@ -128,7 +129,7 @@ def show_matrix(m: FlowMatrixView, names: Names) -> str:
     totals = table(
         ["MEMBER", "GIVEN", "RECEIVED"],
         [
-            (names(member), m.given.get(member, Decimal(0)), m.received.get(member, Decimal(0)))
+            (names(member), m.given.get(member, NOTHING), m.received.get(member, NOTHING))
             for member in dict.fromkeys([*m.given, *m.received])
         ],
     )

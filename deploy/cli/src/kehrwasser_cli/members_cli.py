@@ -34,7 +34,8 @@ def show_member(member: MemberView, _: Names) -> str:
     return block(
         {
             "name": member.name,
-            "email": member.email + (f" (changing to {member.pending_email})" if member.pending_email else ""),
+            "email": (member.email or "(erased)")
+            + (f" (changing to {member.pending_email})" if member.pending_email else ""),
             "company": member.company,
             "language": member.language,
             "time zone": member.timezone,

@@ -11,8 +11,8 @@ from typing import Any, Self
 
 from kehrwasser_ledger.domain.analytics import Flow, flows_of
 from kehrwasser_ledger.domain.confirmation import PendingContribution, PendingStatus
-from kehrwasser_ledger.domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
-from kehrwasser_ledger.domain.policy import BalancePolicy
+from kehrwasser_ledger.domain.model import ALLIANCE_ACCOUNT, GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
+from kehrwasser_ledger.domain.policy import BalancePolicy, Light
 from kehrwasser_ledger.service_layer import handlers
 from kehrwasser_ledger.service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
 from kehrwasser_ledger.service_layer.unit_of_work import (
@@ -97,8 +97,10 @@ class FakeBooks(AllianceBooksRepository):
 
 
 class FakeAccounts(AccountRepository):
-    def __init__(self) -> None:
+    def __init__(self, books: FakeBooks | None = None) -> None:
         self.accounts: dict[tuple[str, str], Account] = {}
+        # A function, not the repository: a rollback restores this one's attributes by copy.
+        self._windows = lambda: {a: b.policy.inactivity_window for a, b in (books or FakeBooks()).books.items()}
 
     async def get_many(self, alliance_id: str, owner_ids: list[str]) -> dict[str, Account]:
         return {o: self.accounts[(alliance_id, o)] for o in owner_ids if (alliance_id, o) in self.accounts}
@@ -123,6 +125,18 @@ class FakeAccounts(AccountRepository):
 
     async def all_of(self, alliance_id: str) -> list[Account]:
         return [a for (alliance, _), a in self.accounts.items() if alliance == alliance_id]
+
+    async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
+        windows = self._windows()
+        return [
+            account
+            for (alliance_id, owner_id), account in sorted(self.accounts.items())
+            if (window := windows.get(alliance_id)) is not None
+            and owner_id != ALLIANCE_ACCOUNT
+            and account.light is Light.GREEN
+            and (activity := account.last_given_at or account.opened_at) is not None
+            and activity <= now - window
+        ][:limit]
 
 
 class FakeContributions(ContributionRepository):
@@ -224,7 +238,7 @@ class FakeLedgerUnitOfWork(FakeUnitOfWorkMixin, IntakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.alliances = FakeBooks()
-        self.accounts = FakeAccounts()
+        self.accounts = FakeAccounts(self.alliances)
         self.contributions = FakeContributions()
         self.pending = FakePending()
         self._began = self._state()

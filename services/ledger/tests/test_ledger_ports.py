@@ -369,6 +369,29 @@ class LedgerPortsContract:
             assert await uow.accounts.get_pairs(pairs) == {(HAMBURG, "grace"): grace, (BERLIN, "ada"): elsewhere}
             assert sorted(await uow.accounts.all_of(HAMBURG)) == [ada, grace]
 
+    async def test_accounts_turning_inactive_are_the_green_ones_whose_window_ran_out(self, store: Store) -> None:
+        monthly = replace(POLICY, inactivity_window=timedelta(days=30))
+        later = NOON + timedelta(days=31)
+        async with store.uow() as uow:
+            await uow.alliances.add(HAMBURG, monthly)
+            await uow.alliances.add(BERLIN, POLICY)  # no window: time changes nothing there
+            await uow.accounts.save(
+                [
+                    Account(HAMBURG, "alliance", opened_at=NOON),
+                    idle := Account(HAMBURG, "ada", opened_at=NOON),
+                    gave_long_ago := Account(HAMBURG, "linus", opened_at=NOON, last_given_at=NOON),
+                    Account(HAMBURG, "grace", opened_at=NOON, last_given_at=later - timedelta(days=1)),
+                    Account(HAMBURG, "margaret", opened_at=NOON, light=Light.YELLOW),
+                    Account(HAMBURG, "new", opened_at=later),
+                    Account(BERLIN, "ada", opened_at=NOON),
+                ],
+                new=True,
+            )
+            await uow.commit()
+        async with store.uow() as uow:
+            assert sorted(await uow.accounts.turning_inactive(later, 10)) == [idle, gave_long_ago]
+            assert len(await uow.accounts.turning_inactive(later, 1)) == 1
+
     async def test_an_account_opened_twice_is_refused(self, store: Store) -> None:
         async with store.uow() as uow:
             await uow.accounts.save([Account(HAMBURG, "ada")], new=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Select, String, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, Select, String, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,7 +16,7 @@ from kehrwasser_shared.persistence.bulk import Columns, as_arrays, insert_column
 from kehrwasser_shared.persistence.database import is_unique_violation
 
 from ..domain.analytics import flows_of
-from ..domain.model import GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
+from ..domain.model import ALLIANCE_ACCOUNT, GENESIS_HASH, Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy, Light
 from ..service_layer.unit_of_work import (
     AccountChanged,
@@ -256,6 +256,31 @@ class SqlAccounts(AccountRepository):
     async def all_of(self, alliance_id: str) -> list[Account]:
         rows = await self._connection.execute(select(accounts).where(accounts.c.alliance_id == alliance_id))
         return [account_of(row) for row in rows]
+
+    async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
+        # One statement per window in use (a handful): for each alliance with that window, a range of
+        # ix_accounts_activity (alliance, green, last activity) up to the horizon.
+        windows = await self._connection.scalars(
+            select(ledger_alliances.c.inactivity_days).where(ledger_alliances.c.inactivity_days.is_not(None)).distinct()
+        )
+        activity = func.coalesce(accounts.c.last_given_at, accounts.c.opened_at)
+        found: list[Account] = []
+        for days in sorted(windows):
+            rows = await self._connection.execute(
+                select(accounts)
+                .join(ledger_alliances, ledger_alliances.c.alliance_id == accounts.c.alliance_id)
+                .where(
+                    ledger_alliances.c.inactivity_days == days,
+                    accounts.c.light == Light.GREEN.value,
+                    activity <= now - timedelta(days=days),
+                    accounts.c.owner_id != ALLIANCE_ACCOUNT,
+                )
+                .limit(limit - len(found))
+            )
+            found += [account_of(row) for row in rows]
+            if len(found) >= limit:
+                break
+        return found
 
 
 class SqlContributions(ContributionRepository):

@@ -67,17 +67,42 @@ async def traffic_lights(
     )
 
 
+REVIEW_BATCH = 5_000
+
+
 async def review_lights(uow: LedgerUnitOfWork, clock: Clock) -> int:
-    """Bring lights that change with time alone (the inactivity window) up to date; returns how many changed."""
-    async with uow:
-        alliance_ids = await uow.alliances.with_inactivity_window()
+    """Bring lights that change with time alone (the inactivity window) up to date; returns how many changed.
+
+    Time alone only ever turns a green light yellow (a member whose window ran out); every other change comes
+    with a posting or a policy change, which re-light at once. So a round reads only the green accounts whose
+    last gift lies beyond their alliance's window (`AccountRepository.turning_inactive`, an index range), and
+    its cost follows the number of lights that change, not the number of accounts.
+    """
     changed = 0
-    for alliance_id in alliance_ids:
-        async with uow:
-            books = (await uow.alliances.lock_many([alliance_id]))[alliance_id]
-            changed += await _review(uow, books, clock())
-            await uow.commit()
-    return changed
+    while True:
+        batch = await _review_due(uow, clock())
+        changed += batch
+        if batch < REVIEW_BATCH:
+            return changed
+
+
+async def _review_due(uow: LedgerUnitOfWork, now: datetime) -> int:
+    async with uow:
+        due = await uow.accounts.turning_inactive(now, REVIEW_BATCH)
+        if not due:
+            return 0
+        # Held, then read again: a posting may have re-lit one of them since.
+        books = await uow.alliances.lock_many(sorted({account.alliance_id for account in due}))
+        current = await uow.accounts.get_pairs({(account.alliance_id, account.owner_id) for account in due})
+        updated = []
+        for (alliance_id, _), account in sorted(current.items()):
+            after, change = model.watch(books[alliance_id].policy, account, now)
+            if change is not None:
+                updated.append(after)
+                announce_light(uow, alliance_id, change, books[alliance_id].moderators, None, now)
+        await uow.accounts.save(updated)
+        await uow.commit()
+    return len(due)
 
 
 async def _review(uow: LedgerUnitOfWork, books: model.AllianceBooks, now: datetime) -> int:

@@ -108,6 +108,12 @@ class AccountRepository(abc.ABC):
     @abc.abstractmethod
     async def all_of(self, alliance_id: str) -> list[Account]: ...
 
+    @abc.abstractmethod
+    async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
+        """Up to ``limit`` green members' accounts in alliances with an inactivity window whose last gift (or,
+        without one, opening) is at least that window before ``now``: the lights time alone changes. Read
+        through an index, so the cost follows their number, not the number of accounts."""
+
 
 class ContributionRepository(abc.ABC):
     @abc.abstractmethod

@@ -712,16 +712,11 @@ def check_rule(rule: str, start: datetime, timezone: str, now: datetime) -> str:
                 f"the start {start:%Y-%m-%d %H:%M} must be the rule's first occurrence "
                 f"(it gives {first_two[0]:%Y-%m-%d %H:%M}); e.g. a Tuesday for BYDAY=TU"
             )
-        if recurrence.has_end(normalised):
-            beyond = horizon + timedelta(days=1)
-            last = None
-            for last in recurrence.starts(normalised, start, timezone, beyond):  # noqa: B007 - the last one
-                pass
-            if last is not None and last > horizon:
-                raise recurrence.RuleError(
-                    f"the series ends more than {MEETING_HORIZON.days} days ahead: end it sooner, or leave out "
-                    "COUNT and UNTIL (an unending series is planned one year ahead at a time)"
-                )
+        if recurrence.ends_after(normalised, start, timezone, horizon):
+            raise recurrence.RuleError(
+                f"the series ends more than {MEETING_HORIZON.days} days ahead: end it sooner, or leave out "
+                "COUNT and UNTIL (an unending series is planned one year ahead at a time)"
+            )
     except recurrence.RuleError as exc:
         raise InvalidRecurrence(str(exc)) from exc
     return normalised

@@ -59,8 +59,14 @@ def normalised(text: str) -> str:
     return value
 
 
-def has_end(rule: str) -> bool:
-    return any(part.startswith(("COUNT=", "UNTIL=")) for part in rule.split(";"))
+def ends_after(rule: str, first: datetime, timezone: str, horizon: datetime) -> bool:
+    """Whether a rule with COUNT or UNTIL gives an occurrence after ``horizon`` (wall-clock)."""
+    zone = ZoneInfo(timezone)
+    parsed = _parse(rule, first.replace(tzinfo=zone))
+    if parsed._until is not None:
+        return bool(parsed._until > horizon.replace(tzinfo=zone))
+    count: int | None = parsed._count
+    return count is not None and sum(1 for _ in starts(rule, first, timezone, horizon)) < count
 
 
 def starts(rule: str, first: datetime, timezone: str, until: datetime) -> Iterator[datetime]:

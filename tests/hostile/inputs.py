@@ -97,6 +97,9 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
         lambda d: d.isoformat()
     )
     alliance = st.just(seeded.alliance)
+    rrule = st.sampled_from(
+        ["FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", "FREQ=MONTHLY;BYDAY=-1FR;COUNT=12", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31"]
+    )
     contribution = st.sampled_from(seeded.contributions) | fresh_id
     kind = st.sampled_from([k.value for k in ledger.ContributionKind])
     value = st.decimals(min_value="0.01", max_value="20", places=2).map(str)
@@ -158,6 +161,8 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
                 "timezone": st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "UTC"]),
                 "duration_minutes": st.integers(1, 24 * 60),
                 "location": text,
+                "agenda": text,
+                "rrule": rrule,
             },
         ),
         alliances.UPDATE.subject: st.fixed_dictionaries(
@@ -212,6 +217,35 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
             {"member_id": member}, optional={"limit": st.integers(1, 100)}
         ),
         alliances.PENDING_REQUESTS.subject: st.fixed_dictionaries({"alliance_id": alliance, "requested_by": member}),
+        alliances.UPDATE_MEETING.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id, "requested_by": member},
+            optional={"title": name, "agenda": text, "starts_at": start, "rrule": rrule, "location": text},
+        ),
+        alliances.RESCHEDULE_OCCURRENCE.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id, "requested_by": member, "recurrence_id": start},
+            optional={"starts_at": start, "location": text, "duration_minutes": st.integers(1, 24 * 60)},
+        ),
+        alliances.CANCEL_MEETING.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id, "requested_by": member}, optional={"reason": text}
+        ),
+        alliances.CANCEL_OCCURRENCE.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id, "requested_by": member, "recurrence_id": start}, optional={"reason": text}
+        ),
+        alliances.RECORD_ATTENDANCE.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id, "requested_by": member, "attended": st.lists(member, max_size=3)},
+            optional={"recurrence_id": start},
+        ),
+        alliances.MEETINGS.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance | fresh_id},
+            optional={
+                "occurrences": st.integers(1, 50),
+                "include_cancelled": st.booleans(),
+                "limit": st.integers(1, 100),
+            },
+        ),
+        alliances.MEETING.subject: st.fixed_dictionaries(
+            {"meeting_id": fresh_id}, optional={"occurrences": st.integers(1, 50)}
+        ),
         ledger.RECORD_CONTRIBUTION.subject: st.fixed_dictionaries(
             {
                 "contribution_id": fresh_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.contracts import privacy
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
@@ -18,7 +19,7 @@ from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlAlliancesUnitOfWork
 from .config import SERVICE, AlliancesSettings
 from .domain.model import MEMBER, MODERATOR, AllianceError
-from .service_layer import handlers, meetings
+from .service_layer import handlers, meetings, member_changes
 from .service_layer.unit_of_work import AlliancesUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -72,6 +73,7 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         (contracts.LIST, handlers.list_alliances),
         (contracts.MEMBERSHIPS, handlers.list_memberships),
         (contracts.PENDING_REQUESTS, handlers.pending_requests),
+        (privacy.ALLIANCES_EXPORT, member_changes.export_member),
     ]
     for contract, query in queries:
         endpoints.bind(contract, functools.partial(_query, query, uow))
@@ -79,7 +81,8 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         durable=handlers.MEMBERS_CONSUMER,
         source_service="members",
         subscriptions=[
-            Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_member(e, d, uow()))
+            Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_member(e, d, uow())),
+            *member_changes.subscriptions(uow),
         ],
     )
     return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=[members])

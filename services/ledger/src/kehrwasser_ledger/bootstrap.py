@@ -9,17 +9,19 @@ from typing import Any
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as contracts
+from kehrwasser_shared.contracts import privacy
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import BatchCommit, BatchEventConsumer, Delivery, EventConsumer, Subscription
 from kehrwasser_shared.persistence.database import is_unavailable, retried_on_lost_connection
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing, every
 
+from .adapters.member_export import SqlMemberRecords
 from .adapters.read_model import SqlLedgerReadModel
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlLedgerUnitOfWork
 from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
-from .service_layer import confirmations, handlers, policies, queries
+from .service_layer import confirmations, handlers, member_export, policies, queries
 from .service_layer.booking import Booked, Outcome
 from .service_layer.health import PeriodicHealth
 from .service_layer.intake import PipelinedIntake
@@ -75,6 +77,8 @@ def bootstrap(
     bind_read(contracts.BALANCE_AT, lambda query: queries.balance_at(query, read_model()))
     bind_read(contracts.FLOW_MATRIX, lambda query: queries.flow_matrix(query, read_model()))
     bind_read(contracts.ALLIANCE_HEALTH, lambda query: queries.alliance_health(query, read_model(), utc_now))
+    member_records = SqlMemberRecords(plumbing.reading_engine)
+    bind_read(privacy.LEDGER_EXPORT, lambda query: member_export.export_member(query, member_records))
     health = PeriodicHealth(
         period=timedelta(seconds=settings.health_interval_seconds), read_model=read_model, uow=uow, clock=utc_now
     )

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 
 from ..service_layer.unit_of_work import AlliancesUnitOfWork
+from .member_records import SqlMemberRecords
 from .repository import SqlAllianceRepository, SqlKnownMembers
 
 
@@ -14,3 +15,4 @@ class SqlAlliancesUnitOfWork(SqlUnitOfWork, AlliancesUnitOfWork):
     def _open(self, connection: AsyncConnection) -> None:
         self.alliances = SqlAllianceRepository(connection)
         self.known_members = SqlKnownMembers(connection)
+        self.member_records = SqlMemberRecords(connection)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
 from ..domain.model import Alliance, Attendance, Meeting, Membership
+from .member_records import MemberRecords
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,4 @@ class KnownMembers(abc.ABC):
 class AlliancesUnitOfWork(UnitOfWork):
     alliances: AllianceRepository
     known_members: KnownMembers
+    member_records: MemberRecords

@@ -169,7 +169,8 @@ async def confirm_email_change(
             raise model.InvalidToken()
         previous = member.email
         member = model.confirm_email_change(member, token=command.token, now=clock())
-        assert previous is not None and member.email is not None, "only an erased member has no address"
+        assert previous is not None, "only an erased member has no address"
+        assert member.email is not None
         holder = await uow.members.get_by_email(member.email)
         if holder is not None and holder.member_id != member.member_id:
             raise model.EmailTaken(member.email)

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from kehrwasser_shared.contracts import alliances, ledger, members
+from kehrwasser_shared.contracts import alliances, ledger, members, privacy
 from kehrwasser_shared.contracts.registry import CommandContract, EventContract
 
 from .network import Seeded
@@ -151,6 +151,8 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
             {"member_id": member | fresh_id, "requested_by": st.just("operator"), "reason": name}
         ),
         members.LEAVE.subject: st.fixed_dictionaries({"member_id": fresh_id, "requested_by": fresh_id}),
+        members.ERASE.subject: st.fixed_dictionaries({"member_id": fresh_id, "requested_by": fresh_id}),
+        **{export.subject: st.fixed_dictionaries({"member_id": member | fresh_id}) for export in privacy.EXPORTS},
         alliances.CREATE.subject: st.fixed_dictionaries(
             {"name": name, "moderator_id": member}, optional={"purpose": text, "warning_threshold": value}
         ),
@@ -261,7 +263,8 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
             {"reversal_id": fresh_id, "contribution_id": contribution, "requested_by": member}
         ),
         ledger.BALANCE.subject: st.fixed_dictionaries({"alliance_id": alliance, "member_id": member}),
-        ledger.VERIFY.subject: st.fixed_dictionaries({}, optional={"alliance_id": alliance}),
+        ledger.VERIFY.subject: st.fixed_dictionaries({}, optional={"alliance_id": alliance, "full": st.booleans()}),
+        ledger.VERIFY_STATUS.subject: st.fixed_dictionaries({"run_id": fresh_id}),
         ledger.CONFIRM_CONTRIBUTION.subject: st.fixed_dictionaries(
             {"contribution_id": contribution, "confirmed_by": member}
         ),
@@ -338,6 +341,41 @@ def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, An
                 "focus": st.just([]),
                 "registered_at": st.just(now),
             }
+        ),
+        # Member changes name fresh ids: a valid one is never published (only poison is), but stays harmless.
+        members.MEMBER_PROFILE_UPDATED.type: st.fixed_dictionaries(
+            {
+                "member_id": st.uuids().map(str),
+                "name": st.just("Eve"),
+                "company": st.just(""),
+                "language": st.just("en"),
+                "timezone": st.just("Europe/Berlin"),
+                "focus": st.just(["saas"]),
+                "changed": st.just(["focus"]),
+                "updated_at": st.just(now),
+            }
+        ),
+        members.MEMBER_EMAIL_CHANGED.type: st.fixed_dictionaries(
+            {
+                "member_id": st.uuids().map(str),
+                "email": st.just("eve@example.org"),
+                "previous_email": st.just("old-eve@example.org"),
+                "changed_at": st.just(now),
+            }
+        ),
+        members.MEMBER_SUSPENDED.type: st.fixed_dictionaries(
+            {
+                "member_id": st.uuids().map(str),
+                "reason": st.just("forged"),
+                "suspended_by": st.just("operator"),
+                "suspended_at": st.just(now),
+            }
+        ),
+        members.MEMBER_LEFT.type: st.fixed_dictionaries(
+            {"member_id": st.uuids().map(str), "reason": st.just(""), "left_at": st.just(now)}
+        ),
+        members.MEMBER_ERASED.type: st.fixed_dictionaries(
+            {"member_id": st.uuids().map(str), "erased_at": st.just(now)}
         ),
         alliances.ALLIANCE_CREATED.type: st.fixed_dictionaries(
             {

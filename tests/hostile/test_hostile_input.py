@@ -74,7 +74,7 @@ def test_every_command_answers_hostile_input_with_a_result_or_a_listed_error(net
     print(f"\nreplies by code: {dict(answered)}")
     assert answered["ok"] > 0, "premise: valid requests were sent"
     assert answered["invalid-command"] > 0, "premise: invalid requests were sent"
-    verification = network.run(network.client.send(ledger.VERIFY, ledger.VerifyLedger()))
+    verification = network.run(network.client.send(ledger.VERIFY, ledger.VerifyLedger(full=True, wait=True)))
     assert verification.ok, verification.problems
     assert not network.logs.records, "\n".join(network.logs.report())
 
@@ -136,7 +136,7 @@ def test_every_consumer_dead_letters_hostile_events_and_handles_valid_submission
     outcomes = network.run(outcomes_of(network, untouched | changed))
     assert Counter(contribution_id for contribution_id, _ in outcomes) == Counter(untouched | changed)
     assert {contribution_id for contribution_id, kind in outcomes if kind == "recorded"} >= untouched
-    verification = network.run(network.client.send(ledger.VERIFY, ledger.VerifyLedger()))
+    verification = network.run(network.client.send(ledger.VERIFY, ledger.VerifyLedger(full=True, wait=True)))
     assert verification.ok, verification.problems
     assert not network.logs.records, "\n".join(network.logs.report())
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
 
@@ -100,7 +101,10 @@ class FakeAccounts(AccountRepository):
     def __init__(self, books: FakeBooks | None = None) -> None:
         self.accounts: dict[tuple[str, str], Account] = {}
         # A function, not the repository: a rollback restores this one's attributes by copy.
-        self._windows = lambda: {a: b.policy.inactivity_window for a, b in (books or FakeBooks()).books.items()}
+        known = books or FakeBooks()
+        self._windows: Callable[[], dict[str, timedelta | None]] = lambda: {
+            a: b.policy.inactivity_window for a, b in known.books.items()
+        }
 
     async def get_many(self, alliance_id: str, owner_ids: list[str]) -> dict[str, Account]:
         return {o: self.accounts[(alliance_id, o)] for o in owner_ids if (alliance_id, o) in self.accounts}
@@ -178,6 +182,25 @@ class FakeContributions(ContributionRepository):
 
     async def entries_of(self, alliance_id: str) -> list[Entry]:
         return sorted((e for e in self.entries if e.alliance_id == alliance_id), key=_entry_key)
+
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int | None) -> list[Contribution]:
+        chain = [c for c in await self.of_alliance(alliance_id) if c.sequence > after_sequence]
+        return chain if limit is None else chain[:limit]
+
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        ids = {
+            c.contribution_id
+            for c in await self.of_alliance(alliance_id)
+            if first_sequence <= c.sequence <= last_sequence
+        }
+        return [e for e in self.entries if e.alliance_id == alliance_id and e.contribution_id in ids]
+
+    async def entries_past(self, alliance_id: str, versions: dict[str, int]) -> list[Entry]:
+        return [
+            e
+            for e in self.entries
+            if e.alliance_id == alliance_id and e.owner_id in versions and e.version > versions[e.owner_id]
+        ]
 
 
 def _entry_key(entry: Entry) -> tuple[str, str, int]:
@@ -382,6 +405,12 @@ class FakeLedgerReadModel(LedgerReadModel):
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
         booked = await self._uow.contributions.of_alliance(alliance_id)
         return [f for f in flows_of(booked) if (kind is None or f.kind == kind) and f.value != 0]
+
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
+        return await self._uow.contributions.chain_slice(alliance_id, after_sequence, limit)
+
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        return await self._uow.contributions.entries_for(alliance_id, first_sequence, last_sequence)
 
 
 def _statement_line(entry: Entry, booked: Contribution) -> StatementLine:

@@ -202,7 +202,7 @@ async def test_two_ledger_processes_give_the_same_books_as_one(
             *(client.send_when_known(contracts.RECORD_CONTRIBUTION, c) for c in contributions + contributions[:50])
         )
         assert sum(r.status == "created" for r in results) == len(contributions)
-        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
         assert verification.ok, verification.problems
         assert verification.contributions_checked == len(contributions)
         for member, balance in expected_balances(contributions).items():
@@ -244,7 +244,7 @@ async def test_two_ledger_processes_booking_the_intake_give_the_same_books_as_on
             )
         deadline = asyncio.get_running_loop().time() + 60
         while (
-            verification := await client.send(contracts.VERIFY, contracts.VerifyLedger())
+            verification := await client.send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
         ).contributions_checked < len(contributions):
             assert asyncio.get_running_loop().time() < deadline, "not every submission was booked in time"
             await asyncio.sleep(0.2)

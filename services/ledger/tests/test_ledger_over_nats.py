@@ -104,7 +104,7 @@ async def test_contributions_are_booked_once_and_warn_once_per_crossing(
             Decimal("8.25"),
             True,
         )
-        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
         assert verification.ok, verification.problems
         assert (verification.contributions_checked, verification.entries_checked) == (3, 6)
 
@@ -244,7 +244,7 @@ async def books_hold(client: CommandClient, contributions: int, timeout: float =
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
         if verification.contributions_checked >= contributions or loop.time() > deadline:
             break
         await asyncio.sleep(0.05)

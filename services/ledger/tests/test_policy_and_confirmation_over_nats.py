@@ -73,5 +73,5 @@ async def test_a_confirming_alliance_holds_refuses_confirms_and_shows_disputes_a
             "grace": "green",
             "linus": "yellow",
         }
-        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger())
+        verification = await client.send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
         assert verification.ok, verification.problems

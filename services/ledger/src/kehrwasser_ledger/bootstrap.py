@@ -28,6 +28,7 @@ from .service_layer.intake import PipelinedIntake
 from .service_layer.maintenance import maintain
 from .service_layer.read_model import LedgerReadModel
 from .service_layer.unit_of_work import IntakeUnitOfWork
+from .service_layer.verification import VerificationRuns
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -58,7 +59,11 @@ def bootstrap(
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(LedgerError,))
     endpoints.bind(contracts.RECORD_CONTRIBUTION, lambda cmd: handlers.record_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.REVERSE_CONTRIBUTION, lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now))
-    endpoints.bind(contracts.VERIFY, lambda cmd: handlers.verify(cmd, uow()))
+    verification = VerificationRuns(
+        uow, read_model, utc_now, parallel=settings.verify_parallel, slice_size=settings.verify_slice
+    )
+    endpoints.bind(contracts.VERIFY, verification.start)
+    endpoints.bind(contracts.VERIFY_STATUS, verification.status)
     endpoints.bind(contracts.CONFIRM_CONTRIBUTION, lambda cmd: confirmations.confirm_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.REJECT_CONTRIBUTION, lambda cmd: confirmations.reject_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.DISPUTES, lambda query: confirmations.disputes(query, uow()))
@@ -140,7 +145,11 @@ def bootstrap(
         MIGRATIONS,
         endpoints,
         consumers=[alliances, intake],
-        background=[health.loop(), maintenance],
+        background=[
+            health.loop(),
+            maintenance,
+            every(settings.maintenance_interval_seconds, verification.resume_abandoned, "resuming verification runs"),
+        ],
     )
 
 

@@ -34,6 +34,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid-contribution": "The contribution breaks a booking rule (the message says which): e.g. giving to oneself.",
     "conflict": "The id was used before with different fields; a retry must repeat the original exactly.",
     "unknown-contribution": "No contribution with this id.",
+    "unknown-verify-run": "No verification run with this id (ledger verify answers one).",
     "already-reversed": "The contribution has already been reversed.",
     "not-allowed": "The one asking may not do this (e.g. only a moderator or the original giver may reverse).",
     "invalid-policy": "The balance policy would be inconsistent (the message says which rule it breaks).",
@@ -59,6 +60,10 @@ ERROR_CODES: dict[str, str] = {
     "begun yet.",
     # members
     "invalid-token": "The token of a mailed link is unknown, was used already or has expired. Nothing changed.",
+    # notify
+    "unknown-delivery": "No delivery with this id in the delivery log.",
+    "not-failed": "The delivery has not failed (it is queued, retrying, sent or suppressed): only a failed one "
+    "can be retried.",
     "invalid-status-change": "The member's status does not allow this: suspending a member who is not active, "
     "reactivating an active one, or changing the profile of a member who has left.",
 }

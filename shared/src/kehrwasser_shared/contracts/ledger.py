@@ -131,16 +131,54 @@ class ReverseContribution(Command):
     reason: Text = ""
 
 
+MAX_REPORTED_PROBLEMS = 1000
+
+
 class VerifyLedger(Command):
     alliance_id: Identifier | None = Field(None, description="One alliance, or all when omitted")
+    full: bool = Field(
+        False,
+        description="Recheck every alliance from genesis; by default each is checked from its last verified "
+        "checkpoint on (what was booked since the last run)",
+    )
+    wait: bool = Field(
+        False,
+        description="Answer once the run has finished (for scripts and tests; the caller's timeout must allow "
+        "for it); by default the answer comes at once, with the run's id, and verify-status follows the run",
+    )
+
+
+class VerifyRunState(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
 
 
 class LedgerVerification(BaseModel):
-    ok: bool
+    run_id: str
+    state: VerifyRunState
+    full: bool = Field(description="Checked from genesis, not from the alliances' checkpoints")
+    ok: bool = Field(description="No finding so far (final once the state is done)")
+    alliances_total: int
     alliances_checked: int
     contributions_checked: int
     entries_checked: int
-    problems: list[str]
+    problems: list[str] = Field(description=f"The findings, the first {MAX_REPORTED_PROBLEMS} of them")
+    problem_count: int
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class QueryVerifyRun(Command):
+    run_id: Identifier
+
+
+class LedgerInconsistencyV1(BaseModel):
+    run_id: Identifier = Field(description="The verification run that found it")
+    alliance_id: Identifier
+    problem: Message = Field(description="What differs between the stored books and their recomputation")
+    full: bool = Field(description="Found by a run from genesis (else by one from the alliance's checkpoint)")
+    detected_at: Instant
 
 
 class ContributionResult(BaseModel):
@@ -248,8 +286,28 @@ VERIFY = CommandContract(
     "verify",
     VerifyLedger,
     LedgerVerification,
-    "Recompute the hash chain and every balance from the entries and report any difference.",
+    "Start a verification run: recompute the hash chains and every balance from the entries (from each "
+    "alliance's last verified checkpoint, or from genesis with full), several alliances at once, resumed after "
+    "a restart; answers the run's id at once (or its result, with wait). Each finding is a ledger-inconsistency "
+    "event.",
     errors=("unknown-alliance",),
+)
+VERIFY_STATUS = CommandContract(
+    SERVICE,
+    "verify-status",
+    QueryVerifyRun,
+    LedgerVerification,
+    "The state and progress of a verification run: alliances, contributions and entries checked, findings.",
+    errors=("unknown-verify-run",),
+)
+LEDGER_INCONSISTENCY = EventContract(
+    SERVICE,
+    "ledger-inconsistency",
+    1,
+    LedgerInconsistencyV1,
+    "A verification run found the stored books of an alliance differ from their recomputation (a hash chain "
+    "broken, an entry altered or missing, a balance that its entries do not give); one event per finding, for "
+    "operators to alert on.",
 )
 BALANCE = CommandContract(
     SERVICE,
@@ -647,12 +705,14 @@ EVENTS: list[EventContract[Any]] = [
     CONTRIBUTION_EXPIRED,
     POLICY_CHANGED,
     ALLIANCE_HEALTH_PUBLISHED,
+    LEDGER_INCONSISTENCY,
 ]
 COMMANDS: list[CommandContract[Any, Any]] = [
     RECORD_CONTRIBUTION,
     REVERSE_CONTRIBUTION,
     BALANCE,
     VERIFY,
+    VERIFY_STATUS,
     CONFIRM_CONTRIBUTION,
     REJECT_CONTRIBUTION,
     DISPUTES,

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.analytics import Flow
-from ..domain.model import Account
+from ..domain.model import Account, Contribution, Entry
 from ..service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
-from .repository import account_of, points
+from .repository import account_of, chain_slice, entries_for, points
 from .tables import accounts, contributions, entries, flows, ledger_alliances, ledger_members
 
 
@@ -168,6 +168,12 @@ class SqlLedgerReadModel(LedgerReadModel):
             Flow(giver_id, receiver_id, flow_kind, points(value_cents), count, alliance_id)
             for giver_id, receiver_id, flow_kind, value_cents, count in await self.connection.execute(query)
         ]
+
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
+        return await chain_slice(self.connection, alliance_id, after_sequence, limit)
+
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        return await entries_for(self.connection, alliance_id, first_sequence, last_sequence)
 
 
 def _line(row: Any) -> StatementLine:

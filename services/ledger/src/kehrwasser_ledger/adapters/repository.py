@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Select, String, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, Select, String, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -323,6 +323,55 @@ class SqlContributions(ContributionRepository):
             select(entries).where(entries.c.alliance_id == alliance_id).order_by(entries.c.owner_id, entries.c.version)
         )
         return [record_of(Entry, row) for row in rows]
+
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int | None) -> list[Contribution]:
+        return await chain_slice(self._connection, alliance_id, after_sequence, limit)
+
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        return await entries_for(self._connection, alliance_id, first_sequence, last_sequence)
+
+    async def entries_past(self, alliance_id: str, versions: dict[str, int]) -> list[Entry]:
+        found: list[Entry] = []
+        owners = sorted(versions)
+        for start in range(0, len(owners), 200):  # a range of the primary key per owner, OR-ed in bounded lists
+            part = owners[start : start + 200]
+            rows = await self._connection.execute(
+                select(entries).where(
+                    entries.c.alliance_id == alliance_id,
+                    or_(*(and_(entries.c.owner_id == o, entries.c.version > versions[o]) for o in part)),
+                )
+            )
+            found += [record_of(Entry, row) for row in rows]
+        return found
+
+
+async def chain_slice(
+    connection: AsyncConnection, alliance_id: str, after_sequence: int, limit: int | None
+) -> list[Contribution]:
+    """A range of the chain's unique key (alliance, sequence)."""
+    query = (
+        select(contributions)
+        .where(contributions.c.alliance_id == alliance_id, contributions.c.sequence > after_sequence)
+        .order_by(contributions.c.sequence)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [record_of(Contribution, row) for row in await connection.execute(query)]
+
+
+async def entries_for(connection: AsyncConnection, alliance_id: str, first: int, last: int) -> list[Entry]:
+    """The entries of a range of the chain, found through ix_entries_contribution."""
+    rows = await connection.execute(
+        select(entries)
+        .join(contributions, contributions.c.contribution_id == entries.c.contribution_id)
+        .where(
+            contributions.c.alliance_id == alliance_id,
+            contributions.c.sequence >= first,
+            contributions.c.sequence <= last,
+            entries.c.alliance_id == alliance_id,
+        )
+    )
+    return [record_of(Entry, row) for row in rows]
 
 
 FLOW_KEY = ("alliance_id", "giver_id", "receiver_id", "kind")

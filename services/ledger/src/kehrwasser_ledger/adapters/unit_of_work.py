@@ -12,6 +12,7 @@ from kehrwasser_shared.messaging.unit_of_work import EventBuffer, SqlUnitOfWork
 from ..service_layer.unit_of_work import IntakeUnitOfWork, PreparedEvents
 from .pending_repository import SqlPending
 from .repository import SqlAccounts, SqlAllianceBooks, SqlContributions
+from .verification_repository import SqlVerification
 
 
 class SqlPreparedEvents(EventBuffer, PreparedEvents):
@@ -24,6 +25,7 @@ class SqlLedgerUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
         self.accounts = SqlAccounts(connection)
         self.contributions = SqlContributions(connection)
         self.pending = SqlPending(connection)
+        self.verification = SqlVerification(connection)
 
     def emit(self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None) -> str:
         return self._pending.emit(contract, data, event_id=event_id)

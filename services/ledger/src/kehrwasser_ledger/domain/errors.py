@@ -61,6 +61,13 @@ class UnknownContribution(LedgerError):
         super().__init__(f"no contribution with id {contribution_id}")
 
 
+class UnknownVerifyRun(LedgerError):
+    code = "unknown-verify-run"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no verification run with id {run_id}")
+
+
 class AlreadyReversed(LedgerError):
     code = "already-reversed"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
 import orjson
@@ -248,9 +249,14 @@ async def reverse_contribution(
     return result_of(reversal, Booked.CREATED)
 
 
-async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> contracts.LedgerVerification:
+async def verify(
+    command: contracts.VerifyLedger, uow: LedgerUnitOfWork, clock: Clock = lambda: datetime.now(UTC)
+) -> contracts.LedgerVerification:
+    """Recompute whole books from genesis in one go, within one unit of work: the synchronous check the unit
+    tests run on the in-memory fakes. The service runs verification as a job (`verification.VerificationRuns`)."""
     problems: list[str] = []
     contributions = entries = 0
+    started = clock()
     async with uow:
         alliance_ids = [command.alliance_id] if command.alliance_id else await uow.alliances.all_ids()
         for alliance_id in alliance_ids:
@@ -261,12 +267,21 @@ async def verify(command: contracts.VerifyLedger, uow: LedgerUnitOfWork) -> cont
             problems += verify_alliance(alliance_id, alliance_contributions, alliance_entries, accounts)
             contributions += len(alliance_contributions)
             entries += len(alliance_entries)
+    finished = clock()
     return contracts.LedgerVerification(
+        run_id=str(uuid.uuid4()),
+        state=contracts.VerifyRunState.DONE,
+        full=True,
         ok=not problems,
+        alliances_total=len(alliance_ids),
         alliances_checked=len(alliance_ids),
         contributions_checked=contributions,
         entries_checked=entries,
-        problems=problems,
+        problems=problems[: contracts.MAX_REPORTED_PROBLEMS],
+        problem_count=len(problems),
+        started_at=started,
+        updated_at=finished,
+        finished_at=finished,
     )
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Self
 
 from ..domain.analytics import Flow
-from ..domain.model import Account
+from ..domain.model import Account, Contribution, Entry
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,11 @@ class LedgerReadModel(abc.ABC):
     @abc.abstractmethod
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
         """Value and number of contributions per (giver, receiver, kind), net of reversals."""
+
+    @abc.abstractmethod
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
+        """Up to ``limit`` of the alliance's contributions after ``after_sequence``, in chain order."""
+
+    @abc.abstractmethod
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        """The entries posted for the alliance's contributions with a sequence in that range."""

@@ -8,6 +8,7 @@ of work ends, so that no other writer changes them meanwhile.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from kehrwasser_shared.messaging.ports import DataT, UnitOfWork
 from ..domain.confirmation import PendingContribution, PendingStatus
 from ..domain.model import Account, AllianceBooks, Contribution, Entry
 from ..domain.policy import BalancePolicy
+from ..domain.verification import Checkpoint
 
 
 class AccountChanged(Exception):
@@ -138,6 +140,75 @@ class ContributionRepository(abc.ABC):
     async def entries_of(self, alliance_id: str) -> list[Entry]:
         """By owner, then version."""
 
+    @abc.abstractmethod
+    async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int | None) -> list[Contribution]:
+        """Up to ``limit`` (all without one) of the alliance's contributions after ``after_sequence``, in chain
+        order."""
+
+    @abc.abstractmethod
+    async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
+        """The entries posted for the alliance's contributions with a sequence in that range."""
+
+    @abc.abstractmethod
+    async def entries_past(self, alliance_id: str, versions: dict[str, int]) -> list[Entry]:
+        """The entries of these accounts after these versions (of other owners: none)."""
+
+
+@dataclass(frozen=True)
+class RunAlliance:
+    """One alliance of a verification run and its walk so far."""
+
+    alliance_id: str
+    walked: Checkpoint
+    contributions: int
+    entries: int
+    problems: list[str]
+    done: bool
+
+
+@dataclass(frozen=True)
+class VerifyRun:
+    run_id: str
+    full: bool
+    running: bool
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    alliances: list[RunAlliance]
+
+
+class VerificationRepository(abc.ABC):
+    """Verification runs, their alliances' walks, and each alliance's last verified checkpoint."""
+
+    @abc.abstractmethod
+    async def checkpoints(self, alliance_ids: list[str]) -> dict[str, Checkpoint]:
+        """The checkpoints of those alliances that have one."""
+
+    @abc.abstractmethod
+    async def save_checkpoint(self, checkpoint: Checkpoint, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def drop_checkpoint(self, alliance_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def add_run(
+        self, run_id: str, full: bool, starts: list[Checkpoint], now: datetime, lease_until: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def run(self, run_id: str) -> VerifyRun | None: ...
+
+    @abc.abstractmethod
+    async def save_walk(self, run_id: str, walked: RunAlliance, now: datetime, lease_until: datetime) -> None:
+        """Store an alliance's walk so far (a restart resumes it there) and extend the run's lease."""
+
+    @abc.abstractmethod
+    async def claim_abandoned(self, now: datetime, lease_until: datetime) -> list[str]:
+        """Running runs whose lease lapsed (their process stopped), now leased to the caller."""
+
+    @abc.abstractmethod
+    async def finish(self, run_id: str, now: datetime) -> None: ...
+
 
 class PendingRepository(abc.ABC):
     """Contributions waiting for confirmation, and what became of them."""
@@ -179,6 +250,7 @@ class LedgerUnitOfWork(UnitOfWork):
     accounts: AccountRepository
     contributions: ContributionRepository
     pending: PendingRepository
+    verification: VerificationRepository
 
     @abc.abstractmethod
     def emit(self, contract: EventContract[DataT], data: DataT | SerializedData, *, event_id: str | None = None) -> str:

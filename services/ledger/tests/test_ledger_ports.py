@@ -458,6 +458,28 @@ class LedgerPortsContract:
                 ("grace", 3, "r1"),
             ]
             assert sorted(entries) == sorted(first_entries + second_entries + reversal_entries)
+
+    async def test_slices_of_the_chain_and_their_entries_are_read_by_sequence(self, store: Store) -> None:
+        first, first_entries = posted("c1", 1)
+        second, second_entries = posted("c2", 2)
+        reversal, reversal_entries = posted("r1", 3, reverses="c1")
+        other, other_entries = posted("c1-berlin", 1, alliance_id=BERLIN)
+        async with store.uow() as uow:
+            await uow.contributions.add(
+                [first, second, reversal, other], first_entries + second_entries + reversal_entries + other_entries
+            )
+            await uow.commit()
+        async with store.uow() as uow:
+            assert await uow.contributions.chain_slice(HAMBURG, 1, 1) == [second]
+            assert await uow.contributions.chain_slice(HAMBURG, 1, None) == [second, reversal]
+            assert sorted(await uow.contributions.entries_for(HAMBURG, 2, 3)) == sorted(
+                second_entries + reversal_entries
+            )
+            past = await uow.contributions.entries_past(HAMBURG, {"ada": 2, "grace": 3, "nobody": 0})
+            assert past == [e for e in reversal_entries if e.owner_id == "ada"]
+        async with store.read_model() as read:
+            assert await read.chain_slice(HAMBURG, 0, 2) == [first, second]
+            assert sorted(await read.entries_for(HAMBURG, 1, 1)) == sorted(first_entries)
             assert await uow.contributions.reversal_of("c1") == "r1"
             assert await uow.contributions.reversal_of("c2") is None
 

@@ -7,7 +7,7 @@ import email
 import email.policy
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import icalendar
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from notify_examples import NOW
 
 from kehrwasser_notify.domain import emails
-from kehrwasser_notify.domain.model import Contact, delivery_id, retry_delay
+from kehrwasser_notify.domain.model import Contact, RetryPolicy, delivery_id
 from kehrwasser_shared.contracts.common import SINGLE_LINE
 
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
@@ -145,10 +145,23 @@ def test_delivery_ids_are_stable_per_event_member_and_kind() -> None:
     assert delivery_id("e1", "ada", "warning") != delivery_id("e1", "grace", "warning")
 
 
-def test_retry_delays_grow_and_are_capped() -> None:
-    assert retry_delay(1).total_seconds() == 5
-    assert retry_delay(2).total_seconds() == 10
-    assert retry_delay(30).total_seconds() == 3600
+def test_retry_delays_grow_exponentially_and_are_capped() -> None:
+    policy = RetryPolicy(first=timedelta(seconds=30), longest=timedelta(hours=1), jitter_share=0.5)
+    assert [policy.delay(n, jitter=0.0).total_seconds() for n in (1, 2, 3, 30)] == [30, 60, 120, 3600]
+
+
+def test_jitter_shortens_a_delay_by_at_most_its_share() -> None:
+    policy = RetryPolicy(first=timedelta(seconds=60), jitter_share=0.5)
+    assert policy.delay(1, jitter=0.0) == timedelta(seconds=60)
+    assert policy.delay(1, jitter=0.999) > timedelta(seconds=30)
+    assert policy.delay(1, jitter=0.5) == timedelta(seconds=45)
+
+
+def test_a_temporary_failure_is_given_up_once_the_next_attempt_would_pass_the_horizon() -> None:
+    policy = RetryPolicy(first=timedelta(minutes=1), longest=timedelta(hours=1), horizon=timedelta(hours=48))
+    queued = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert policy.next_attempt(3, queued, queued + timedelta(hours=40), 0.0) == queued + timedelta(hours=40, minutes=4)
+    assert policy.next_attempt(50, queued, queued + timedelta(hours=47, minutes=30), 0.0) is None
 
 
 def warning_to(contact: Contact) -> emails.Rendered | emails.NotRendered:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kehrwasser_notify.adapters.tables import deliveries, messaging
 from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import MIGRATIONS
-from kehrwasser_notify.domain.model import AllianceNotYetKnown, Contact, Delivery
+from kehrwasser_notify.domain.model import AllianceNotYetKnown, Contact, Delivery, DeliveryRecord, LeasedDelivery
 from kehrwasser_notify.service_layer import handlers
 from kehrwasser_notify.service_layer.unit_of_work import (
     AllianceNames,
@@ -283,13 +283,31 @@ class FakeDeliveries(DeliveryRepository):
             status = "pending" if d.problem is None else "failed"
             self._state.deliveries.setdefault(d.delivery_id, (d, Recorded(status, d.recipient, d.problem, d.message)))
 
-    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:
-        raise NotImplementedError("the mailer runs against the database (test_mailer.py)")
-
-    async def mark_sent(self, delivery_id: str, now: datetime) -> None:
+    # The mailer and the delivery log run against the databases (test_mailer.py, test_delivery.py).
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[LeasedDelivery]:
         raise NotImplementedError
 
-    async def mark_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
+    async def release(self, delivery_ids: list[str], now: datetime) -> None:
+        raise NotImplementedError
+
+    async def mark_sent(self, delivery_ids: list[str], now: datetime) -> None:
+        raise NotImplementedError
+
+    async def mark_retry(self, delivery_id: str, error: str, retry_at: datetime) -> None:
+        raise NotImplementedError
+
+    async def mark_failed(self, delivery_id: str, error: str, now: datetime) -> None:
+        raise NotImplementedError
+
+    async def get(self, delivery_id: str) -> DeliveryRecord | None:
+        raise NotImplementedError
+
+    async def log(
+        self, *, member_id: str | None, status: str | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[DeliveryRecord]:
+        raise NotImplementedError
+
+    async def requeue(self, delivery_id: str, now: datetime) -> None:
         raise NotImplementedError
 
 

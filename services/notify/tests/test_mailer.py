@@ -21,8 +21,9 @@ from kehrwasser_notify.adapters.smtp import SmtpMailSender
 from kehrwasser_notify.adapters.tables import deliveries, messaging
 from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import MIGRATIONS, mail_delivery
-from kehrwasser_notify.domain.model import Contact, retry_delay
+from kehrwasser_notify.domain.model import Contact, RetryPolicy
 from kehrwasser_notify.service_layer import handlers
+from kehrwasser_notify.service_layer.mailer import DeliverySettings, deliver_due
 from kehrwasser_notify.service_layer.unit_of_work import MailSender, NotifyUnitOfWork
 from kehrwasser_shared.contracts import ledger, make_event
 from kehrwasser_shared.embedded.nats_server import free_port
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.integration
 SENDER = "Kehrwasser <noreply@kehrwasser.local>"
 # Far longer than any test: a round the mailer runs is one a commit woke it for, never the poll.
 NEVER = 3600.0
+WITHOUT_JITTER = DeliverySettings(retry=RetryPolicy(jitter_share=0.0))
+FIRST_RETRY = WITHOUT_JITTER.retry.first
 
 
 class RecordingSender(MailSender):
@@ -114,8 +117,8 @@ async def test_only_a_commit_that_queued_deliveries_wakes_the_mailer(engine: Asy
     await queue_a_warning_for_linus(uow)
     assert wake_ups == ["queued"]
     # The mailer's own commits: a lease and a failed attempt, then a lease and the mark as sent.
-    assert await handlers.deliver_due(uow, RefusingSender(), clock) == 0
-    assert await handlers.deliver_due(uow, RecordingSender(), lambda: NOW + timedelta(hours=1)) == 1
+    assert await deliver_due(uow, RefusingSender(), clock) == 1
+    assert await deliver_due(uow, RecordingSender(), lambda: NOW + timedelta(hours=1)) == 1
     # A commit that only records a message that could not be built: there is nothing to send.
     async with uow() as unit:
         await unit.contacts.save(Contact("eve", "Eve\r\nBcc: x@y.z", "eve@example.org", "en"))
@@ -184,7 +187,7 @@ async def test_a_mail_the_smtp_server_defers_is_sent_once_when_its_retry_is_due(
     now = NOW
     sender = SmtpMailSender(host=controller.hostname, port=controller.port, sender=SENDER, timeout=10)
     # The mailer polls often, as in production, so it has every chance to retry too early.
-    uow, mailer = mail_delivery(engine, sender, lambda: now, poll_seconds=0.02)
+    uow, mailer = mail_delivery(engine, sender, lambda: now, poll_seconds=0.02, delivery=WITHOUT_JITTER)
     stop = asyncio.Event()
     running = asyncio.create_task(mailer.run(stop))
     try:
@@ -198,7 +201,7 @@ async def test_a_mail_the_smtp_server_defers_is_sent_once_when_its_retry_is_due(
 
         await until(lambda: attempted(1))
         failed = await delivery_of(engine, "linus")
-        assert (failed["status"], failed["next_attempt_at"]) == ("pending", NOW + retry_delay(1))
+        assert (failed["status"], failed["next_attempt_at"]) == ("pending", NOW + FIRST_RETRY)
         assert "451" in str(failed["last_error"])
         # Rounds go by before the retry is due: none of them tries again.
         rounds = mailer.rounds
@@ -206,7 +209,7 @@ async def test_a_mail_the_smtp_server_defers_is_sent_once_when_its_retry_is_due(
         assert (server.deferred, server.accepted) == (1, [])
         assert await attempted(1)
 
-        now = NOW + retry_delay(1)
+        now = NOW + FIRST_RETRY
         await until(lambda: attempted(2))
         rounds = mailer.rounds
         await until(lambda: rounds_since(rounds, 5))
@@ -215,7 +218,7 @@ async def test_a_mail_the_smtp_server_defers_is_sent_once_when_its_retry_is_due(
         await asyncio.wait_for(running, 10)
 
     sent = await delivery_of(engine, "linus")
-    assert (sent["status"], sent["attempts"], sent["sent_at"]) == ("sent", 2, NOW + retry_delay(1))
+    assert (sent["status"], sent["attempts"], sent["sent_at"]) == ("sent", 2, NOW + FIRST_RETRY)
     [message] = server.accepted
     assert server.deferred == 1
     assert message["To"].addresses[0].addr_spec == "linus@example.org"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import nats
 import pytest
+from aiosmtpd.controller import Controller
 from nats.js.api import ConsumerInfo
 from nats.js.client import JetStreamContext
 from notify_examples import NOW, calendar_event, red_warning, start_of
@@ -21,9 +23,10 @@ from kehrwasser_notify.bootstrap import bootstrap
 from kehrwasser_notify.config import NotifySettings
 from kehrwasser_notify.domain.model import Contact
 from kehrwasser_notify.service_layer import handlers
-from kehrwasser_shared.contracts import alliances, ledger, make_event, members
+from kehrwasser_shared.contracts import alliances, ledger, make_event, members, notify
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.embedded.mail_sink import MailSink
+from kehrwasser_shared.embedded.nats_server import free_port
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.testing import examples, running
 
@@ -239,3 +242,62 @@ async def test_a_red_light_reaches_the_member_and_is_escalated_to_the_moderators
     assert set(by_recipient) == {"ada@example.org", "linus@example.org"}
     assert by_recipient["linus@example.org"]["Subject"] == "Your balance of contribution in Hamburg Founders is red"
     assert by_recipient["ada@example.org"]["Subject"] == "Linus Torvalds steht in Hamburg Founders auf Rot"
+
+
+class RefusesGrace:
+    """An SMTP server's handler that refuses mail to Grace for good (550) and keeps every other message."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+        self.refused = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos == ["grace@example.org"]:
+            self.refused += 1
+            return "550 5.1.1 <grace@example.org>: no such user"
+        self.accepted.extend(envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+
+async def test_a_refused_invitation_is_tried_once_announced_and_in_the_delivery_log(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    handler = RefusesGrace()
+    smtp = Controller(handler, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    settings = settings_for(nats_url, database_url, tmp_path, mail_sink).model_copy(update={"smtp_port": smtp.port})
+    try:
+        async with running(bootstrap(settings)):
+            nc = await nats.connect(nats_url)
+            try:
+                failures = await nc.subscribe(notify.NOTIFICATION_FAILED.subject)
+                js = nc.jetstream()
+                await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+                await publish(js, members.MEMBER_REGISTERED, registered("grace", "Grace Hopper", "en"))
+                await publish(js, alliances.MEETING_SCHEDULED, course_check(["ada", "grace"]))
+                announced = json.loads((await failures.next_msg(timeout=20)).data)
+                reply = await nc.request(notify.MAIL_LOG.subject, json.dumps({"status": "failed"}).encode(), timeout=10)
+                log = json.loads(reply.data)
+                everything = json.loads(
+                    (await nc.request(notify.MAIL_LOG.subject, json.dumps({"limit": 1}).encode(), timeout=10)).data
+                )
+            finally:
+                await nc.close()
+    finally:
+        smtp.stop()
+    assert announced["type"] == notify.NOTIFICATION_FAILED.type
+    failed = announced["data"]
+    assert (failed["member_id"], failed["kind"], failed["permanent"], failed["attempts"]) == (
+        "grace",
+        "meeting-invitation",
+        True,
+        1,
+    )
+    assert "550" in failed["reason"]
+    assert handler.refused == 1
+    assert handler.accepted == ["ada@example.org"]
+    assert log["ok"] is True
+    [entry] = log["result"]["deliveries"]
+    assert (entry["delivery_id"], entry["status"], entry["member_id"]) == (failed["delivery_id"], "failed", "grace")
+    assert len(everything["result"]["deliveries"]) == 1
+    assert everything["result"]["next_cursor"] is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,17 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
 from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.contracts import notify as notify_contracts
+from kehrwasser_shared.contracts import privacy
 from kehrwasser_shared.messaging.commands import CommandEndpoints
 from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
+from kehrwasser_shared.messaging.outbox_relay import OutgoingEvent
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
 
+from .adapters.member_changes import SqlMemberChangesUnitOfWork
 from .adapters.smtp import SmtpMailSender
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlNotifyUnitOfWork
 from .config import SERVICE, NotifySettings
-from .service_layer import handlers
+from .domain.model import NotifyError
+from .service_layer import handlers, member_changes
 from .service_layer.handlers import Clock
-from .service_layer.mailer import Mailer
+from .service_layer.mailer import DeliverySettings, Mailer
 from .service_layer.unit_of_work import MailSender
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -32,16 +37,27 @@ def utc_now() -> datetime:
 
 
 def mail_delivery(
-    engine: AsyncEngine, sender: MailSender, clock: Clock, poll_seconds: float
+    engine: AsyncEngine,
+    sender: MailSender,
+    clock: Clock,
+    poll_seconds: float,
+    delivery: DeliverySettings = DeliverySettings(),
+    on_events_committed: Callable[[Sequence[OutgoingEvent]], Awaitable[None]] | None = None,
 ) -> tuple[Callable[[], SqlNotifyUnitOfWork], Mailer]:
     """The units of work of the handlers and the mailer that sends what they queue."""
     mailer: Mailer
 
     def uow() -> SqlNotifyUnitOfWork:
         # Deliveries are this service's outbox for mail: a commit that queued some wakes the mailer.
-        return SqlNotifyUnitOfWork(engine, messaging, source=f"/{SERVICE}", on_deliveries_queued=lambda: mailer.wake())
+        return SqlNotifyUnitOfWork(
+            engine,
+            messaging,
+            source=f"/{SERVICE}",
+            on_deliveries_queued=lambda: mailer.wake(),
+            on_events_committed=on_events_committed,
+        )
 
-    mailer = Mailer(uow, sender, clock, poll_seconds)
+    mailer = Mailer(uow, sender, clock, poll_seconds, delivery)
     return uow, mailer
 
 
@@ -55,9 +71,21 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         start_tls=settings.smtp_starttls,
         use_tls=settings.smtp_tls,
+        timeout=settings.smtp_timeout_seconds,
+        connections=settings.smtp_connections,
     )
-    uow, mailer = mail_delivery(plumbing.engine, sender, utc_now, settings.mail_poll_seconds)
+    uow, mailer = mail_delivery(
+        plumbing.engine,
+        sender,
+        utc_now,
+        settings.mail_poll_seconds,
+        settings.delivery(),
+        on_events_committed=plumbing.relay.hand_over,
+    )
     mail_from = settings.mail_from
+
+    def reading_uow() -> SqlNotifyUnitOfWork:
+        return SqlNotifyUnitOfWork(plumbing.reading_engine, messaging, source=f"/{SERVICE}")
 
     def consumer(durable: str, source: str, subscriptions: list[Subscription]) -> EventConsumer:
         return EventConsumer(
@@ -68,11 +96,18 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             max_attempts=settings.consumer_max_attempts,
         )
 
+    def member_changes_uow() -> SqlMemberChangesUnitOfWork:
+        # Erasure and address changes queue no mail; they change contacts and suppress what waits.
+        return SqlMemberChangesUnitOfWork(plumbing.engine, messaging, source=f"/{SERVICE}")
+
     consumers = [
         consumer(
             handlers.MEMBERS_CONSUMER,
             "members",
-            [Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_contact(e, d, uow()))],
+            [
+                Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_contact(e, d, uow())),
+                *member_changes.subscriptions(member_changes_uow),
+            ],
         ),
         consumer(
             handlers.ALLIANCES_CONSUMER,
@@ -96,6 +131,8 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             ],
         ),
     ]
-    return assemble(
-        settings, plumbing, MIGRATIONS, CommandEndpoints(queue=SERVICE), consumers=consumers, background=[mailer.run]
-    )
+    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(NotifyError,))
+    endpoints.bind(notify_contracts.MAIL_LOG, lambda cmd: handlers.mail_log(cmd, reading_uow()))
+    endpoints.bind(notify_contracts.RETRY, lambda cmd: handlers.retry_delivery(cmd, uow(), utc_now))
+    endpoints.bind(privacy.NOTIFY_EXPORT, lambda query: member_changes.export_member(query, member_changes_uow()))
+    return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=consumers, background=[mailer.run])

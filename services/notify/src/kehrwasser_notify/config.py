@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import AliasChoices, Field, SecretStr
 
 from kehrwasser_shared.config import ServiceSettings
+
+from .domain.model import RetryPolicy
+from .service_layer.mailer import DeliverySettings
 
 SERVICE = "notify"
 
@@ -24,3 +29,27 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(False, description="Implicit TLS (SMTPS, usually port 465)")
     mail_from: str = Field("Kehrwasser <noreply@kehrwasser.local>", description="Sender of every email")
     mail_poll_seconds: float = Field(1.0, description="How often the mailer looks for due deliveries")
+    smtp_connections: int = Field(4, ge=1, le=64, description="SMTP connections kept open and used in parallel")
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="The longest one send may take (connecting included); then it is retried"
+    )
+    mail_per_second: float = Field(
+        500.0, ge=0, description="The most emails started per second (0: no cap); set it below the server's limit"
+    )
+    mail_retry_first_seconds: float = Field(30.0, gt=0, description="Wait after the first temporary failure")
+    mail_retry_longest_seconds: float = Field(3600.0, gt=0, description="Longest wait between two attempts")
+    mail_retry_horizon_hours: float = Field(
+        48.0, gt=0, description="A temporarily refused email is given up this long after it was queued"
+    )
+
+    def delivery(self) -> DeliverySettings:
+        return DeliverySettings(
+            connections=self.smtp_connections,
+            per_second=self.mail_per_second,
+            send_timeout=self.smtp_timeout_seconds,
+            retry=RetryPolicy(
+                first=timedelta(seconds=self.mail_retry_first_seconds),
+                longest=timedelta(seconds=self.mail_retry_longest_seconds),
+                horizon=timedelta(hours=self.mail_retry_horizon_hours),
+            ),
+        )

@@ -1,6 +1,6 @@
 """Event and command contracts of the Kehrwasser network (CloudEvents 1.0, versioned types)."""
 
-from . import alliances, ledger, members
+from . import alliances, ledger, members, notify
 from .envelope import CloudEvent, make_event
 from .registry import CommandContract, EventContract, all_commands, all_events, event_contract
 
@@ -15,4 +15,5 @@ __all__ = [
     "ledger",
     "make_event",
     "members",
+    "notify",
 ]

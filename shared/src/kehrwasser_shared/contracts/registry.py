@@ -82,15 +82,15 @@ class CommandContract(Generic[RequestT, ResultT]):
 
 
 def all_events() -> list[EventContract[Any]]:
-    from . import alliances, ledger, members
+    from . import alliances, ledger, members, notify
 
-    return [*members.EVENTS, *alliances.EVENTS, *ledger.EVENTS]
+    return [*members.EVENTS, *alliances.EVENTS, *ledger.EVENTS, *notify.EVENTS]
 
 
 def all_commands() -> list[CommandContract[Any, Any]]:
-    from . import alliances, ledger, members
+    from . import alliances, ledger, members, notify
 
-    return [*members.COMMANDS, *alliances.COMMANDS, *ledger.COMMANDS]
+    return [*members.COMMANDS, *alliances.COMMANDS, *ledger.COMMANDS, *notify.COMMANDS]
 
 
 def event_contract(type_: str) -> EventContract[Any] | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.model import Contact, Delivery
+from ..domain.model import Contact, Delivery, DeliveryRecord, LeasedDelivery
+from ..service_layer.member_changes import ERASED_ADDRESS, ERASED_REASON
 from ..service_layer.unit_of_work import AllianceNames, ContactRepository, DeliveryRepository
 from .tables import alliance_names, contacts, deliveries
 
@@ -63,12 +65,16 @@ class SqlDeliveries(DeliveryRepository):
                 "kind": d.kind,
                 "member_id": d.member_id,
                 "recipient": d.recipient,
-                "message": d.message,
-                "status": "pending" if d.problem is None else "failed",
+                # An erased member's contact has no address (service_layer.member_changes): never sent, kept empty.
+                "message": b"" if d.recipient == ERASED_ADDRESS else d.message,
+                "status": "suppressed"
+                if d.recipient == ERASED_ADDRESS
+                else ("pending" if d.problem is None else "failed"),
                 "attempts": 0,
                 "next_attempt_at": due,
-                "last_error": d.problem,
+                "last_error": ERASED_REASON if d.recipient == ERASED_ADDRESS else d.problem,
                 "created_at": d.created_at,
+                "caused_by": d.caused_by,
             }
             for d in new
             if d.delivery_id not in known
@@ -77,7 +83,9 @@ class SqlDeliveries(DeliveryRepository):
             await self._connection.execute(insert(deliveries), rows)
             self.queued += sum(row["status"] == "pending" for row in rows)
 
-    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[LeasedDelivery]:
+        # FOR UPDATE SKIP LOCKED on PostgreSQL: two instances leasing at once take different rows. SQLite
+        # ignores it; there every write transaction begins IMMEDIATE, so leases never interleave.
         rows = (
             await self._connection.execute(
                 select(deliveries)
@@ -94,21 +102,98 @@ class SqlDeliveries(DeliveryRepository):
                 .values(next_attempt_at=until)
             )
         return [
-            (Delivery(r.delivery_id, r.kind, r.member_id, r.recipient, bytes(r.message), r.created_at), r.attempts)
+            LeasedDelivery(
+                Delivery(
+                    r.delivery_id,
+                    r.kind,
+                    r.member_id,
+                    r.recipient,
+                    bytes(r.message),
+                    r.created_at,
+                    caused_by=r.caused_by,
+                ),
+                r.attempts,
+                r.requeued_at or r.created_at,
+            )
             for r in rows
         ]
 
-    async def mark_sent(self, delivery_id: str, now: datetime) -> None:
+    async def release(self, delivery_ids: list[str], now: datetime) -> None:
+        if delivery_ids:
+            await self._connection.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id.in_(delivery_ids), deliveries.c.status == "pending")
+                .values(next_attempt_at=now)
+            )
+
+    async def mark_sent(self, delivery_ids: list[str], now: datetime) -> None:
+        if delivery_ids:
+            await self._connection.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id.in_(delivery_ids))
+                .values(status="sent", sent_at=now, attempts=deliveries.c.attempts + 1)
+            )
+
+    async def mark_retry(self, delivery_id: str, error: str, retry_at: datetime) -> None:
         await self._connection.execute(
             update(deliveries)
             .where(deliveries.c.delivery_id == delivery_id)
-            .values(status="sent", sent_at=now, attempts=deliveries.c.attempts + 1)
+            .values(attempts=deliveries.c.attempts + 1, last_error=error, next_attempt_at=retry_at)
         )
 
-    async def mark_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
-        values: dict[str, object] = {"attempts": deliveries.c.attempts + 1, "last_error": error}
-        if retry_at is None:
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = retry_at
-        await self._connection.execute(update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(values))
+    async def mark_failed(self, delivery_id: str, error: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id)
+            .values(attempts=deliveries.c.attempts + 1, last_error=error, status="failed", next_attempt_at=now)
+        )
+
+    async def get(self, delivery_id: str) -> DeliveryRecord | None:
+        row = (await self._connection.execute(_record_columns().where(deliveries.c.delivery_id == delivery_id))).first()
+        return None if row is None else DeliveryRecord(*row)
+
+    async def log(
+        self, *, member_id: str | None, status: str | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[DeliveryRecord]:
+        query = _record_columns()
+        if member_id is not None:
+            query = query.where(deliveries.c.member_id == member_id)
+        if status in ("queued", "retrying"):
+            attempted = deliveries.c.attempts > 0 if status == "retrying" else deliveries.c.attempts == 0
+            query = query.where(deliveries.c.status == "pending", attempted)
+        elif status is not None:
+            query = query.where(deliveries.c.status == status)
+        if after is not None:
+            created_at, delivery_id = after
+            query = query.where(
+                or_(
+                    deliveries.c.created_at < created_at,
+                    and_(deliveries.c.created_at == created_at, deliveries.c.delivery_id < delivery_id),
+                )
+            )
+        query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.delivery_id.desc()).limit(limit)
+        return [DeliveryRecord(*row) for row in await self._connection.execute(query)]
+
+    async def requeue(self, delivery_id: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now)
+        )
+        self.queued += 1
+
+
+def _record_columns() -> Select[Any]:
+    return select(
+        deliveries.c.delivery_id,
+        deliveries.c.kind,
+        deliveries.c.member_id,
+        deliveries.c.recipient,
+        deliveries.c.status,
+        deliveries.c.attempts,
+        deliveries.c.created_at,
+        deliveries.c.next_attempt_at,
+        deliveries.c.sent_at,
+        deliveries.c.last_error,
+        deliveries.c.caused_by,
+    )

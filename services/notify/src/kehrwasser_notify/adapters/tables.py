@@ -33,13 +33,17 @@ deliveries = Table(
     Column("member_id", String(64), nullable=False),
     Column("recipient", String(320), nullable=False),
     Column("message", LargeBinary, nullable=False),
-    Column("status", String(10), nullable=False),  # pending, sent, failed
+    Column("status", String(10), nullable=False),  # pending, sent, failed, suppressed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
+    Column("caused_by", String(64), nullable=True),  # the event the mail was written for
+    Column("requeued_at", UtcDateTime, nullable=True),  # queued again by an operator: the retry horizon's start
 )
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_log", deliveries.c.created_at, deliveries.c.delivery_id)
+Index("ix_deliveries_member_log", deliveries.c.member_id, deliveries.c.created_at)
 
 messaging = define_messaging_tables(metadata)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kehrwasser_shared.messaging.outbox_relay import OutgoingEvent
 from kehrwasser_shared.messaging.tables import MessagingTables
 from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 
@@ -23,8 +24,9 @@ class SqlNotifyUnitOfWork(SqlUnitOfWork, NotifyUnitOfWork):
         *,
         source: str,
         on_deliveries_queued: Callable[[], None] = lambda: None,
+        on_events_committed: Callable[[Sequence[OutgoingEvent]], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(engine, tables, source=source)
+        super().__init__(engine, tables, source=source, on_events_committed=on_events_committed)
         self._on_deliveries_queued = on_deliveries_queued
 
     def _open(self, connection: AsyncConnection) -> None:

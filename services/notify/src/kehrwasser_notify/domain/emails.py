@@ -7,6 +7,7 @@ character: a line break there would start a header of its own (``Bcc: ...``).
 
 from __future__ import annotations
 
+import functools
 import html
 import unicodedata
 from collections.abc import Callable
@@ -176,11 +177,7 @@ def meeting_calendar(
     calendar.add("method", "REQUEST")
     # A VTIMEZONE for the years around the meeting keeps the invite small and exact for clients that
     # do not know the zone by name.
-    calendar.add_component(
-        icalendar.Timezone.from_tzid(
-            meeting.timezone, first_date=date(start.year - 1, 1, 1), last_date=date(start.year + 2, 1, 1)
-        )
-    )
+    calendar.add_component(_vtimezone(meeting.timezone, start.year))
     event = icalendar.Event()
     event.add("uid", f"{meeting.meeting_id}@kehrwasser")
     event.add("sequence", meeting.sequence)
@@ -211,6 +208,13 @@ def meeting_calendar(
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical
+
+
+@functools.lru_cache(maxsize=64)
+def _vtimezone(tzid: str, year: int) -> icalendar.Timezone:
+    """The zone's VTIMEZONE from the year before ``year`` to two after; computed once per zone and year (it is
+    most of a calendar's building time, and the same for every attendee). Only ever serialised, never changed."""
+    return icalendar.Timezone.from_tzid(tzid, first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
 
 
 def _address(email: str, **params: str) -> icalendar.vCalAddress:

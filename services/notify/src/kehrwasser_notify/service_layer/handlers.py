@@ -1,4 +1,4 @@
-"""Use cases of the notify service: remember contacts, queue emails for events, deliver what is due."""
+"""Use cases of the notify service: remember contacts, queue emails for events, show and retry deliveries."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from email.message import EmailMessage
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
 from kehrwasser_shared.contracts import members as member_contracts
+from kehrwasser_shared.contracts import notify as notify_contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 
 from ..domain import emails, model
-from .unit_of_work import MailSender, NotifyUnitOfWork
+from .mailer import notification_failed
+from .unit_of_work import NotifyUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ async def warn_about_balance(
 
         deliveries = [_delivery(event, "balance-warning", member, warning, now)]
         deliveries += [_delivery(event, "balance-escalation", contacts[m], escalation, now) for m in data.escalate_to]
-        await uow.deliveries.add(deliveries, due=now)
+        await _queue(uow, deliveries, now)
         await uow.commit()
 
 
@@ -106,41 +108,70 @@ async def invite_to_meeting(
             )
 
         deliveries = [_delivery(event, "meeting-invitation", contacts[m], invitation, now) for m in data.attendee_ids]
-        await uow.deliveries.add(deliveries, due=now)
+        await _queue(uow, deliveries, now)
         await uow.commit()
 
 
-async def deliver_due(
-    uow_factory: Callable[[], NotifyUnitOfWork], mail: MailSender, clock: Clock, limit: int = 50
-) -> int:
-    """Send what is due; returns how many were sent.
+async def mail_log(command: notify_contracts.MailLog, uow: NotifyUnitOfWork) -> notify_contracts.MailLogPage:
+    """The delivery log, newest first; one more row than asked tells whether a next page exists."""
+    after = notify_contracts.decode_cursor(command.cursor) if command.cursor else None
+    async with uow:
+        records = await uow.deliveries.log(
+            member_id=command.member_id, status=command.status, limit=command.limit + 1, after=after
+        )
+    page = records[: command.limit]
+    more = len(records) > command.limit
+    return notify_contracts.MailLogPage(
+        deliveries=[_view(record) for record in page],
+        next_cursor=notify_contracts.encode_cursor(page[-1].queued_at, page[-1].delivery_id) if more else None,
+    )
 
-    A delivery is leased before sending and marked sent after: a crash in between sends it again when the
-    lease runs out (at least once, with the same Message-ID, so mail systems can recognise the repeat).
-    """
-    now = clock()
-    async with uow_factory() as uow:
-        due = await uow.deliveries.lease_due(now, now + model.SENDING_LEASE, limit)
+
+async def retry_delivery(
+    command: notify_contracts.RetryDelivery, uow: NotifyUnitOfWork, clock: Clock
+) -> notify_contracts.DeliveryView:
+    """Queue a failed delivery again, due now (the same message, so the same Message-ID)."""
+    async with uow:
+        record = await uow.deliveries.get(command.delivery_id)
+        if record is None:
+            raise model.UnknownDelivery(command.delivery_id)
+        if record.status != "failed":
+            raise model.NotFailed(command.delivery_id, record.log_status)
+        await uow.deliveries.requeue(command.delivery_id, clock())
+        requeued = await uow.deliveries.get(command.delivery_id)
         await uow.commit()
-    sent = 0
-    for delivery, attempts in due:
-        try:
-            await mail.send(delivery.recipient, delivery.message)
-        except Exception as exc:
-            attempt = attempts + 1
-            retry_at = clock() + model.retry_delay(attempt) if attempt < model.SEND_ATTEMPTS else None
-            log.warning(
-                "delivery %s to %s failed (attempt %d): %r", delivery.delivery_id, delivery.recipient, attempt, exc
-            )
-            async with uow_factory() as uow:
-                await uow.deliveries.mark_failed(delivery.delivery_id, repr(exc)[: model.LONGEST_ERROR], retry_at)
-                await uow.commit()
-            continue
-        async with uow_factory() as uow:
-            await uow.deliveries.mark_sent(delivery.delivery_id, clock())
-            await uow.commit()
-        sent += 1
-    return sent
+    assert requeued is not None
+    log.info("delivery %s queued again by %s", command.delivery_id, command.requested_by)
+    return _view(requeued)
+
+
+def _view(record: model.DeliveryRecord) -> notify_contracts.DeliveryView:
+    pending = record.status == "pending"
+    return notify_contracts.DeliveryView(
+        delivery_id=record.delivery_id,
+        kind=record.kind,
+        member_id=record.member_id,
+        recipient=record.recipient,
+        status=record.log_status,
+        attempts=record.attempts,
+        queued_at=record.queued_at,
+        next_attempt_at=record.next_attempt_at if pending else None,
+        sent_at=record.sent_at,
+        last_error=record.last_error,
+        caused_by=record.caused_by,
+    )
+
+
+async def _queue(uow: NotifyUnitOfWork, deliveries: list[model.Delivery], now: datetime) -> None:
+    """Queue the deliveries; one that could not be built is recorded failed and announced as such."""
+    await uow.deliveries.add(deliveries, due=now)
+    for delivery in deliveries:
+        if delivery.problem is not None:
+            uow.emit(
+                notify_contracts.NOTIFICATION_FAILED,
+                notification_failed(delivery.delivery_id, delivery.kind, delivery.member_id, delivery.problem,
+                                    True, 0, delivery.caused_by, now, now),
+            )  # fmt: skip
 
 
 async def _contacts(uow: NotifyUnitOfWork, member_ids: list[str]) -> dict[str, model.Contact]:
@@ -175,5 +206,7 @@ def _delivery(
     if isinstance(rendered, emails.NotRendered):
         log.warning("%s of event %s to member %r: %s", kind, event.id, contact.member_id, rendered.reason)
         problem = rendered.reason[: model.LONGEST_ERROR]
-        return model.Delivery(delivery_id, kind, contact.member_id, contact.email, b"", now, problem)
-    return model.Delivery(delivery_id, kind, contact.member_id, rendered.recipient, rendered.message, now)
+        return model.Delivery(delivery_id, kind, contact.member_id, contact.email, b"", now, problem, event.id)
+    return model.Delivery(
+        delivery_id, kind, contact.member_id, rendered.recipient, rendered.message, now, caused_by=event.id
+    )

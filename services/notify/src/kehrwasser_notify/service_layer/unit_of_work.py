@@ -7,7 +7,7 @@ from datetime import datetime
 
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
-from ..domain.model import Contact, Delivery
+from ..domain.model import Contact, Delivery, DeliveryRecord, LeasedDelivery
 
 
 class ContactRepository(abc.ABC):
@@ -33,15 +33,37 @@ class DeliveryRepository(abc.ABC):
         queued is left as it is."""
 
     @abc.abstractmethod
-    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[tuple[Delivery, int]]:
-        """Pending deliveries due by ``now`` with their attempts so far, leased to this sender ``until``."""
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[LeasedDelivery]:
+        """Pending deliveries due by ``now``, claimed for this sender ``until``: no one else takes them before."""
 
     @abc.abstractmethod
-    async def mark_sent(self, delivery_id: str, now: datetime) -> None: ...
+    async def release(self, delivery_ids: list[str], now: datetime) -> None:
+        """Give back claimed deliveries that were not attempted: due again at ``now``."""
 
     @abc.abstractmethod
-    async def mark_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt; ``retry_at`` None gives the delivery up."""
+    async def mark_sent(self, delivery_ids: list[str], now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def mark_retry(self, delivery_id: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt to be tried again at ``retry_at``."""
+
+    @abc.abstractmethod
+    async def mark_failed(self, delivery_id: str, error: str, now: datetime) -> None:
+        """Record the last failed attempt: the delivery is given up."""
+
+    @abc.abstractmethod
+    async def get(self, delivery_id: str) -> DeliveryRecord | None: ...
+
+    @abc.abstractmethod
+    async def log(
+        self, *, member_id: str | None, status: str | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[DeliveryRecord]:
+        """Deliveries newest first (by queueing time, then id), after the position ``after`` if given; ``status``
+        is a log status (queued, retrying, sent, failed, suppressed)."""
+
+    @abc.abstractmethod
+    async def requeue(self, delivery_id: str, now: datetime) -> None:
+        """Queue a failed delivery again, due ``now``, with its attempts and horizon starting afresh."""
 
 
 class NotifyUnitOfWork(UnitOfWork):
@@ -53,4 +75,8 @@ class NotifyUnitOfWork(UnitOfWork):
 class MailSender(abc.ABC):
     @abc.abstractmethod
     async def send(self, recipient: str, message: bytes) -> None:
-        """Hand the message to the mail server; raises when it is not accepted."""
+        """Hand the message to the mail server; raises `SendFailed` (or any error: taken as temporary) when it
+        is not accepted."""
+
+    async def aclose(self) -> None:  # noqa: B027 (most senders keep nothing open)
+        """Close what the sender keeps open (connections)."""

@@ -16,13 +16,15 @@ from jsonschema import Draft202012Validator, FormatChecker
 from kehrwasser_alliances.domain.model import AllianceError
 from kehrwasser_ledger.domain.errors import LedgerError
 from kehrwasser_members.domain.model import MemberError
+from kehrwasser_notify.domain.model import DeliveryLogError
 from kehrwasser_shared.contracts import all_commands, all_events, alliances, members
 from kehrwasser_shared.contracts.documents import render_documents
 from kehrwasser_shared.contracts.errors import ALWAYS, ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-ABSTRACT_ERRORS = {"alliance-error", "ledger-error", "member-error"}  # bases of the trees, never raised themselves
+# The bases of the trees, never raised themselves.
+ABSTRACT_ERRORS = {"alliance-error", "ledger-error", "member-error", "delivery-log-error"}
 
 
 def codes_of(tree: type[Exception]) -> set[str]:
@@ -38,7 +40,7 @@ def codes_of(tree: type[Exception]) -> set[str]:
 
 
 def test_every_code_a_service_can_answer_is_in_the_catalogue_and_named_by_a_command() -> None:
-    raised = codes_of(MemberError) | codes_of(AllianceError) | codes_of(LedgerError)
+    raised = codes_of(MemberError) | codes_of(AllianceError) | codes_of(LedgerError) | codes_of(DeliveryLogError)
     named = {code for command in all_commands() for code in command.errors}
     assert raised <= set(ERROR_CODES), f"codes without an entry: {raised - set(ERROR_CODES)}"
     assert named | set(ALWAYS) == set(ERROR_CODES), "every catalogued code is answered by some command"
@@ -106,11 +108,14 @@ def test_command_subjects_bound_by_the_services_are_the_contracts(tmp_path: Path
     from kehrwasser_ledger.config import LedgerSettings
     from kehrwasser_members.bootstrap import bootstrap as members_service
     from kehrwasser_members.config import MembersSettings
+    from kehrwasser_notify.bootstrap import bootstrap as notify_service
+    from kehrwasser_notify.config import NotifySettings
 
     bound = {
         *members_service(MembersSettings(data_dir=tmp_path)).endpoints.subjects,
         *alliances_service(AlliancesSettings(data_dir=tmp_path)).endpoints.subjects,
         *ledger_service(LedgerSettings(data_dir=tmp_path)).endpoints.subjects,
+        *notify_service(NotifySettings(data_dir=tmp_path)).endpoints.subjects,
     }
     assert bound == {command.subject for command in all_commands()}
 

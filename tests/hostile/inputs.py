@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from kehrwasser_shared.contracts import alliances, ledger, members, privacy
+from kehrwasser_shared.contracts import alliances, ledger, members, notify, privacy
 from kehrwasser_shared.contracts.registry import CommandContract, EventContract
 
 from .network import Seeded
@@ -293,6 +293,17 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
         ),
         ledger.FLOW_MATRIX.subject: st.fixed_dictionaries({"alliance_id": alliance}, optional={"kind": kind}),
         ledger.ALLIANCE_HEALTH.subject: st.fixed_dictionaries({"alliance_id": alliance}),
+        notify.MAIL_LOG.subject: st.fixed_dictionaries(
+            {},
+            optional={
+                "member_id": member | fresh_id,
+                "status": st.sampled_from(["queued", "retrying", "sent", "failed", "suppressed"]),
+                "limit": st.integers(1, 200),
+            },
+        ),
+        notify.RETRY.subject: st.fixed_dictionaries(
+            {"delivery_id": fresh_id.map(lambda i: i.replace("-", "")), "requested_by": member}
+        ),
     }
 
 

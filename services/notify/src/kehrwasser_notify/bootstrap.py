@@ -23,7 +23,7 @@ from .adapters.smtp import SmtpMailSender
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlNotifyUnitOfWork
 from .config import SERVICE, NotifySettings
-from .domain.model import NotifyError
+from .domain.model import DeliveryLogError
 from .service_layer import handlers, member_changes
 from .service_layer.handlers import Clock
 from .service_layer.mailer import DeliverySettings, Mailer
@@ -131,7 +131,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             ],
         ),
     ]
-    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(NotifyError,))
+    endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(DeliveryLogError,))
     endpoints.bind(notify_contracts.MAIL_LOG, lambda cmd: handlers.mail_log(cmd, reading_uow()))
     endpoints.bind(notify_contracts.RETRY, lambda cmd: handlers.retry_delivery(cmd, uow(), utc_now))
     endpoints.bind(privacy.NOTIFY_EXPORT, lambda query: member_changes.export_member(query, member_changes_uow()))

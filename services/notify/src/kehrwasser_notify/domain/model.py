@@ -76,14 +76,20 @@ class SendFailed(Exception):
         self.permanent = permanent
 
 
-class UnknownDelivery(NotifyError):
+class DeliveryLogError(Exception):
+    """Why a command on the delivery log is refused (the codes its replies carry)."""
+
+    code = "delivery-log-error"
+
+
+class UnknownDelivery(DeliveryLogError):
     code = "unknown-delivery"
 
     def __init__(self, delivery_id: str) -> None:
         super().__init__(f"no delivery {delivery_id} in the delivery log")
 
 
-class NotFailed(NotifyError):
+class NotFailed(DeliveryLogError):
     code = "not-failed"
 
     def __init__(self, delivery_id: str, status: str) -> None:

@@ -14,6 +14,15 @@ from ..domain.model import CATEGORIES, EmailChange, EmailTaken, Member, Status, 
 from ..service_layer.unit_of_work import MemberFilter, MemberRepository
 from .tables import member_focus, members
 
+ERASED_ADDRESS_DOMAIN = "erased.invalid"
+"""Erased members have no address; their rows hold a placeholder in a domain no address may be registered in
+(`.invalid` is reserved, RFC 2606, and the contracts refuse it), unique by the id: the column stays NOT NULL and
+unique without a migration that SQLite could only do by rebuilding a table others refer to."""
+
+
+def erased_address(member_id: str) -> str:
+    return f"{member_id}@{ERASED_ADDRESS_DOMAIN}"
+
 
 class SqlMemberRepository(MemberRepository):
     def __init__(self, connection: AsyncConnection) -> None:
@@ -43,7 +52,7 @@ class SqlMemberRepository(MemberRepository):
                 statement.values(
                     name=member.name,
                     name_key=name_key(member.name),
-                    email=member.email,
+                    email=member.email if member.email is not None else erased_address(member.member_id),
                     company=member.company,
                     language=member.language,
                     timezone=member.timezone,
@@ -107,7 +116,7 @@ def _to_member(row: Any) -> Member:
     return Member(
         member_id=row.member_id,
         name=row.name,
-        email=row.email,
+        email=None if row.status == Status.ERASED else row.email,
         company=row.company,
         language=row.language,
         focus=tuple(row.focus),

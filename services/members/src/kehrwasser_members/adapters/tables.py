@@ -15,7 +15,8 @@ members = Table(
     Column("member_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("name_key", String(200), nullable=False),
-    Column("email", String(320), nullable=True, unique=True),  # None once erased: the address is free again
+    # An erased member's row holds `ERASED_ADDRESS_DOMAIN` placeholder (repository.py): the address is free again.
+    Column("email", String(320), nullable=False, unique=True),
     Column("company", String(200), nullable=False),
     Column("language", String(2), nullable=False),
     Column("timezone", String(64), nullable=False),

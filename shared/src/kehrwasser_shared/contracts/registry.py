@@ -88,9 +88,9 @@ def all_events() -> list[EventContract[Any]]:
 
 
 def all_commands() -> list[CommandContract[Any, Any]]:
-    from . import alliances, ledger, members, notify
+    from . import alliances, ledger, members, notify, privacy
 
-    return [*members.COMMANDS, *alliances.COMMANDS, *ledger.COMMANDS, *notify.COMMANDS]
+    return [*members.COMMANDS, *alliances.COMMANDS, *ledger.COMMANDS, *notify.COMMANDS, *privacy.COMMANDS]
 
 
 def event_contract(type_: str) -> EventContract[Any] | None:

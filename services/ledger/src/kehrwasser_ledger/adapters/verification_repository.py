@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -65,7 +65,13 @@ class SqlVerification(VerificationRepository):
         )
 
     async def add_run(
-        self, run_id: str, full: bool, starts: list[Checkpoint], now: datetime, lease_until: datetime
+        self,
+        run_id: str,
+        full: bool,
+        starts: list[Checkpoint],
+        now: datetime,
+        lease_until: datetime,
+        settled: Collection[str] = (),
     ) -> None:
         await self._connection.execute(
             insert(verify_runs).values(
@@ -85,7 +91,7 @@ class SqlVerification(VerificationRepository):
                     {
                         "run_id": run_id,
                         "alliance_id": start.alliance_id,
-                        "done": False,
+                        "done": start.alliance_id in settled,
                         "sequence": start.sequence,
                         "chain_head": start.chain_head,
                         "accounts": marks_json(start.accounts),

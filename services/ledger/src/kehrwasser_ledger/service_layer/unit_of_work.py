@@ -8,6 +8,7 @@ of work ends, so that no other writer changes them meanwhile.
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -192,8 +193,15 @@ class VerificationRepository(abc.ABC):
 
     @abc.abstractmethod
     async def add_run(
-        self, run_id: str, full: bool, starts: list[Checkpoint], now: datetime, lease_until: datetime
-    ) -> None: ...
+        self,
+        run_id: str,
+        full: bool,
+        starts: list[Checkpoint],
+        now: datetime,
+        lease_until: datetime,
+        settled: Collection[str] = (),
+    ) -> None:
+        """A run over the alliances of ``starts``, each walked from its start; those ``settled`` are done."""
 
     @abc.abstractmethod
     async def run(self, run_id: str) -> VerifyRun | None: ...

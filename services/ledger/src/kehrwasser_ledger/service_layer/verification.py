@@ -65,7 +65,10 @@ class VerificationRuns:
                 alliance_ids = await uow.alliances.all_ids()
             verified = {} if command.full else await uow.verification.checkpoints(alliance_ids)
             starts = [verified.get(a, Checkpoint(a)) for a in alliance_ids]
-            await uow.verification.add_run(run_id, command.full, starts, now, now + self._lease)
+            # Nothing booked since its checkpoint: the alliance is done before the run begins, at no cost.
+            lengths = {a: books.chain_length for a, books in (await uow.alliances.read_many(list(verified))).items()}
+            settled = {a for a, checkpoint in verified.items() if lengths.get(a) == checkpoint.sequence}
+            await uow.verification.add_run(run_id, command.full, starts, now, now + self._lease, settled)
             await uow.commit()
         work = self._launch(run_id)
         if command.wait:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from typing import TYPE_CHECKING
@@ -17,12 +18,32 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
+def ready(url: str, timeout: float = 30.0) -> bool:
+    """Whether ``url``/readyz answers 200 within ``timeout`` (a service starts, migrates, connects first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:  # not listening yet, or 503 while starting
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def test_up_runs_the_demo_stops_on_ctrl_c_and_resumes_with_its_data(
     network: Callable[[], Network], kehrwasser: Callable[..., Outcome]
 ) -> None:
     up = network()
     data_dir = up.data_dir
-    assert json.loads((data_dir / "up.json").read_text())["nats_url"].startswith("nats://127.0.0.1:")
+    record = json.loads((data_dir / "up.json").read_text())
+    assert record["nats_url"].startswith("nats://127.0.0.1:")
+    # Each service answers on a health port of its own (they would all want 8080 on one machine).
+    assert sorted(record["health"]) == ["alliances", "ledger", "members", "notify"]
+    assert len(set(record["health"].values())) == 4
+    for service, url in record["health"].items():
+        assert ready(url), f"{service} did not become ready at {url}/readyz"
     demo = kehrwasser("demo", timeout=60)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     deadline = time.monotonic() + 30

@@ -13,18 +13,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from kehrwasser_shared.embedded.mail_sink import MailSink
-from kehrwasser_shared.embedded.nats_server import NatsServer
+from kehrwasser_shared.embedded.nats_server import NatsServer, free_port
 from kehrwasser_shared.security import identities
 
 from .exit_codes import ExitCode
 from .occupancy import DataDirLock, already_running, port_in_use, port_taken
 from .settings import IDENTITIES_DIR, SERVICES, UP_FILE, CliSettings
 
+HEALTH_PORT_VARIABLE = "KEHRWASSER_HEALTH_PORT"
 COLOURS = {"members": "36", "alliances": "35", "ledger": "33", "notify": "32", "up": "1"}
 STOP_GRACE_SECONDS = 15.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -153,6 +155,7 @@ def _run(data_dir: Path, nats: NatsServer, sink: MailSink) -> int:
         record.unlink(missing_ok=True)
         return _refuse(f"the SMTP sink did not start on port {sink.port}: {exc}")
     services = [Supervised(service, _service_env(data_dir, nats, sink, service)) for service in SERVICES]
+    _write_record(record, nats, sink, services)
     try:
         if not stop.is_set():
             for each in services:
@@ -166,11 +169,21 @@ def _run(data_dir: Path, nats: NatsServer, sink: MailSink) -> int:
     return ExitCode.OK
 
 
-def _write_record(record: Path, nats: NatsServer, sink: MailSink) -> None:
+def _write_record(record: Path, nats: NatsServer, sink: MailSink, services: Sequence[Supervised] = ()) -> None:
     """Where this network runs: commands find its NATS here, and a second `up` names it when refusing."""
     mail_dir = record.parent / "mail"
-    fields = {"pid": os.getpid(), "nats_url": nats.url, "smtp": f"{sink.host}:{sink.port}", "mail_dir": str(mail_dir)}
+    fields: dict[str, object] = {
+        "pid": os.getpid(),
+        "nats_url": nats.url,
+        "smtp": f"{sink.host}:{sink.port}",
+        "mail_dir": str(mail_dir),
+        "health": {each.service: health_url(each) for each in services},
+    }
     record.write_text(json.dumps(fields, indent=2))
+
+
+def health_url(service: Supervised) -> str:
+    return f"http://127.0.0.1:{service.env[HEALTH_PORT_VARIABLE]}"
 
 
 def identities_config(data_dir: Path) -> Path:
@@ -187,6 +200,10 @@ def _service_env(data_dir: Path, nats: NatsServer, sink: MailSink, service: str)
         "KEHRWASSER_DATA_DIR": str(data_dir),
         "KEHRWASSER_SMTP_HOST": sink.host,
         "KEHRWASSER_SMTP_PORT": str(sink.port),
+        # Four services on one machine: each its own health and metrics port (they would all want 8080), on
+        # the loopback only, like NATS and the SMTP sink.
+        HEALTH_PORT_VARIABLE: str(free_port()),
+        "KEHRWASSER_HEALTH_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -227,7 +244,11 @@ def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: 
         ("NATS identities", f"{data_dir / IDENTITIES_DIR}  (the CLI signs in as operator)"),
     ]
     rows += [
-        (each.service, f"pid {each.process.pid if each.process else '?'}  database {data_dir / (each.service + '.db')}")
+        (
+            each.service,
+            f"pid {each.process.pid if each.process else '?'}  database {data_dir / (each.service + '.db')}"
+            f"  health {health_url(each)}/readyz  metrics {health_url(each)}/metrics",
+        )
         for each in services
     ]
     say("up", f"Kehrwasser is starting (pid {os.getpid()}):")

@@ -295,7 +295,9 @@ async def check_exactly_once(
     rows = await db.fetchval("SELECT count(*) FROM contributions")
     if rows != len(submissions):
         problems.append(f"{rows} contribution rows for {len(submissions)} contributions")
-    verification = await CommandClient(nc, timeout=600).send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
+    verification = await CommandClient(nc, timeout=600).send(
+        contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True)
+    )
     if not verification.ok:
         problems += [f"verify: {p}" for p in verification.problems[:10]]
     if verification.contributions_checked != len(submissions):

@@ -76,7 +76,9 @@ async def compare(
             try:
                 throughput = await measure_ledger_drain(ledger, db, len(bulk), args.timeout)
                 booked += len(bulk)
-                verification = await CommandClient(nc, timeout=120).send(contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True))
+                verification = await CommandClient(nc, timeout=120).send(
+                    contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True)
+                )
             finally:
                 await ledger.stop()
             if not verification.ok or verification.contributions_checked != booked:

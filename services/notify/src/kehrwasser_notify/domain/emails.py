@@ -8,7 +8,6 @@ character: a line break there would start a header of its own (``Bcc: ...``).
 from __future__ import annotations
 
 import functools
-import html
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from . import texts
 from .model import Contact
+from .templates import Templates, Texts
 
 PRODID = "-//Kehrwasser//Alliances//EN"
 # Unicode's control characters (C0, DEL, C1) and its line and paragraph separators: mail programs end a
@@ -87,17 +86,18 @@ def balance_warning(
     light: str,
     message_id: str,
     now: datetime,
+    templates: Templates | None = None,
 ) -> EmailMessage:
-    language = contact.language
-    subject, body = texts.balance_warning(
-        language,
+    texts = (templates or packaged()).render(
+        "balance-warning",
+        contact.language,
         name=contact.name,
         alliance=alliance_name,
-        balance=texts.points(balance, language),
-        threshold=None if threshold is None else texts.points(threshold, language),
+        balance=balance,
+        threshold=threshold,
         light=light,
     )
-    return _plain_and_html(sender, contact, subject, body, message_id, now)
+    return _plain_and_html(sender, contact, texts, message_id, now)
 
 
 def red_escalation(
@@ -110,25 +110,24 @@ def red_escalation(
     threshold: Decimal | None,
     message_id: str,
     now: datetime,
+    templates: Templates | None = None,
 ) -> EmailMessage:
-    language = moderator.language
-    subject, body = texts.red_escalation(
-        language,
+    texts = (templates or packaged()).render(
+        "balance-escalation",
+        moderator.language,
         moderator=moderator.name,
         member=member_name,
         alliance=alliance_name,
-        balance=texts.points(balance, language),
-        threshold=None if threshold is None else texts.points(threshold, language),
+        balance=balance,
+        threshold=threshold,
     )
-    return _plain_and_html(sender, moderator, subject, body, message_id, now)
+    return _plain_and_html(sender, moderator, texts, message_id, now)
 
 
-def _plain_and_html(
-    sender: str, contact: Contact, subject: str, body: str, message_id: str, now: datetime
-) -> EmailMessage:
-    message = _envelope(sender, contact, subject, message_id, now)
-    message.set_content(body)
-    message.add_alternative(_html(subject, body), subtype="html")
+def _plain_and_html(sender: str, contact: Contact, texts: Texts, message_id: str, now: datetime) -> EmailMessage:
+    message = _envelope(sender, contact, texts.subject, message_id, now)
+    message.set_content(texts.text)
+    message.add_alternative(texts.html, subtype="html")
     message["Content-Language"] = header_text(contact.language, "language")
     return message
 
@@ -141,21 +140,24 @@ def meeting_invitation(
     meeting: MeetingDetails,
     message_id: str,
     now: datetime,
+    templates: Templates | None = None,
 ) -> EmailMessage:
     language = contact.language
-    subject, body = texts.meeting_invitation(
+    texts = (templates or packaged()).render(
+        "meeting-invitation",
         language,
         name=contact.name,
         alliance=meeting.alliance_name,
         title=meeting.title,
-        when_text=texts.when(meeting.wall_clock_start(), meeting.timezone, language),
+        start=meeting.wall_clock_start(),
+        timezone=meeting.timezone,
         location=meeting.location,
         duration=meeting.duration_minutes,
     )
     calendar = meeting_calendar(meeting, attendee=contact, organizer=organizer, sender=sender, now=now)
-    message = _envelope(sender, contact, subject, message_id, now)
-    message.set_content(body)
-    message.add_alternative(_html(subject, body), subtype="html")
+    message = _envelope(sender, contact, texts.subject, message_id, now)
+    message.set_content(texts.text)
+    message.add_alternative(texts.html, subtype="html")
     # Calendar clients look for the REQUEST inside multipart/alternative; some mail programs only offer
     # the attached .ics, so it goes both ways, as the big calendar services send it.
     message.add_alternative(calendar.decode(), subtype="calendar", params={"method": "REQUEST"})
@@ -163,6 +165,12 @@ def meeting_invitation(
     # Set last: turning the message multipart moves Content-* headers down into the first part.
     message["Content-Language"] = header_text(language, "language")
     return message
+
+
+@functools.cache
+def packaged() -> Templates:
+    """The templates installed with the service (read once, through importlib.resources)."""
+    return Templates.packaged()
 
 
 def meeting_calendar(
@@ -243,13 +251,3 @@ def header_text(text: str, what: str) -> str:
         if unicodedata.category(character) in UNSAFE_IN_HEADERS:
             raise UnsafeHeaderText(f"the {what} holds the control character U+{ord(character):04X}")
     return text
-
-
-def _html(subject: str, body: str) -> str:
-    paragraphs = "".join(
-        f"<p>{html.escape(paragraph).replace(chr(10), '<br>')}</p>" for paragraph in body.split("\n\n")
-    )
-    return (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(subject)}</title></head>'
-        f'<body style="font-family: sans-serif; line-height: 1.5">{paragraphs}</body></html>'
-    )

@@ -102,6 +102,7 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
     )
     contribution = st.sampled_from(seeded.contributions) | fresh_id
     kind = st.sampled_from([k.value for k in ledger.ContributionKind])
+    resource_kind = st.sampled_from(["domain", "analysis", "knowledge", "network", "tool"])
     value = st.decimals(min_value="0.01", max_value="20", places=2).map(str)
     return {
         members.REGISTER.subject: st.fixed_dictionaries(
@@ -248,6 +249,30 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
         alliances.MEETING.subject: st.fixed_dictionaries(
             {"meeting_id": fresh_id}, optional={"occurrences": st.integers(1, 50)}
         ),
+        alliances.NEEDS_A_WORD.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance | fresh_id, "requested_by": member}, optional={"limit": st.integers(1, 100)}
+        ),
+        alliances.ADD_RESOURCE.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance, "owner_id": member, "kind": resource_kind, "title": name},
+            optional={
+                "description": text,
+                "link": st.sampled_from(["", "https://example.org/study"]),
+                "value": value,
+            },
+        ),
+        alliances.UPDATE_RESOURCE.subject: st.fixed_dictionaries(
+            {"resource_id": fresh_id, "requested_by": member},
+            optional={"kind": resource_kind, "title": name, "description": text},
+        ),
+        alliances.REMOVE_RESOURCE.subject: st.fixed_dictionaries(
+            {"resource_id": fresh_id, "requested_by": member}, optional={"reason": text}
+        ),
+        alliances.RECORD_RESOURCE_USE.subject: st.fixed_dictionaries(
+            {"resource_id": fresh_id, "used_by": member}, optional={"note": text, "value": value}
+        ),
+        alliances.RESOURCES.subject: st.fixed_dictionaries(
+            {"alliance_id": alliance | fresh_id}, optional={"kind": resource_kind, "limit": st.integers(1, 100)}
+        ),
         ledger.RECORD_CONTRIBUTION.subject: st.fixed_dictionaries(
             {
                 "contribution_id": fresh_id,
@@ -279,6 +304,8 @@ def valid_requests(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, Any]
                 "yellow_below": st.just("-20"),
                 "inactivity_days": st.integers(1, 3650),
                 "pending_expiry_hours": st.integers(1, 8784),
+                "book_attendance": st.booleans(),
+                "attendance_points": st.just("2"),
                 "clear": st.lists(st.sampled_from(["floor", "probation_limit"]), max_size=2),
             },
         ),
@@ -477,6 +504,68 @@ def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, An
                 "balance": st.just("-60"),
                 "threshold": st.just("-50"),
                 "occurred_at": st.just(now),
+            }
+        ),
+        ledger.BALANCE_RECOVERED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.just(seeded.alliance),
+                "member_id": member,
+                "light": st.just("yellow"),
+                "previous_light": st.just("red"),
+                "balance": st.just("-30"),
+                "occurred_at": st.just(now),
+            }
+        ),
+        ledger.ALLIANCE_HEALTH_PUBLISHED.type: st.fixed_dictionaries(
+            {
+                "alliance_id": st.uuids().map(str),
+                "period_start": st.just(now),
+                "period_seconds": st.just(3600),
+                "members": st.just(2),
+                "active_givers": st.just(1),
+                "total_given": st.just("5"),
+                "gini": st.just("0.5"),
+                "one_way_count": st.just(1),
+                "one_way_members": st.just([seeded.grace]),
+                "one_way_floor": st.just("0.10"),
+                "computed_at": st.just(now),
+            }
+        ),
+        # Fresh alliances: valid ones book nothing (the ledger does not know them, or no value is named).
+        alliances.ATTENDANCE_RECORDED.type: st.fixed_dictionaries(
+            {
+                "meeting_id": st.uuids().map(str),
+                "uid": st.just("meeting@kehrwasser"),
+                "alliance_id": st.uuids().map(str),
+                "recurrence_id": st.just(now),
+                "attended_ids": st.just([seeded.ada]),
+                "absent_ids": st.just([]),
+                "recorded_by": st.just(seeded.ada),
+                "recorded_at": st.just(now),
+            }
+        ),
+        alliances.RESOURCE_SHARED.type: st.fixed_dictionaries(
+            {
+                "resource_id": st.uuids().map(str),
+                "alliance_id": st.uuids().map(str),
+                "owner_id": st.just(seeded.ada),
+                "kind": st.just("tool"),
+                "title": st.just("Pitch deck template"),
+                "link": st.just(""),
+                "value": st.none(),
+                "shared_at": st.just(now),
+            }
+        ),
+        alliances.RESOURCE_USED.type: st.fixed_dictionaries(
+            {
+                "use_id": st.uuids().map(str),
+                "resource_id": st.uuids().map(str),
+                "alliance_id": st.uuids().map(str),
+                "owner_id": st.just(seeded.ada),
+                "used_by": st.just(seeded.grace),
+                "note": st.just(""),
+                "value": st.none(),
+                "used_at": st.just(now),
             }
         ),
     }

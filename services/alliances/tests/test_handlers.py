@@ -17,12 +17,14 @@ from pydantic import ValidationError
 from kehrwasser_alliances.bootstrap import bootstrap
 from kehrwasser_alliances.config import AlliancesSettings
 from kehrwasser_alliances.domain import model
+from kehrwasser_alliances.domain.signals import FlowSignals, LightSignal
 from kehrwasser_alliances.service_layer import handlers, meetings
 from kehrwasser_alliances.service_layer.unit_of_work import (
     AllianceRepository,
     AlliancesUnitOfWork,
     KnownMember,
     KnownMembers,
+    LedgerSignals,
 )
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import make_event
@@ -116,14 +118,34 @@ class FakeKnownMembers(KnownMembers):
         return {m: KnownMember(m, self.names[m], self.focus.get(m, ())) for m in member_ids if m in self.names}
 
 
+class FakeLedgerSignals(LedgerSignals):
+    def __init__(self) -> None:
+        self.stored_lights: dict[str, dict[str, LightSignal]] = {}
+        self.stored_flows: dict[str, FlowSignals] = {}
+
+    async def lights(self, alliance_id: str) -> dict[str, LightSignal]:
+        return dict(self.stored_lights.get(alliance_id, {}))
+
+    async def save_light(self, alliance_id: str, signal: LightSignal) -> None:
+        self.stored_lights.setdefault(alliance_id, {})[signal.member_id] = signal
+
+    async def flows(self, alliance_id: str) -> FlowSignals | None:
+        return self.stored_flows.get(alliance_id)
+
+    async def save_flows(self, alliance_id: str, flows: FlowSignals) -> None:
+        self.stored_flows[alliance_id] = flows
+
+
 class FakeAlliancesUnitOfWork(FakeUnitOfWorkMixin, AlliancesUnitOfWork):
     alliances: FakeAlliances
     known_members: FakeKnownMembers
+    signals: FakeLedgerSignals
 
     def __init__(self, *known: str) -> None:
         super().__init__()
         self.alliances = FakeAlliances()
         self.known_members = FakeKnownMembers(*known)
+        self.signals = FakeLedgerSignals()
 
 
 async def hamburg(uow: FakeAlliancesUnitOfWork) -> contracts.AllianceView:

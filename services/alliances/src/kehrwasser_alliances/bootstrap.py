@@ -19,7 +19,7 @@ from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlAlliancesUnitOfWork
 from .config import SERVICE, AlliancesSettings
 from .domain.model import MEMBER, MODERATOR, AllianceError
-from .service_layer import handlers, meetings, member_changes
+from .service_layer import handlers, meetings, member_changes, resources, signals
 from .service_layer.unit_of_work import AlliancesUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -62,6 +62,10 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         (contracts.CANCEL_MEETING, meetings.cancel_meeting),
         (contracts.CANCEL_OCCURRENCE, meetings.cancel_occurrence),
         (contracts.RECORD_ATTENDANCE, meetings.record_attendance),
+        (contracts.ADD_RESOURCE, resources.add_resource),
+        (contracts.UPDATE_RESOURCE, resources.update_resource),
+        (contracts.REMOVE_RESOURCE, resources.remove_resource),
+        (contracts.RECORD_RESOURCE_USE, resources.record_resource_use),
         # Queries that need the time (the next occurrences from now).
         (contracts.MEETINGS, meetings.list_meetings),
         (contracts.MEETING, meetings.get_meeting),
@@ -73,6 +77,8 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
         (contracts.LIST, handlers.list_alliances),
         (contracts.MEMBERSHIPS, handlers.list_memberships),
         (contracts.PENDING_REQUESTS, handlers.pending_requests),
+        (contracts.NEEDS_A_WORD, signals.needs_a_word),
+        (contracts.RESOURCES, resources.list_resources),
         (privacy.ALLIANCES_EXPORT, member_changes.export_member),
     ]
     for contract, query in queries:
@@ -85,7 +91,10 @@ def bootstrap(settings: AlliancesSettings, uow: Callable[[], AlliancesUnitOfWork
             *member_changes.subscriptions(uow),
         ],
     )
-    return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=[members])
+    ledger = EventConsumer(
+        durable=signals.LEDGER_CONSUMER, source_service="ledger", subscriptions=signals.subscriptions(uow)
+    )
+    return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=[members, ledger])
 
 
 async def _command(

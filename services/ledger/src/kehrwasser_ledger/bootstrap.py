@@ -21,7 +21,7 @@ from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlLedgerUnitOfWork
 from .config import SERVICE, LedgerSettings
 from .domain.errors import LedgerError
-from .service_layer import confirmations, handlers, member_export, policies, queries
+from .service_layer import alliance_bookings, confirmations, handlers, member_export, policies, queries
 from .service_layer.booking import Booked, Outcome
 from .service_layer.health import PeriodicHealth
 from .service_layer.intake import PipelinedIntake
@@ -99,6 +99,17 @@ def bootstrap(
             Subscription(alliance_contracts.MEMBER_REMOVED, lambda e, d: handlers.end_membership(e, d, uow())),
             Subscription(alliance_contracts.ROLE_CHANGED, lambda e, d: handlers.change_role(e, d, uow())),
             Subscription(alliance_contracts.ALLIANCE_ARCHIVED, lambda e, d: handlers.archive_books(e, d, uow())),
+            Subscription(
+                alliance_contracts.ATTENDANCE_RECORDED,
+                lambda e, d: alliance_bookings.book_attendance(e, d, uow(), utc_now),
+            ),
+            Subscription(
+                alliance_contracts.RESOURCE_SHARED,
+                lambda e, d: alliance_bookings.book_shared_resource(e, d, uow(), utc_now),
+            ),
+            Subscription(
+                alliance_contracts.RESOURCE_USED, lambda e, d: alliance_bookings.book_resource_use(e, d, uow(), utc_now)
+            ),
         ],
     )
 

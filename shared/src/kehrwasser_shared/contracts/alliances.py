@@ -11,6 +11,7 @@ from .common import (
     IDENTIFIER,
     MULTI_LINE,
     Command,
+    ContributionValue,
     FocusTag,
     Identifier,
     Instant,
@@ -640,6 +641,12 @@ class MeetingView(BaseModel):
     next_occurrences: list[OccurrenceView] = Field(
         default_factory=list, description="The next occurrences from now (cancelled ones included, marked)"
     )
+    points_to_discuss: list[PointToDiscuss] = Field(
+        default_factory=list,
+        max_length=MAX_POINTS_TO_DISCUSS,
+        description="A meeting still to come: the alliance's open balance issues, for the agenda of its next "
+        "occurrence",
+    )
 
 
 class AttendanceView(BaseModel):
@@ -671,6 +678,162 @@ class MeetingDetails(BaseModel):
 class MeetingPage(BaseModel):
     items: list[MeetingView]
     next_cursor: str | None
+
+
+# --- What the network already knows of each member: points to discuss, "needs a word" ------------------------
+
+Light = Literal["green", "yellow", "red"]
+
+
+class NeedsAWord(Command):
+    alliance_id: Identifier
+    requested_by: Identifier = Field(description="Must be a moderator of the alliance")
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class MemberSignals(BaseModel):
+    """One member's signals, with the reasons (in words) that put them on the "needs a word" list."""
+
+    member_id: str
+    name: str
+    concern: int = Field(description="The sum of the weights of the reasons (README, \"Needs a word\")")
+    reasons: list[str] = Field(description="Why, in words, most weighty first")
+    light: Light = Field(description="From the ledger's last light event about them; green when none came")
+    balance: Points | None = Field(description="Their balance when their light last changed; none: never changed")
+    one_way_flow: bool = Field(description="The ledger's last alliance-health event lists them as a one-way flow")
+    alignment: int | None = Field(description="Direction alignment 0-100 now; none when nothing is declared")
+    meetings_recorded: int = Field(description="Occurrences with recorded attendance they were invited to")
+    meetings_attended: int
+
+
+class NeedsAWordPage(BaseModel):
+    items: list[MemberSignals] = Field(description="Members with at least one reason, most concern first")
+    next_cursor: str | None
+
+
+# --- Shared resources -----------------------------------------------------------------------------------------
+
+ResourceKind = Literal["domain", "analysis", "knowledge", "network", "tool"]
+Link = Annotated[str, StringConstraints(max_length=500, pattern=r"^(https?://\S+)?$")]
+
+
+class AddResource(Command):
+    alliance_id: Identifier
+    owner_id: Identifier = Field(description="The member who shares it (and asks)")
+    kind: ResourceKind
+    title: Name
+    description: Text = ""
+    link: Link = Field("", description="http(s) address, or empty")
+    value: ContributionValue | None = Field(
+        None,
+        description="Book sharing it as a contribution of this value to the alliance (kind resource); none: not "
+        "booked. In an alliance that requires confirmation it waits for a moderator's",
+    )
+
+
+class UpdateResource(Command):
+    """Fields left out keep their value."""
+
+    resource_id: Identifier
+    requested_by: Identifier = Field(description="The owner or a moderator")
+    kind: ResourceKind | None = None
+    title: Name | None = None
+    description: Text | None = None
+    link: Link | None = None
+
+
+class RemoveResource(Command):
+    resource_id: Identifier
+    requested_by: Identifier = Field(description="The owner or a moderator")
+    reason: Text = ""
+
+
+class RecordResourceUse(Command):
+    resource_id: Identifier
+    used_by: Identifier = Field(description="A member of the alliance other than the owner (and who asks)")
+    note: Text = ""
+    value: ContributionValue | None = Field(
+        None,
+        description="Book the use as a thank-you of this value from the owner to the user (kind resource); none: "
+        "not booked",
+    )
+
+
+class ListResources(Command):
+    alliance_id: Identifier
+    kind: ResourceKind | None = None
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class ResourceView(BaseModel):
+    resource_id: str
+    alliance_id: str
+    kind: ResourceKind
+    title: str
+    description: str
+    link: str
+    owner_id: str
+    added_at: Instant
+    uses: int = Field(description="Recorded uses by other members")
+    removed: bool = False
+
+
+class ResourceUseView(BaseModel):
+    use_id: str
+    resource_id: str
+    used_by: str
+    note: str
+    used_at: Instant
+
+
+class ResourcePage(BaseModel):
+    items: list[ResourceView]
+    next_cursor: str | None
+
+
+class ResourceSharedV1(BaseModel):
+    """A member added a resource to the alliance's catalogue; with a value the ledger books it (giver the owner,
+    receiver the alliance, kind resource, contribution id derived from the resource id)."""
+
+    resource_id: Identifier
+    alliance_id: Identifier
+    owner_id: Identifier
+    kind: ResourceKind
+    title: Name
+    link: Link
+    value: ContributionValue | None
+    shared_at: Instant
+
+
+class ResourceUsedV1(BaseModel):
+    """Another member used a resource; with a value the ledger books it as the user's thank-you (giver the owner,
+    receiver the user, kind resource, contribution id derived from the use id)."""
+
+    use_id: Identifier
+    resource_id: Identifier
+    alliance_id: Identifier
+    owner_id: Identifier
+    used_by: Identifier
+    note: Text
+    value: ContributionValue | None
+    used_at: Instant
+
+
+class ResourceChangedV1(BaseModel):
+    """The owner or a moderator changed or removed a resource."""
+
+    resource_id: Identifier
+    alliance_id: Identifier
+    kind: ResourceKind
+    title: Name
+    description: Text
+    link: Link
+    changed_by: Identifier
+    removed: bool
+    reason: Text = ""
+    changed_at: Instant
 
 
 ALLIANCE_CREATED = EventContract(
@@ -732,7 +895,9 @@ ATTENDANCE_RECORDED = EventContract(
     "attendance-recorded",
     1,
     AttendanceRecordedV1,
-    "A moderator recorded who attended an occurrence of a meeting.",
+    "A moderator recorded who attended an occurrence of a meeting; the ledger books it when the alliance's "
+    "policy says so (book_attendance).",
+    consumed_by=("ledger",),
 )
 ALLIANCE_UPDATED = EventContract(
     SERVICE, "alliance-updated", 1, AllianceUpdatedV1, "A moderator changed an alliance's details."
@@ -995,6 +1160,76 @@ PENDING_REQUESTS = CommandContract(
     errors=_MODERATED,
 )
 
+RESOURCE_SHARED = EventContract(
+    SERVICE,
+    "resource-shared",
+    1,
+    ResourceSharedV1,
+    "A member shared a resource with the alliance; the ledger books it when it carries a value.",
+    consumed_by=("ledger",),
+)
+RESOURCE_USED = EventContract(
+    SERVICE,
+    "resource-used",
+    1,
+    ResourceUsedV1,
+    "A member used another's resource; the ledger books it (a thank-you) when it carries a value.",
+    consumed_by=("ledger",),
+)
+RESOURCE_CHANGED = EventContract(
+    SERVICE, "resource-changed", 1, ResourceChangedV1, "The owner or a moderator changed or removed a resource."
+)
+NEEDS_A_WORD = CommandContract(
+    SERVICE,
+    "needs-a-word",
+    NeedsAWord,
+    NeedsAWordPage,
+    "For moderators: members whose signals (light and balance, one-way flow, alignment, attendance) call for a "
+    "word, most concern first, each with the reasons.",
+    errors=_MODERATED,
+)
+_RESOURCE = ("unknown-resource", "not-allowed")
+ADD_RESOURCE = CommandContract(
+    SERVICE,
+    "add-resource",
+    AddResource,
+    ResourceView,
+    "A member shares a resource (domain, analysis, knowledge, network, tool) with the alliance.",
+    errors=("unknown-alliance", "not-a-member", "alliance-archived"),
+)
+UPDATE_RESOURCE = CommandContract(
+    SERVICE,
+    "update-resource",
+    UpdateResource,
+    ResourceView,
+    "The owner or a moderator changes a resource.",
+    errors=_RESOURCE,
+)
+REMOVE_RESOURCE = CommandContract(
+    SERVICE,
+    "remove-resource",
+    RemoveResource,
+    ResourceView,
+    "The owner or a moderator removes a resource from the catalogue. Idempotent.",
+    errors=_RESOURCE,
+)
+RECORD_RESOURCE_USE = CommandContract(
+    SERVICE,
+    "record-resource-use",
+    RecordResourceUse,
+    ResourceUseView,
+    "A member records that they used another member's resource.",
+    errors=("unknown-resource", "not-a-member", "invalid-resource-use"),
+)
+RESOURCES = CommandContract(
+    SERVICE,
+    "resources",
+    ListResources,
+    ResourcePage,
+    "An alliance's catalogue of shared resources, a page at a time, optionally of one kind.",
+    errors=("unknown-alliance",),
+)
+
 EVENTS: list[EventContract[Any]] = [
     ALLIANCE_CREATED,
     MEMBER_JOINED,
@@ -1015,6 +1250,9 @@ EVENTS: list[EventContract[Any]] = [
     MEETING_ATTENDEE_ADDED,
     MEETING_ATTENDEE_REMOVED,
     ATTENDANCE_RECORDED,
+    RESOURCE_SHARED,
+    RESOURCE_USED,
+    RESOURCE_CHANGED,
 ]
 COMMANDS: list[CommandContract[Any, Any]] = [
     CREATE,
@@ -1043,4 +1281,10 @@ COMMANDS: list[CommandContract[Any, Any]] = [
     RECORD_ATTENDANCE,
     MEETINGS,
     MEETING,
+    NEEDS_A_WORD,
+    ADD_RESOURCE,
+    UPDATE_RESOURCE,
+    REMOVE_RESOURCE,
+    RECORD_RESOURCE_USE,
+    RESOURCES,
 ]

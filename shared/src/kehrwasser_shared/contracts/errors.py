@@ -58,6 +58,8 @@ ERROR_CODES: dict[str, str] = {
     "meeting-cancelled": "The meeting was cancelled: it cannot be changed any more.",
     "invalid-attendance": "Attendance names someone not invited to the occurrence, or the occurrence has not "
     "begun yet.",
+    "unknown-resource": "No shared resource with this id (or it was removed).",
+    "invalid-resource-use": "A resource is used by another member: its owner cannot record a use of their own.",
     # members
     "invalid-token": "The token of a mailed link is unknown, was used already or has expired. Nothing changed.",
     # notify

@@ -28,6 +28,7 @@ SERVICE = "ledger"
 MAX_MODERATORS = 1000
 MAX_INACTIVITY_DAYS = 3650
 MAX_PENDING_EXPIRY_HOURS = 24 * 366
+DEFAULT_ATTENDANCE_POINTS = Decimal("1.00")
 
 ALLIANCE_ACCOUNT = "alliance"
 """Receiver id that stands for the alliance itself (a talk for all, a shared domain, a hosted meeting)."""
@@ -223,7 +224,7 @@ BALANCE_WARNING = EventContract(
     2,
     BalanceWarningV2,
     "A member's traffic light worsened (once per crossing); on red the alliance's moderators are told as well.",
-    consumed_by=("notify",),
+    consumed_by=("notify", "alliances"),
 )
 BALANCE_RECOVERED = EventContract(
     SERVICE,
@@ -231,6 +232,7 @@ BALANCE_RECOVERED = EventContract(
     2,
     BalanceRecoveredV2,
     "A member's traffic light improved (after clearing the threshold by the policy's hysteresis).",
+    consumed_by=("alliances",),
 )
 CONTRIBUTION_SUBMITTED = EventContract(
     SERVICE,
@@ -404,6 +406,10 @@ class SetPolicy(Command):
     pending_expiry_hours: int | None = Field(
         None, gt=0, le=MAX_PENDING_EXPIRY_HOURS, description="Pending contributions expire after this"
     )
+    book_attendance: bool | None = Field(
+        None, description="Book each recorded attendance of a meeting as an attendance contribution to the alliance"
+    )
+    attendance_points: ContributionValue | None = Field(None, description="What one attended occurrence is worth")
     clear: list[PolicyLimit] = Field(default_factory=list, max_length=4, description="Optional limits to remove")
 
 
@@ -421,6 +427,8 @@ class PolicyView(BaseModel):
     probation_limit: Points | None
     requires_confirmation: bool
     pending_expiry_hours: int
+    book_attendance: bool = False
+    attendance_points: Points = Field(DEFAULT_ATTENDANCE_POINTS, description="Booked per attended occurrence")
 
 
 class PolicyChangedV1(PolicyView):
@@ -659,6 +667,7 @@ ALLIANCE_HEALTH_PUBLISHED = EventContract(
     "An alliance's reciprocity health (Gini coefficient of giving, active givers, one-way flows), published "
     "once per alliance and period; the event id is derived from alliance and period, so a second copy is "
     "dropped by the ledger's outbox and by the stream's deduplication.",
+    consumed_by=("alliances",),
 )
 STATEMENT = CommandContract(
     SERVICE,

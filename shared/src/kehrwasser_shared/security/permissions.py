@@ -30,7 +30,7 @@ CLIENT_ROLES = ("operator", "gateway", "producer", "reader")
 IDENTITIES = (*SERVICES, *CLIENT_ROLES)
 
 CONSUMERS: dict[str, dict[str, str]] = {
-    "alliances": {"alliances-from-members": "members"},
+    "alliances": {"alliances-from-members": "members", "alliances-from-ledger": "ledger"},
     "ledger": {"ledger-from-alliances": "alliances", "ledger-intake": "ledger"},
     "notify": {"notify-from-members": "members", "notify-from-alliances": "alliances", "notify-from-ledger": "ledger"},
 }

@@ -120,4 +120,51 @@ known_members = Table(
     Column("focus", JSON, nullable=True),  # None: learned before focus was kept, read as no focus
 )
 
+# What the ledger's events said last (`domain/signals.py`): each member's light, and each alliance's one-way flows.
+ledger_lights = Table(
+    "ledger_lights",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("light", String(10), nullable=False),
+    Column("balance", Numeric(18, 2), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+)
+
+ledger_flows = Table(
+    "ledger_flows",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("one_way_since", JSON, nullable=False),  # member id: RFC 3339 time since when they are listed
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("resource_id", String(64), primary_key=True),
+    Column("alliance_id", ForeignKey("alliances.alliance_id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("link", String(500), nullable=False),
+    Column("owner_id", String(64), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("removed_at", UtcDateTime, nullable=True),
+    Column("removed_by", String(64), nullable=True),
+)
+Index("ix_resources_alliance", resources.c.alliance_id, resources.c.resource_id)
+
+resource_uses = Table(
+    "resource_uses",
+    metadata,
+    Column("use_id", String(64), primary_key=True),
+    Column("resource_id", ForeignKey("resources.resource_id"), nullable=False, index=True),
+    Column("used_by", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("used_at", UtcDateTime, nullable=False),
+)
+
 messaging = define_messaging_tables(metadata)

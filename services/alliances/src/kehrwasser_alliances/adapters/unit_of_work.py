@@ -9,6 +9,8 @@ from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 from ..service_layer.unit_of_work import AlliancesUnitOfWork
 from .member_records import SqlMemberRecords
 from .repository import SqlAllianceRepository, SqlKnownMembers
+from .resources import SqlResourceCatalogue
+from .signals import SqlLedgerSignals
 
 
 class SqlAlliancesUnitOfWork(SqlUnitOfWork, AlliancesUnitOfWork):
@@ -16,3 +18,5 @@ class SqlAlliancesUnitOfWork(SqlUnitOfWork, AlliancesUnitOfWork):
         self.alliances = SqlAllianceRepository(connection)
         self.known_members = SqlKnownMembers(connection)
         self.member_records = SqlMemberRecords(connection)
+        self.signals = SqlLedgerSignals(connection)
+        self.resources = SqlResourceCatalogue(connection)

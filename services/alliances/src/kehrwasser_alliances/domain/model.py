@@ -154,6 +154,21 @@ class AlignmentTooLow(AllianceError):
         )
 
 
+class UnknownResource(AllianceError):
+    code = "unknown-resource"
+
+    def __init__(self, resource_id: str) -> None:
+        super().__init__(f"no shared resource {resource_id}")
+
+
+class NotAllowed(AllianceError):
+    code = "not-allowed"
+
+
+class InvalidResourceUse(AllianceError):
+    code = "invalid-resource-use"
+
+
 MEETING_HORIZON = timedelta(days=5 * 365)
 """How far ahead a meeting may be scheduled: beyond it, a date is far more likely a typo than a plan. A series
 that ends (COUNT, UNTIL) must end within it too."""

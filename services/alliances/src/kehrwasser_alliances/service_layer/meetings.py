@@ -7,13 +7,15 @@ build an iMIP message from the event alone.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from kehrwasser_shared.contracts import alliances as contracts
 
 from ..domain import model
+from ..domain.signals import Point
+from .signals import point_view, points_for
 from .unit_of_work import AlliancesUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -39,11 +41,12 @@ async def schedule_meeting(
             rrule=command.rrule,
         )
         await uow.alliances.add_meeting(meeting)
-        series = _series(meeting, alliance.name)
+        points = await points_for(uow, alliance)
+        series = _series(meeting, alliance.name, points)
         del series["exceptions"]  # a new meeting has none; v1 of this event predates them
         uow.emit(contracts.MEETING_SCHEDULED, contracts.MeetingScheduledV1(**series))
         await uow.commit()
-    return view(meeting, now, 3)
+    return view(meeting, now, 3, points)
 
 
 async def update_meeting(
@@ -65,14 +68,15 @@ async def update_meeting(
             now=now,
         )
         await uow.alliances.save_meeting(meeting)
+        points = await points_for(uow, alliance)
         uow.emit(
             contracts.MEETING_UPDATED,
             contracts.MeetingUpdatedV1(
-                **_series(meeting, alliance.name), updated_by=command.requested_by, updated_at=now
+                **_series(meeting, alliance.name, points), updated_by=command.requested_by, updated_at=now
             ),
         )
         await uow.commit()
-    return view(meeting, now, 3)
+    return view(meeting, now, 3, points)
 
 
 async def reschedule_occurrence(
@@ -94,10 +98,11 @@ async def reschedule_occurrence(
         assert change.duration_minutes is not None
         assert change.location is not None
         await uow.alliances.save_meeting(meeting)
+        points = await points_for(uow, alliance)
         uow.emit(
             contracts.OCCURRENCE_RESCHEDULED,
             contracts.OccurrenceRescheduledV1(
-                **_series(meeting, alliance.name),
+                **_series(meeting, alliance.name, points),
                 recurrence_id=model.instant_of(change.recurrence_id, meeting.timezone),
                 occurrence_starts_at=model.instant_of(change.starts_at, meeting.timezone),
                 occurrence_duration_minutes=change.duration_minutes,
@@ -107,7 +112,7 @@ async def reschedule_occurrence(
             ),
         )
         await uow.commit()
-    return view(meeting, now, 3)
+    return view(meeting, now, 3, points)
 
 
 async def cancel_meeting(
@@ -183,14 +188,15 @@ async def record_attendance(
 
 async def list_meetings(query: contracts.ListMeetings, uow: AlliancesUnitOfWork, clock: Clock) -> contracts.MeetingPage:
     async with uow:
-        await _alliance(uow, query.alliance_id)
+        alliance = await _alliance(uow, query.alliance_id)
         found = await uow.alliances.meetings_of(
             query.alliance_id, include_cancelled=query.include_cancelled, after=query.cursor, limit=query.limit + 1
         )
+        points = await points_for(uow, alliance)
     now = clock()
     items = found[: query.limit]
     return contracts.MeetingPage(
-        items=[view(meeting, now, query.occurrences) for meeting in items],
+        items=[view(meeting, now, query.occurrences, points) for meeting in items],
         next_cursor=items[-1].meeting_id if len(found) > query.limit else None,
     )
 
@@ -199,22 +205,28 @@ async def get_meeting(query: contracts.GetMeeting, uow: AlliancesUnitOfWork, clo
     async with uow:
         meeting = await _meeting(uow, query.meeting_id)
         attendance = await uow.alliances.attendance_of(meeting.meeting_id)
+        points = await points_for(uow, await _alliance(uow, meeting.alliance_id))
+    shown = view(meeting, clock(), query.occurrences, points)
     return contracts.MeetingDetails(
-        meeting=view(meeting, clock(), query.occurrences),
+        meeting=shown,
         exceptions=_exceptions(meeting),
         attendance=[_attendance_view(meeting, a) for a in attendance],
-        points_to_discuss=[],
+        points_to_discuss=shown.points_to_discuss,
     )
 
 
 async def invite_to_upcoming(uow: AlliancesUnitOfWork, alliance: model.Alliance, member_id: str, now: datetime) -> None:
     """A new member is invited to each upcoming meeting of the alliance (in the transaction of their joining)."""
-    for meeting in await _upcoming(uow, alliance.alliance_id, now):
+    upcoming = await _upcoming(uow, alliance.alliance_id, now)
+    points = await points_for(uow, alliance) if upcoming else []
+    for meeting in upcoming:
         if meeting.add_attendee(member_id):
             await uow.alliances.save_meeting(meeting)
             uow.emit(
                 contracts.MEETING_ATTENDEE_ADDED,
-                contracts.MeetingAttendeeAddedV1(**_series(meeting, alliance.name), member_id=member_id, added_at=now),
+                contracts.MeetingAttendeeAddedV1(
+                    **_series(meeting, alliance.name, points), member_id=member_id, added_at=now
+                ),
             )
 
 
@@ -248,7 +260,10 @@ async def _upcoming(uow: AlliancesUnitOfWork, alliance_id: str, now: datetime) -
         after = page[-1].meeting_id
 
 
-def view(meeting: model.Meeting, now: datetime, occurrences: int) -> contracts.MeetingView:
+def view(
+    meeting: model.Meeting, now: datetime, occurrences: int, points: Sequence[Point] = ()
+) -> contracts.MeetingView:
+    """The meeting with its next occurrences; one still to come with the alliance's ``points`` to discuss."""
     zone = meeting.timezone
     return contracts.MeetingView(
         meeting_id=meeting.meeting_id,
@@ -277,11 +292,13 @@ def view(meeting: model.Meeting, now: datetime, occurrences: int) -> contracts.M
             )
             for o in meeting.occurrences(now, occurrences)
         ],
+        points_to_discuss=[point_view(p) for p in points] if meeting.is_upcoming(now) else [],
     )
 
 
-def _series(meeting: model.Meeting, alliance_name: str) -> dict[str, Any]:
-    """The fields of `contracts.MeetingSeriesV1`: the meeting as it stands now."""
+def _series(meeting: model.Meeting, alliance_name: str, points: Sequence[Point] = ()) -> dict[str, Any]:
+    """The fields of `contracts.MeetingSeriesV1`: the meeting as it stands now, with the alliance's open
+    balance issues as points to discuss (none for a cancellation or a departure)."""
     return {
         "meeting_id": meeting.meeting_id,
         "uid": meeting.uid,
@@ -298,6 +315,7 @@ def _series(meeting: model.Meeting, alliance_name: str) -> dict[str, Any]:
         "organizer_id": meeting.organizer_id,
         "attendee_ids": list(meeting.attendee_ids),
         "exceptions": _exceptions(meeting),
+        "points_to_discuss": [p.text for p in points],
     }
 
 

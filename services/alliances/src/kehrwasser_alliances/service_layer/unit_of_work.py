@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
 from ..domain.model import Alliance, Attendance, Meeting, Membership
+from ..domain.resources import Resource, ResourceUse
+from ..domain.signals import FlowSignals, LightSignal
 from .member_records import MemberRecords
 
 
@@ -83,7 +85,48 @@ class KnownMembers(abc.ABC):
     async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]: ...
 
 
+class LedgerSignals(abc.ABC):
+    """What the alliances service has learned from the ledger's events: lights, balances, one-way flows."""
+
+    @abc.abstractmethod
+    async def lights(self, alliance_id: str) -> dict[str, LightSignal]:
+        """Each member's light as the last light event about them left it (none for those never warned)."""
+
+    @abc.abstractmethod
+    async def save_light(self, alliance_id: str, signal: LightSignal) -> None: ...
+
+    @abc.abstractmethod
+    async def flows(self, alliance_id: str) -> FlowSignals | None: ...
+
+    @abc.abstractmethod
+    async def save_flows(self, alliance_id: str, flows: FlowSignals) -> None: ...
+
+
+class ResourceCatalogue(abc.ABC):
+    """The resources members share with their alliances, and their recorded uses."""
+
+    @abc.abstractmethod
+    async def add(self, resource: Resource) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, resource_id: str) -> Resource | None:
+        """The resource with its number of uses, also when removed."""
+
+    @abc.abstractmethod
+    async def save(self, resource: Resource) -> None:
+        """Store its details and removal (not its uses)."""
+
+    @abc.abstractmethod
+    async def add_use(self, use: ResourceUse) -> None: ...
+
+    @abc.abstractmethod
+    async def page(self, alliance_id: str, kind: str | None, after: str | None, limit: int) -> list[Resource]:
+        """An alliance's resources not removed, by id after ``after``, of ``kind`` if given."""
+
+
 class AlliancesUnitOfWork(UnitOfWork):
     alliances: AllianceRepository
     known_members: KnownMembers
     member_records: MemberRecords
+    signals: LedgerSignals
+    resources: ResourceCatalogue

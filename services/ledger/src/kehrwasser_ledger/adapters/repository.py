@@ -499,6 +499,8 @@ def _policy(row: Any) -> BalancePolicy:
         probation_limit=_optional_points(row.probation_limit_cents),
         requires_confirmation=bool(row.requires_confirmation),
         pending_expiry=timedelta(hours=row.pending_expiry_hours),
+        book_attendance=bool(row.book_attendance),
+        attendance_points=points(row.attendance_points_cents),
     )
 
 
@@ -513,6 +515,8 @@ def _policy_row(policy: BalancePolicy) -> dict[str, Any]:
         "probation_limit_cents": _optional_cents(policy.probation_limit),
         "requires_confirmation": policy.requires_confirmation,
         "pending_expiry_hours": int(policy.pending_expiry.total_seconds() // 3600),
+        "book_attendance": policy.book_attendance,
+        "attendance_points_cents": cents(policy.attendance_points),
     }
 
 

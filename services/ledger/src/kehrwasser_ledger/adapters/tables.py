@@ -41,6 +41,8 @@ ledger_alliances = Table(
     Column("pending_expiry_hours", Integer, nullable=False, server_default="336"),
     Column("archived", Boolean, nullable=False, server_default=false()),
     Column("departures", Integer, nullable=False, server_default="0"),
+    Column("book_attendance", Boolean, nullable=False, server_default=false()),
+    Column("attendance_points_cents", BigInteger, nullable=False, server_default="100"),
 )
 
 ledger_members = Table(

@@ -29,6 +29,7 @@ class Light(StrEnum):
 _SEVERITY = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
 DEFAULT_HYSTERESIS = Decimal("1.00")
 DEFAULT_PENDING_EXPIRY = timedelta(days=14)
+DEFAULT_ATTENDANCE_POINTS = Decimal("1.00")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class BalancePolicy:
     probation_limit: Decimal | None = None
     requires_confirmation: bool = False
     pending_expiry: timedelta = DEFAULT_PENDING_EXPIRY
+    book_attendance: bool = False  # each recorded attendance of a meeting is an attendance contribution
+    attendance_points: Decimal = DEFAULT_ATTENDANCE_POINTS
 
     def __post_init__(self) -> None:
         check_policy(self)
@@ -91,6 +94,8 @@ def check_policy(policy: BalancePolicy) -> None:
         raise InvalidPolicy("the inactivity window must be positive")
     if policy.pending_expiry <= timedelta(0):
         raise InvalidPolicy("pending contributions must expire after a positive time")
+    if policy.attendance_points <= 0:
+        raise InvalidPolicy("an attended meeting must be worth more than 0 points")
 
 
 def check_may_take(policy: BalancePolicy, *, balance_after: Decimal, given: Decimal, received_after: Decimal) -> None:

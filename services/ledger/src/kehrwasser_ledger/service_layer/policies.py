@@ -128,6 +128,8 @@ def changed_policy(current: BalancePolicy, command: contracts.SetPolicy) -> Bala
             ("hysteresis", command.hysteresis),
             ("probation_limit", command.probation_limit),
             ("requires_confirmation", command.requires_confirmation),
+            ("book_attendance", command.book_attendance),
+            ("attendance_points", command.attendance_points),
         )
         if value is not None
     }
@@ -152,6 +154,8 @@ def policy_view(alliance_id: str, policy: BalancePolicy) -> contracts.PolicyView
         probation_limit=policy.probation_limit,
         requires_confirmation=policy.requires_confirmation,
         pending_expiry_hours=int(policy.pending_expiry.total_seconds() // 3600),
+        book_attendance=policy.book_attendance,
+        attendance_points=policy.attendance_points,
     )
 
 

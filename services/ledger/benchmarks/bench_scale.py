@@ -170,7 +170,7 @@ async def seed_network(target: Target, alliances: int, family: str) -> None:
     await target.copy(
         "ledger_alliances", ["alliance_id", "warning_threshold_cents", "chain_length", "chain_head"], rows
     )
-    members = [(alliance_id(a, family), m, "moderator" if i == 0 else "member") for a in range(alliances) for i, m in enumerate(member_ids(a))]  # fmt: skip
+    members = [(alliance_id(a, family), m, "moderator" if i == 0 else "member") for a in range(alliances) for i, m in enumerate(member_ids(a))]  # fmt: skip  # noqa: E501
     await target.copy("ledger_members", ["alliance_id", "member_id", "role"], members)
 
 
@@ -191,7 +191,7 @@ async def seed_books(target: Target, books: Books, spread: int, big: int) -> Non
     ]
     await target.copy("accounts", ACCOUNT_COLUMNS, accounts)
     for aid, (length, head) in books.heads.items():
-        await target.execute(f"UPDATE ledger_alliances SET chain_length = {length}, chain_head = '{head}' WHERE alliance_id = '{aid}'")  # fmt: skip
+        await target.execute(f"UPDATE ledger_alliances SET chain_length = {length}, chain_head = '{head}' WHERE alliance_id = '{aid}'")  # fmt: skip  # noqa: E501
     await target.execute(
         "INSERT INTO flows (alliance_id, giver_id, receiver_id, kind, value_cents, contributions) "
         "SELECT alliance_id, giver_id, receiver_id, kind, sum(value_cents), count(*) FROM contributions "
@@ -227,7 +227,7 @@ def commands(alliances: int, count: int, prefix: str, seed: int, family: str) ->
         giver, receiver = rng.sample(member_ids(a), 2)
         result.append(
             contracts.RecordContribution(
-                contribution_id=f"{prefix}-{n:07d}", alliance_id=alliance_id(a, family), giver_id=giver, receiver_id=receiver,
+                contribution_id=f"{prefix}-{n:07d}", alliance_id=alliance_id(a, family), giver_id=giver, receiver_id=receiver,  # noqa: E501
                 kind=contracts.ContributionKind(rng.choice(KINDS)), value=Decimal(rng.randint(1, 999)).scaleb(-2),
             )
         )  # fmt: skip
@@ -318,12 +318,12 @@ async def benchmark(args: argparse.Namespace, url: str) -> None:
             started = time.monotonic()
             changed = await policies.review_lights(uow, lambda: NOW)
             print(
-                f"inactivity review round {round_}: {changed:,} lights changed (expected {crossing if round_ == 1 else 0:,}) "
+                f"inactivity review round {round_}: {changed:,} lights changed (expected {crossing if round_ == 1 else 0:,}) "  # noqa: E501
                 f"of {IDLE_ALLIANCES * IDLE_MEMBERS:,} accounts with a window in {time.monotonic() - started:.3f} s"
             )
         for name, ask in (
-            ("flow matrix", lambda: queries.flow_matrix(contracts.QueryFlowMatrix(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading))),
-            ("alliance health", lambda: queries.alliance_health(contracts.QueryAllianceHealth(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading), lambda: NOW)),
+            ("flow matrix", lambda: queries.flow_matrix(contracts.QueryFlowMatrix(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading))),  # noqa: E501
+            ("alliance health", lambda: queries.alliance_health(contracts.QueryAllianceHealth(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading), lambda: NOW)),  # noqa: E501
         ):  # fmt: skip
             for _ in range(50):
                 await ask()
@@ -336,7 +336,7 @@ async def benchmark(args: argparse.Namespace, url: str) -> None:
                 f"{name} of {alliance_id(0)} ({args.big:,} contributions): p50 {percentile(samples, 0.5):.2f} ms, "
                 f"p99 {percentile(samples, 0.99):.2f} ms, max {max(samples):.2f} ms (n={len(samples)})"
             )
-        cells = len((await queries.flow_matrix(contracts.QueryFlowMatrix(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading))).cells)  # fmt: skip
+        cells = len((await queries.flow_matrix(contracts.QueryFlowMatrix(alliance_id=alliance_id(0)), SqlLedgerReadModel(reading))).cells)  # fmt: skip  # noqa: E501
         print(f"the matrix has {cells:,} cells   [{machine_summary()}]")
     finally:
         await target.close()
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=10_000_000, help="entries to seed (two per contribution)")
     parser.add_argument("--big", type=int, default=1_000_000, help="contributions of the one big alliance")
     parser.add_argument("--alliances", type=int, default=500)
-    parser.add_argument("--parallel", type=int, default=4, help="alliances a verification run checks at once")
+    parser.add_argument("--parallel", type=int, default=8, help="alliances a verification run checks at once")
     parser.add_argument("--queries", type=int, default=500, help="timed matrix and health requests each")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="PostgreSQL URL allowed to create databases")

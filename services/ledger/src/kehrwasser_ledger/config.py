@@ -36,7 +36,7 @@ class LedgerSettings(ServiceSettings):
     maintenance_interval_seconds: float = Field(
         60, gt=0, description="How often pending contributions are expired and inactivity lights reviewed"
     )
-    verify_parallel: int = Field(4, ge=1, description="Alliances a verification run checks at once")
+    verify_parallel: int = Field(8, ge=1, description="Alliances a verification run checks at once")
     verify_slice: int = Field(
         20_000, ge=100, description="Contributions a verification run reads, checks and records progress for at a time"
     )

@@ -42,7 +42,7 @@ class VerificationRuns:
         read_model: Callable[[], LedgerReadModel],
         clock: Clock,
         *,
-        parallel: int = 4,
+        parallel: int = 8,
         slice_size: int = 20_000,
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
@@ -131,32 +131,37 @@ class VerificationRuns:
         walk = ChainWalk(alliance.walked)
         walk.contributions, walk.entries = alliance.contributions, alliance.entries
         problems = list(alliance.problems)
+        unsaved: list[str] = []  # found, not yet stored with the walk's position (nor announced)
         if not full and not alliance.walked.is_genesis and alliance.contributions == 0:
-            problems += await self._head_problems(alliance.walked, run_id, full)
+            unsaved += await self._head_problems(alliance.walked)
+            problems += unsaved
         while True:
             async with self._read_model() as read:
                 chain = await read.chain_slice(alliance_id, walk.sequence, self._slice)
-                if len(chain) < self._slice:
-                    break  # the rest is read holding the alliance
-                found = walk.check(chain, await read.entries_for(alliance_id, chain[0].sequence, chain[-1].sequence))
+                found = walk.check(chain, await read.entries_for(alliance_id, *_span(chain))) if chain else []
+            unsaved += found
             problems += found
-            await self._save(run_id, full, walk, problems, found, done=False)
+            if len(chain) < self._slice:
+                break  # what was booked meanwhile is read holding the alliance, with the accounts
+            await self._save(run_id, full, walk, problems, unsaved, done=False)
+            unsaved = []
         async with self._uow() as uow:
             await uow.alliances.lock_many([alliance_id])
             chain = await uow.contributions.chain_slice(alliance_id, walk.sequence, None)
-            found = walk.check(chain, await uow.contributions.entries_for(alliance_id, *_span(chain)) if chain else [])
+            found = walk.check(chain, await uow.contributions.entries_for(alliance_id, *_span(chain))) if chain else []
             accounts = await uow.accounts.all_of(alliance_id)
             versions = {a.owner_id: walk.marks[a.owner_id].version if a.owner_id in walk.marks else 0 for a in accounts}
             found += walk.finish(accounts, await uow.contributions.entries_past(alliance_id, versions))
+            unsaved += found
             problems += found
             if not problems:
                 await uow.verification.save_checkpoint(walk.checkpoint, self._clock())
             elif full:
                 await uow.verification.drop_checkpoint(alliance_id)
-            await self._store(uow, run_id, full, walk, problems, found, done=True)
+            await self._store(uow, run_id, full, walk, problems, unsaved, done=True)
             await uow.commit()
 
-    async def _head_problems(self, checkpoint: Checkpoint, run_id: str, full: bool) -> list[str]:
+    async def _head_problems(self, checkpoint: Checkpoint) -> list[str]:
         """The checkpoint's own contribution still ends in the head it verified (cheap; what lies before it is
         for a full run)."""
         async with self._read_model() as read:

@@ -24,13 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kehrwasser_notify.adapters.tables import deliveries, messaging
 from kehrwasser_notify.adapters.unit_of_work import SqlNotifyUnitOfWork
 from kehrwasser_notify.bootstrap import MIGRATIONS
-from kehrwasser_notify.domain.model import AllianceNotYetKnown, Contact, Delivery, DeliveryRecord, LeasedDelivery
+from kehrwasser_notify.domain.model import (
+    AllianceNotYetKnown,
+    Contact,
+    Delivery,
+    DeliveryRecord,
+    LeasedDelivery,
+    MailPreferences,
+)
 from kehrwasser_notify.service_layer import handlers
 from kehrwasser_notify.service_layer.unit_of_work import (
     AllianceNames,
     ContactRepository,
     DeliveryRepository,
     NotifyUnitOfWork,
+    PreferenceRepository,
 )
 from kehrwasser_shared.contracts import alliances, ledger, make_event
 from kehrwasser_shared.contracts.envelope import CloudEvent
@@ -250,6 +258,7 @@ class FakeState:
         self.alliances: dict[str, str] = {}
         self.deliveries: dict[str, tuple[Delivery, Recorded]] = {}
         self.claimed: set[tuple[str, str]] = set()
+        self.preferences: dict[str, MailPreferences] = {}
 
 
 class FakeContacts(ContactRepository):
@@ -280,8 +289,9 @@ class FakeDeliveries(DeliveryRepository):
 
     async def add(self, new: list[Delivery], *, due: datetime) -> None:
         for d in new:
-            status = "pending" if d.problem is None else "failed"
-            self._state.deliveries.setdefault(d.delivery_id, (d, Recorded(status, d.recipient, d.problem, d.message)))
+            status = "failed" if d.problem is not None else "suppressed" if d.suppressed else "pending"
+            recorded = Recorded(status, d.recipient, d.problem or d.suppressed, d.message)
+            self._state.deliveries.setdefault(d.delivery_id, (d, recorded))
 
     # The mailer and the delivery log run against the databases (test_mailer.py, test_delivery.py).
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[LeasedDelivery]:
@@ -311,6 +321,17 @@ class FakeDeliveries(DeliveryRepository):
         raise NotImplementedError
 
 
+class FakePreferences(PreferenceRepository):
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    async def save(self, preferences: MailPreferences) -> None:
+        self._state.preferences[preferences.member_id] = preferences
+
+    async def get_many(self, member_ids: list[str]) -> dict[str, MailPreferences]:
+        return {m: self._state.preferences[m] for m in member_ids if m in self._state.preferences}
+
+
 class FakeNotifyUnitOfWork(FakeUnitOfWorkMixin, NotifyUnitOfWork):
     """Works on the shared state directly and puts it back as it was on rollback, like a transaction."""
 
@@ -322,6 +343,7 @@ class FakeNotifyUnitOfWork(FakeUnitOfWorkMixin, NotifyUnitOfWork):
         self.contacts = FakeContacts(state)
         self.alliances = FakeAllianceNames(state)
         self.deliveries = FakeDeliveries(state)
+        self.preferences = FakePreferences(state)
 
     async def commit(self) -> None:
         await super().commit()

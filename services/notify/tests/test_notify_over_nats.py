@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +301,93 @@ async def test_a_refused_invitation_is_tried_once_announced_and_in_the_delivery_
     assert (entry["delivery_id"], entry["status"], entry["member_id"]) == (failed["delivery_id"], "failed", "grace")
     assert len(everything["result"]["deliveries"]) == 1
     assert everything["result"]["next_cursor"] is not None
+
+
+TOKEN_ADA = "ada-unsubscribe-token-0123456789"
+TOKEN_LINUS = "linus-unsubscribe-token-0123456789"
+
+
+def preferences(member_id: str, token: str, **turned: bool) -> members.MemberPreferencesChangedV1:
+    return members.MemberPreferencesChangedV1(
+        member_id=member_id, preferences=members.Preferences(**turned), unsubscribe_token=token, changed_at=NOW
+    )
+
+
+async def test_preferences_suppress_a_category_except_a_red_warning_and_mail_carries_one_click_unsubscribe(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    settings = settings_for(nats_url, database_url, tmp_path, mail_sink).model_copy(
+        update={"mail_link_base_url": "https://app.example.org/mail"}
+    )
+    yellow = red_warning("linus", contribution_id="c1").model_copy(update={"light": ledger.TrafficLight.YELLOW})
+    async with running(bootstrap(settings)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+            await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))
+            await publish(js, members.MEMBER_PREFERENCES_CHANGED, preferences("ada", TOKEN_ADA))
+            await publish(js, members.MEMBER_PREFERENCES_CHANGED, preferences("linus", TOKEN_LINUS, balance=False))
+            await consumer_reaches(js, "members", handlers.MEMBERS_CONSUMER, settled(4))
+            await publish(js, ledger.BALANCE_WARNING, yellow)  # Linus turned balance mail off: suppressed
+            await publish(js, ledger.BALANCE_WARNING, red_warning("linus", escalate_to=["ada"], contribution_id="c2"))
+            await publish(js, alliances.MEETING_SCHEDULED, course_check(["ada"]))
+            messages = await asyncio.to_thread(mail_sink.wait_for, 3, 20.0)
+            await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, settled(2))
+            suppressed = json.loads(
+                (
+                    await nc.request(notify.MAIL_LOG.subject, json.dumps({"status": "suppressed"}).encode(), timeout=10)
+                ).data
+            )
+        finally:
+            await nc.close()
+    by_kind = {(m["To"].addresses[0].addr_spec, m["Subject"].split(" ")[0]): m for m in messages}
+    assert len(messages) == 3
+    red_to_linus = by_kind[("linus@example.org", "Your")]
+    assert red_to_linus["Subject"] == "Your balance of contribution in Hamburg Founders is red"  # critical
+    assert red_to_linus["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert red_to_linus["List-Unsubscribe"] == (
+        f"<https://app.example.org/mail/unsubscribe?token={TOKEN_LINUS}&category=balance>, "
+        f"<mailto:unsubscribe@kehrwasser.local?subject=unsubscribe%20balance%20{TOKEN_LINUS}>"
+    )
+    invitation = by_kind[("ada@example.org", "Einladung:")]
+    assert f"token={TOKEN_ADA}&category=meetings" in invitation["List-Unsubscribe"]
+    assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "List-Unsubscribe" in by_kind[("ada@example.org", "Linus")]  # the escalation to the moderator
+    [entry] = suppressed["result"]["deliveries"]
+    assert (entry["member_id"], entry["kind"], entry["status"]) == ("linus", "balance-warning", "suppressed")
+    assert entry["last_error"] == "suppressed: the member turned off balance mail"
+
+
+async def test_an_address_change_mails_the_token_to_the_new_address_whatever_the_preferences(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    token = "confirm-token-abcdefghijklmnopqrstuvwxyz"
+    async with running(bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+            turned_off = {c: False for c in members.CATEGORIES}
+            await publish(js, members.MEMBER_PREFERENCES_CHANGED, preferences("ada", TOKEN_ADA, **turned_off))
+            requested = members.MemberEmailChangeRequestedV1(
+                member_id="ada",
+                name="Ada Lovelace",
+                language="de",
+                new_email="ada@new.example.org",
+                token=token,
+                expires_at=NOW + timedelta(hours=24),
+                requested_at=NOW,
+            )
+            await publish(js, members.MEMBER_EMAIL_CHANGE_REQUESTED, requested)
+            [message] = await asyncio.to_thread(mail_sink.wait_for, 1, 20.0)
+        finally:
+            await nc.close()
+    assert message["To"].addresses[0].addr_spec == "ada@new.example.org"
+    assert message["Subject"] == "Bitte bestätige deine neue E-Mail-Adresse"
+    assert message["List-Unsubscribe"] is None  # transactional
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    assert f"https://kehrwasser.local/confirm-email?token={token}" in plain.get_content()
+    assert "Mittwoch, 25. November 2026, 13:00 Uhr" in plain.get_content()

@@ -83,6 +83,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
         on_events_committed=plumbing.relay.hand_over,
     )
     mail_from = settings.mail_from
+    links = settings.links()
 
     def reading_uow() -> SqlNotifyUnitOfWork:
         return SqlNotifyUnitOfWork(plumbing.reading_engine, messaging, source=f"/{SERVICE}")
@@ -106,6 +107,13 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             "members",
             [
                 Subscription(member_contracts.MEMBER_REGISTERED, lambda e, d: handlers.learn_contact(e, d, uow())),
+                Subscription(
+                    member_contracts.MEMBER_PREFERENCES_CHANGED, lambda e, d: handlers.learn_preferences(e, d, uow())
+                ),
+                Subscription(
+                    member_contracts.MEMBER_EMAIL_CHANGE_REQUESTED,
+                    lambda e, d: handlers.confirm_new_address(e, d, uow(), mail_from, utc_now, links),
+                ),
                 *member_changes.subscriptions(member_changes_uow),
             ],
         ),
@@ -116,7 +124,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
                 Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
                 Subscription(
                     alliance_contracts.MEETING_SCHEDULED,
-                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now),
+                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now, links),
                 ),
             ],
         ),
@@ -126,7 +134,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             [
                 Subscription(
                     ledger_contracts.BALANCE_WARNING,
-                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, utc_now),
+                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, utc_now, links),
                 )
             ],
         ),

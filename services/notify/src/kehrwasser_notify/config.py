@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email.utils import parseaddr
 
 from pydantic import AliasChoices, Field, SecretStr
 
 from kehrwasser_shared.config import ServiceSettings
 
+from .domain.emails import MailLinks
 from .domain.model import RetryPolicy
 from .service_layer.mailer import DeliverySettings
 
@@ -41,6 +43,20 @@ class NotifySettings(ServiceSettings):
     mail_retry_horizon_hours: float = Field(
         48.0, gt=0, description="A temporarily refused email is given up this long after it was queued"
     )
+
+    mail_link_base_url: str = Field(
+        "https://kehrwasser.local",
+        description="Base of the links in the mail (the gateway): <base>/unsubscribe, <base>/confirm-email",
+    )
+    mail_unsubscribe_address: str | None = Field(
+        None, description="Mailbox of the mailto unsubscribe link; default: unsubscribe@ the sender's domain"
+    )
+
+    def links(self) -> MailLinks:
+        address = self.mail_unsubscribe_address
+        if address is None:
+            address = "unsubscribe@" + parseaddr(self.mail_from)[1].rpartition("@")[2]
+        return MailLinks(self.mail_link_base_url, address)
 
     def delivery(self) -> DeliverySettings:
         return DeliverySettings(

@@ -349,6 +349,7 @@ MEMBER_PREFERENCES_CHANGED = EventContract(
     1,
     MemberPreferencesChangedV1,
     "A member's mail preferences, announced at registration and after every change.",
+    consumed_by=("notify",),
 )
 MEMBER_EMAIL_CHANGE_REQUESTED = EventContract(
     SERVICE,
@@ -356,6 +357,7 @@ MEMBER_EMAIL_CHANGE_REQUESTED = EventContract(
     1,
     MemberEmailChangeRequestedV1,
     "A member asked to change their address: mail the single-use token to the new address.",
+    consumed_by=("notify",),
 )
 MEMBER_EMAIL_CHANGED = EventContract(
     SERVICE,

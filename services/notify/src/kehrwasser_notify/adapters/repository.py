@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.model import Contact, Delivery, DeliveryRecord, LeasedDelivery
+from ..domain.model import CATEGORIES, Contact, Delivery, DeliveryRecord, LeasedDelivery, MailPreferences
 from ..service_layer.member_changes import ERASED_ADDRESS, ERASED_REASON
-from ..service_layer.unit_of_work import AllianceNames, ContactRepository, DeliveryRepository
-from .tables import alliance_names, contacts, deliveries
+from ..service_layer.unit_of_work import AllianceNames, ContactRepository, DeliveryRepository, PreferenceRepository
+from .tables import alliance_names, contacts, deliveries, mail_preferences
 
 
 class SqlContacts(ContactRepository):
@@ -45,6 +45,33 @@ class SqlAllianceNames(AllianceNames):
         )
 
 
+class SqlPreferences(PreferenceRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def save(self, preferences: MailPreferences) -> None:
+        values: dict[str, object] = {c: c not in preferences.turned_off for c in CATEGORIES}
+        values["unsubscribe_token"] = preferences.unsubscribe_token
+        updated = await self._connection.execute(
+            update(mail_preferences).where(mail_preferences.c.member_id == preferences.member_id).values(values)
+        )
+        if updated.rowcount == 0:
+            await self._connection.execute(insert(mail_preferences).values(member_id=preferences.member_id, **values))
+
+    async def get_many(self, member_ids: list[str]) -> dict[str, MailPreferences]:
+        rows = await self._connection.execute(
+            select(mail_preferences).where(mail_preferences.c.member_id.in_(member_ids))
+        )
+        return {
+            row.member_id: MailPreferences(
+                row.member_id,
+                frozenset(c for c in CATEGORIES if not getattr(row, c)),
+                row.unsubscribe_token,
+            )
+            for row in rows
+        }
+
+
 class SqlDeliveries(DeliveryRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -67,12 +94,10 @@ class SqlDeliveries(DeliveryRepository):
                 "recipient": d.recipient,
                 # An erased member's contact has no address (service_layer.member_changes): never sent, kept empty.
                 "message": b"" if d.recipient == ERASED_ADDRESS else d.message,
-                "status": "suppressed"
-                if d.recipient == ERASED_ADDRESS
-                else ("pending" if d.problem is None else "failed"),
+                "status": _status_of(d),
                 "attempts": 0,
                 "next_attempt_at": due,
-                "last_error": ERASED_REASON if d.recipient == ERASED_ADDRESS else d.problem,
+                "last_error": ERASED_REASON if d.recipient == ERASED_ADDRESS else d.problem or d.suppressed,
                 "created_at": d.created_at,
                 "caused_by": d.caused_by,
             }
@@ -181,6 +206,12 @@ class SqlDeliveries(DeliveryRepository):
             .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now)
         )
         self.queued += 1
+
+
+def _status_of(new: Delivery) -> str:
+    if new.recipient == ERASED_ADDRESS or new.suppressed is not None:
+        return "suppressed"
+    return "pending" if new.problem is None else "failed"
 
 
 def _record_columns() -> Select[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 from kehrwasser_shared.messaging.tables import define_messaging_tables
 from kehrwasser_shared.persistence.types import UtcDateTime
@@ -45,5 +45,16 @@ deliveries = Table(
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 Index("ix_deliveries_log", deliveries.c.created_at, deliveries.c.delivery_id)
 Index("ix_deliveries_member_log", deliveries.c.member_id, deliveries.c.created_at)
+
+mail_preferences = Table(
+    "mail_preferences",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("balance", Boolean, nullable=False),
+    Column("meetings", Boolean, nullable=False),
+    Column("membership", Boolean, nullable=False),
+    Column("digest", Boolean, nullable=False),
+    Column("unsubscribe_token", String(128), nullable=False),
+)
 
 messaging = define_messaging_tables(metadata)

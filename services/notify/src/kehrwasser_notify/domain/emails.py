@@ -17,6 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import NamedTuple
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -57,6 +58,31 @@ def render(build: Callable[[], EmailMessage]) -> Rendered | NotRendered:
         return NotRendered(f"cannot build the message: {exc!r}")
 
 
+class Unsubscribe(NamedTuple):
+    """A member's unsubscribe links for one category of mail (RFC 2369 ``List-Unsubscribe``)."""
+
+    https: str
+    mailto: str
+
+
+@dataclass(frozen=True)
+class MailLinks:
+    """Where the links in the mail lead: the gateway's https base and the mailbox that takes unsubscribes."""
+
+    base_url: str
+    unsubscribe_address: str
+
+    def unsubscribe(self, token: str, category: str) -> Unsubscribe:
+        query = urlencode({"token": token, "category": category})
+        subject = quote(f"unsubscribe {category} {token}")
+        return Unsubscribe(
+            f"{self.base_url.rstrip('/')}/unsubscribe?{query}", f"mailto:{self.unsubscribe_address}?subject={subject}"
+        )
+
+    def confirm_email(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/confirm-email?{urlencode({'token': token})}"
+
+
 @dataclass(frozen=True)
 class MeetingDetails:
     meeting_id: str
@@ -87,6 +113,7 @@ def balance_warning(
     message_id: str,
     now: datetime,
     templates: Templates | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
     texts = (templates or packaged()).render(
         "balance-warning",
@@ -97,7 +124,7 @@ def balance_warning(
         threshold=threshold,
         light=light,
     )
-    return _plain_and_html(sender, contact, texts, message_id, now)
+    return _plain_and_html(sender, contact, texts, message_id, now, unsubscribe)
 
 
 def red_escalation(
@@ -111,6 +138,7 @@ def red_escalation(
     message_id: str,
     now: datetime,
     templates: Templates | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
     texts = (templates or packaged()).render(
         "balance-escalation",
@@ -121,11 +149,30 @@ def red_escalation(
         balance=balance,
         threshold=threshold,
     )
-    return _plain_and_html(sender, moderator, texts, message_id, now)
+    return _plain_and_html(sender, moderator, texts, message_id, now, unsubscribe)
 
 
-def _plain_and_html(sender: str, contact: Contact, texts: Texts, message_id: str, now: datetime) -> EmailMessage:
-    message = _envelope(sender, contact, texts.subject, message_id, now)
+def email_change(
+    *,
+    sender: str,
+    contact: Contact,
+    confirm_url: str,
+    expires_at: datetime,
+    message_id: str,
+    now: datetime,
+    templates: Templates | None = None,
+) -> EmailMessage:
+    """The confirmation of a new address, to that address: transactional, so no unsubscribe link."""
+    texts = (templates or packaged()).render(
+        "email-change", contact.language, name=contact.name, confirm_url=confirm_url, expires_at=expires_at
+    )
+    return _plain_and_html(sender, contact, texts, message_id, now, None)
+
+
+def _plain_and_html(
+    sender: str, contact: Contact, texts: Texts, message_id: str, now: datetime, unsubscribe: Unsubscribe | None
+) -> EmailMessage:
+    message = _envelope(sender, contact, texts.subject, message_id, now, unsubscribe)
     message.set_content(texts.text)
     message.add_alternative(texts.html, subtype="html")
     message["Content-Language"] = header_text(contact.language, "language")
@@ -141,6 +188,7 @@ def meeting_invitation(
     message_id: str,
     now: datetime,
     templates: Templates | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
     language = contact.language
     texts = (templates or packaged()).render(
@@ -155,7 +203,7 @@ def meeting_invitation(
         duration=meeting.duration_minutes,
     )
     calendar = meeting_calendar(meeting, attendee=contact, organizer=organizer, sender=sender, now=now)
-    message = _envelope(sender, contact, texts.subject, message_id, now)
+    message = _envelope(sender, contact, texts.subject, message_id, now, unsubscribe)
     message.set_content(texts.text)
     message.add_alternative(texts.html, subtype="html")
     # Calendar clients look for the REQUEST inside multipart/alternative; some mail programs only offer
@@ -232,7 +280,9 @@ def _address(email: str, **params: str) -> icalendar.vCalAddress:
     return address
 
 
-def _envelope(sender: str, contact: Contact, subject: str, message_id: str, now: datetime) -> EmailMessage:
+def _envelope(
+    sender: str, contact: Contact, subject: str, message_id: str, now: datetime, unsubscribe: Unsubscribe | None
+) -> EmailMessage:
     sender_name, sender_address = parseaddr(sender)
     message = EmailMessage()
     # Address objects, not strings: the header registry quotes a display name and parses the address itself.
@@ -242,6 +292,10 @@ def _envelope(sender: str, contact: Contact, subject: str, message_id: str, now:
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
+    if unsubscribe is not None:
+        # RFC 2369 and RFC 8058: a mail program may offer "unsubscribe" and POST to the https link at one click.
+        message["List-Unsubscribe"] = f"<{unsubscribe.https}>, <{unsubscribe.mailto}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
 
 

@@ -41,6 +41,21 @@ class Contact:
     language: str
 
 
+CATEGORIES = ("balance", "meetings", "membership", "digest")
+
+
+@dataclass(frozen=True)
+class MailPreferences:
+    """Which categories of mail a member wants, and the token of their unsubscribe links."""
+
+    member_id: str
+    turned_off: frozenset[str]
+    unsubscribe_token: str
+
+    def wants(self, category: str) -> bool:
+        return category not in self.turned_off
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One rendered email to one recipient, written in the same transaction as the event that caused it."""
@@ -55,6 +70,8 @@ class Delivery:
     """Why the message could not be built; such a delivery is recorded failed at once and never sent."""
     caused_by: str | None = None
     """The id of the event the message was written for."""
+    suppressed: str | None = None
+    """Why it is not sent (the member turned its category off); recorded suppressed, never sent."""
 
 
 class LeasedDelivery(NamedTuple):

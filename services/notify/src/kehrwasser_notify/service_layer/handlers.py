@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
+from typing import NamedTuple
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
@@ -41,18 +42,66 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
         await uow.commit()
 
 
-async def warn_about_balance(
-    event: CloudEvent, data: ledger_contracts.BalanceWarningV2, uow: NotifyUnitOfWork, sender: str, clock: Clock
+async def learn_preferences(
+    event: CloudEvent, data: member_contracts.MemberPreferencesChangedV1, uow: NotifyUnitOfWork
 ) -> None:
-    """Yellow goes to the member; red to the member and, escalated, to the alliance's other moderators."""
+    async with uow:
+        if not await uow.claim_event(MEMBERS_CONSUMER, event.id):
+            return
+        turned_off = frozenset(c for c in model.CATEGORIES if not getattr(data.preferences, c))
+        await uow.preferences.save(model.MailPreferences(data.member_id, turned_off, data.unsubscribe_token))
+        await uow.commit()
+
+
+async def confirm_new_address(
+    event: CloudEvent,
+    data: member_contracts.MemberEmailChangeRequestedV1,
+    uow: NotifyUnitOfWork,
+    sender: str,
+    clock: Clock,
+    links: emails.MailLinks,
+) -> None:
+    """Mail the confirmation link to the new address: transactional, sent whatever the preferences say."""
+    async with uow:
+        if not await uow.claim_event(MEMBERS_CONSUMER, event.id):
+            return
+        now = clock()
+        recipient = model.Contact(data.member_id, data.name, str(data.new_email), data.language)
+
+        def confirmation(contact: model.Contact, message_id: str, _: emails.Unsubscribe | None) -> EmailMessage:
+            return emails.email_change(
+                sender=sender,
+                contact=contact,
+                confirm_url=links.confirm_email(data.token),
+                expires_at=data.expires_at,
+                message_id=message_id,
+                now=now,
+            )
+
+        await _queue(uow, [_delivery(event, "email-change", recipient, confirmation, now)], now)
+        await uow.commit()
+
+
+async def warn_about_balance(
+    event: CloudEvent,
+    data: ledger_contracts.BalanceWarningV2,
+    uow: NotifyUnitOfWork,
+    sender: str,
+    clock: Clock,
+    links: emails.MailLinks | None = None,
+) -> None:
+    """Yellow goes to the member; red to the member and, escalated, to the alliance's other moderators. Red is
+    critical: it goes out even to one who turned balance mail off."""
     async with uow:
         if not await uow.claim_event(LEDGER_CONSUMER, event.id):
             return
         contacts = await _contacts(uow, [data.member_id, *data.escalate_to])
         alliance_name = await _alliance_name(uow, data.alliance_id)
         member, now = contacts[data.member_id], clock()
+        preferences = await uow.preferences.get_many([data.member_id, *data.escalate_to])
+        red = data.light == ledger_contracts.TrafficLight.RED
 
-        def warning(contact: model.Contact, message_id: str) -> EmailMessage:
+        def warning(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
             return emails.balance_warning(
                 sender=sender,
                 contact=contact,
@@ -62,9 +111,12 @@ async def warn_about_balance(
                 light=data.light.value,
                 message_id=message_id,
                 now=now,
+                unsubscribe=unsubscribe,
             )
 
-        def escalation(moderator: model.Contact, message_id: str) -> EmailMessage:
+        def escalation(
+            moderator: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None
+        ) -> EmailMessage:
             return emails.red_escalation(
                 sender=sender,
                 moderator=moderator,
@@ -74,16 +126,25 @@ async def warn_about_balance(
                 threshold=data.threshold,
                 message_id=message_id,
                 now=now,
+                unsubscribe=unsubscribe,
             )
 
-        deliveries = [_delivery(event, "balance-warning", member, warning, now)]
-        deliveries += [_delivery(event, "balance-escalation", contacts[m], escalation, now) for m in data.escalate_to]
+        balance = Preferred("balance", preferences, links, critical=red)
+        deliveries = [_delivery(event, "balance-warning", member, warning, now, balance)]
+        deliveries += [
+            _delivery(event, "balance-escalation", contacts[m], escalation, now, balance) for m in data.escalate_to
+        ]
         await _queue(uow, deliveries, now)
         await uow.commit()
 
 
 async def invite_to_meeting(
-    event: CloudEvent, data: alliance_contracts.MeetingScheduledV1, uow: NotifyUnitOfWork, sender: str, clock: Clock
+    event: CloudEvent,
+    data: alliance_contracts.MeetingScheduledV1,
+    uow: NotifyUnitOfWork,
+    sender: str,
+    clock: Clock,
+    links: emails.MailLinks | None = None,
 ) -> None:
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
@@ -101,13 +162,22 @@ async def invite_to_meeting(
             location=data.location,
         )
         now = clock()
+        meetings = Preferred("meetings", await uow.preferences.get_many(list(data.attendee_ids)), links)
 
-        def invitation(contact: model.Contact, message_id: str) -> EmailMessage:
+        def invitation(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
             return emails.meeting_invitation(
-                sender=sender, contact=contact, organizer=organizer, meeting=meeting, message_id=message_id, now=now
+                sender=sender,
+                contact=contact,
+                organizer=organizer,
+                meeting=meeting,
+                message_id=message_id,
+                now=now,
+                unsubscribe=unsubscribe,
             )
 
-        deliveries = [_delivery(event, "meeting-invitation", contacts[m], invitation, now) for m in data.attendee_ids]
+        deliveries = [
+            _delivery(event, "meeting-invitation", contacts[m], invitation, now, meetings) for m in data.attendee_ids
+        ]
         await _queue(uow, deliveries, now)
         await uow.commit()
 
@@ -193,16 +263,48 @@ def _message_id(delivery_id: str) -> str:
     return f"<{delivery_id}@kehrwasser>"
 
 
+class Preferred(NamedTuple):
+    """A category of mail, what each recipient wants of it, and the links of its unsubscribe headers."""
+
+    category: str
+    preferences: dict[str, model.MailPreferences]
+    links: emails.MailLinks | None
+    critical: bool = False
+    """Sent even to a recipient who turned the category off (a red warning)."""
+
+    def unsubscribe(self, member_id: str) -> emails.Unsubscribe | None:
+        preferences = self.preferences.get(member_id)
+        if preferences is None or self.links is None:
+            return None  # no token known yet (a member registered before preferences were announced)
+        return self.links.unsubscribe(preferences.unsubscribe_token, self.category)
+
+    def suppressed(self, member_id: str) -> bool:
+        preferences = self.preferences.get(member_id)
+        return preferences is not None and not preferences.wants(self.category)
+
+
 def _delivery(
     event: CloudEvent,
     kind: str,
     contact: model.Contact,
-    build: Callable[[model.Contact, str], EmailMessage],
+    build: Callable[[model.Contact, str, emails.Unsubscribe | None], EmailMessage],
     now: datetime,
+    preferred: Preferred | None = None,
 ) -> model.Delivery:
-    """The delivery of one recipient's message; if it cannot be built, recorded failed with the reason."""
+    """The delivery of one recipient's message: suppressed if they turned its category off (unless it is
+    critical), recorded failed with the reason if it cannot be built; ``preferred`` None: transactional."""
     delivery_id = model.delivery_id(event.id, contact.member_id, kind)
-    rendered = emails.render(lambda: build(contact, _message_id(delivery_id)))
+    if preferred is not None and preferred.suppressed(contact.member_id):
+        if not preferred.critical:
+            reason = f"suppressed: the member turned off {preferred.category} mail"
+            log.info("%s of event %s to member %r %s", kind, event.id, contact.member_id, reason)
+            return model.Delivery(
+                delivery_id, kind, contact.member_id, contact.email, b"", now, caused_by=event.id, suppressed=reason
+            )
+        log.info("%s of event %s to member %r is critical: sent although %s mail is off", kind, event.id,
+                 contact.member_id, preferred.category)  # fmt: skip
+    unsubscribe = preferred.unsubscribe(contact.member_id) if preferred is not None else None
+    rendered = emails.render(lambda: build(contact, _message_id(delivery_id), unsubscribe))
     if isinstance(rendered, emails.NotRendered):
         log.warning("%s of event %s to member %r: %s", kind, event.id, contact.member_id, rendered.reason)
         problem = rendered.reason[: model.LONGEST_ERROR]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from kehrwasser_shared.messaging.ports import UnitOfWork
 
-from ..domain.model import Contact, Delivery, DeliveryRecord, LeasedDelivery
+from ..domain.model import Contact, Delivery, DeliveryRecord, LeasedDelivery, MailPreferences
 
 
 class ContactRepository(abc.ABC):
@@ -24,6 +24,14 @@ class AllianceNames(abc.ABC):
 
     @abc.abstractmethod
     async def get(self, alliance_id: str) -> str | None: ...
+
+
+class PreferenceRepository(abc.ABC):
+    @abc.abstractmethod
+    async def save(self, preferences: MailPreferences) -> None: ...
+
+    @abc.abstractmethod
+    async def get_many(self, member_ids: list[str]) -> dict[str, MailPreferences]: ...
 
 
 class DeliveryRepository(abc.ABC):
@@ -70,6 +78,7 @@ class NotifyUnitOfWork(UnitOfWork):
     contacts: ContactRepository
     alliances: AllianceNames
     deliveries: DeliveryRepository
+    preferences: PreferenceRepository
 
 
 class MailSender(abc.ABC):

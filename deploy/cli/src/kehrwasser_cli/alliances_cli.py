@@ -24,6 +24,7 @@ from .shell import (
     points_option,
 )
 from .tables import Names, block, table
+from .values import ResourceKind
 
 if TYPE_CHECKING:
     from kehrwasser_shared.contracts.alliances import (
@@ -33,13 +34,19 @@ if TYPE_CHECKING:
         AllianceView,
         MembershipPage,
         MembershipView,
+        NeedsAWordPage,
         PendingRequestPage,
+        ResourcePage,
+        ResourceUseView,
+        ResourceView,
     )
 
 app = group("Alliances: found, find, and run them (membership and moderation).")
 Moderator = Annotated[str, member_option("--by", help_text="A moderator of the alliance (id or email)")]
 PageSize = Annotated[int, typer.Option(help="Items per page (at most 100)")]
 MEMBER_FIELDS = ("member_id", "requested_by")
+Resource = Annotated[str, typer.Argument(metavar="RESOURCE", help="Resource id")]
+OwnerOrModerator = Annotated[str, member_option("--by", help_text="The owner or a moderator (id or email)")]
 
 
 def alignment(score: Alignment) -> str:
@@ -574,4 +581,223 @@ def demote(
         alliance_id=alliance_id,
         member_id=member_id,
         requested_by=requested_by,
+    )
+
+
+def show_needs_a_word(page: NeedsAWordPage, _: Names) -> str:
+    rows = [
+        (
+            m.name,
+            m.concern,
+            m.light,
+            m.balance,
+            m.one_way_flow,
+            "-" if m.alignment is None else f"{m.alignment}%",
+            f"{m.meetings_attended}/{m.meetings_recorded}",
+            "; ".join(m.reasons),
+        )
+        for m in page.items
+    ]
+    headers = ["NAME", "CONCERN", "LIGHT", "BALANCE", "ONE-WAY", "ALIGNMENT", "ATTENDED", "REASONS"]
+    return table(headers, rows, empty="(nobody needs a word)")
+
+
+def show_resource(r: ResourceView, names: Names) -> str:
+    return block(
+        {
+            "title": r.title + (" (removed)" if r.removed else ""),
+            "kind": r.kind,
+            "owner": names(r.owner_id),
+            "link": r.link,
+            "description": r.description,
+            "uses": r.uses,
+            "added": r.added_at,
+            "alliance": r.alliance_id,
+            "id": r.resource_id,
+        }
+    )
+
+
+def show_resources(page: ResourcePage, names: Names) -> str:
+    rows = [(r.title, r.kind, names(r.owner_id), r.uses, r.link, r.resource_id) for r in page.items]
+    return table(["TITLE", "KIND", "OWNER", "USES", "LINK", "ID"], rows, empty="(no resources)")
+
+
+def show_resource_use(u: ResourceUseView, names: Names) -> str:
+    return block(
+        {"resource": u.resource_id, "used by": names(u.used_by), "note": u.note, "used": u.used_at, "id": u.use_id}
+    )
+
+
+RESOURCE = View(show_resource, lambda r: (r.owner_id,))
+
+
+@app.command("needs-a-word")
+def needs_a_word(
+    ctx: typer.Context,
+    alliance_id: Alliance,
+    requested_by: Moderator,
+    limit: PageSize = 20,
+    cursor: Cursor = None,
+    all_pages: All = False,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """For moderators: members whose signals call for a word, most concern first, with the reasons."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.NEEDS_A_WORD,
+        View(show_needs_a_word),
+        members=("requested_by",),
+        paging=Paging(),
+        alliance_id=alliance_id,
+        requested_by=requested_by,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@app.command("add-resource")
+def add_resource(
+    ctx: typer.Context,
+    alliance_id: Alliance,
+    owner_id: Annotated[str, member_option("--by", help_text="The member who shares it (id or email)")],
+    kind: Annotated[ResourceKind, typer.Option()],
+    title: Annotated[str, typer.Option()],
+    description: Annotated[str, typer.Option()] = "",
+    link: Annotated[str, typer.Option(help="http(s) address")] = "",
+    value: Annotated[
+        Decimal | None, points_option("Book sharing it as a contribution of this value to the alliance")
+    ] = None,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """A member shares a resource (domain, analysis, knowledge, network, tool) with the alliance."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.ADD_RESOURCE,
+        RESOURCE,
+        members=("owner_id",),
+        alliance_id=alliance_id,
+        owner_id=owner_id,
+        kind=kind,
+        title=title,
+        description=description,
+        link=link,
+        value=value,
+    )
+
+
+@app.command("update-resource")
+def update_resource(
+    ctx: typer.Context,
+    resource_id: Resource,
+    requested_by: OwnerOrModerator,
+    kind: Annotated[ResourceKind | None, typer.Option()] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    link: Annotated[str | None, typer.Option(help="http(s) address")] = None,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """Change a resource; options left out keep their value."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.UPDATE_RESOURCE,
+        RESOURCE,
+        members=("requested_by",),
+        resource_id=resource_id,
+        requested_by=requested_by,
+        kind=kind,
+        title=title,
+        description=description,
+        link=link,
+    )
+
+
+@app.command("remove-resource")
+def remove_resource(
+    ctx: typer.Context,
+    resource_id: Resource,
+    requested_by: OwnerOrModerator,
+    reason: Annotated[str, typer.Option()] = "",
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """Remove a resource from the alliance's catalogue."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.REMOVE_RESOURCE,
+        RESOURCE,
+        members=("requested_by",),
+        resource_id=resource_id,
+        requested_by=requested_by,
+        reason=reason,
+    )
+
+
+@app.command("record-resource-use")
+def record_resource_use(
+    ctx: typer.Context,
+    resource_id: Resource,
+    used_by: Annotated[str, member_option("--by", help_text="The member who used it (id or email), not its owner")],
+    note: Annotated[str, typer.Option()] = "",
+    value: Annotated[
+        Decimal | None, points_option("Book the use as a thank-you of this value from the owner to the user")
+    ] = None,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """A member records that they used another member's resource."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.RECORD_RESOURCE_USE,
+        View(show_resource_use, lambda u: (u.used_by,)),
+        members=("used_by",),
+        resource_id=resource_id,
+        used_by=used_by,
+        note=note,
+        value=value,
+    )
+
+
+@app.command("resources")
+def resources(
+    ctx: typer.Context,
+    alliance_id: Alliance,
+    kind: Annotated[ResourceKind | None, typer.Option(help="Only this kind")] = None,
+    limit: PageSize = 20,
+    cursor: Cursor = None,
+    all_pages: All = False,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """An alliance's catalogue of shared resources, a page at a time."""
+    from kehrwasser_shared.contracts import alliances
+
+    send(
+        ctx,
+        alliances.RESOURCES,
+        View(show_resources, lambda page: [r.owner_id for r in page.items]),
+        paging=Paging(),
+        alliance_id=alliance_id,
+        kind=kind,
+        limit=limit,
+        cursor=cursor,
     )

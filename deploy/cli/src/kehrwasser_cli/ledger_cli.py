@@ -12,7 +12,6 @@ import typer
 from .sending import Paging, View, send
 from .shell import (
     DEFAULT_TIMEOUT_SECONDS,
-    LONG_TIMEOUT_SECONDS,
     All,
     Alliance,
     Json,
@@ -40,10 +39,12 @@ if TYPE_CHECKING:
         PolicyView,
         TrafficLights,
     )
+    from kehrwasser_shared.messaging.client import CommandClient
 
 app = group("The contribution ledger.")
 Moderator = Annotated[str, member_option("--by", help_text="A moderator of the alliance (id or email)")]
 NOTHING = Decimal("0.00")
+VERIFY_POLL_SECONDS = 1.0
 
 
 def show_contribution(c: ContributionResult, names: Names) -> str:
@@ -98,13 +99,48 @@ def show_balance(b: BalanceView, names: Names) -> str:
 def show_verification(v: LedgerVerification, _: Names) -> str:
     counts = block(
         {
+            "run": v.run_id,
+            "state": v.state,
             "ok": v.ok,
-            "alliances": v.alliances_checked,
+            "from": "genesis" if v.full else "checkpoints",
+            "alliances": f"{v.alliances_checked} of {v.alliances_total}",
             "contributions": v.contributions_checked,
             "entries": v.entries_checked,
+            "problems": v.problem_count,
+            "started": v.started_at,
+            "finished": v.finished_at,
         }
     )
-    return "\n".join([counts, *(f"problem: {problem}" for problem in v.problems)])
+    shown = [f"problem: {problem}" for problem in v.problems]
+    if v.problem_count > len(v.problems):
+        shown.append(f"... and {v.problem_count - len(v.problems)} more (ledger-inconsistency events name each)")
+    return "\n".join([counts, *shown])
+
+
+def progress(v: LedgerVerification) -> str:
+    """One line on a run under way, its pace measured by the ledger's own clock (a restarted CLI sees the same)."""
+    seconds = max((v.updated_at - v.started_at).total_seconds(), 0.001)
+    return (
+        f"{v.state} {v.run_id}: {v.alliances_checked}/{v.alliances_total} alliances, "
+        f"{v.entries_checked} entries ({v.entries_checked / seconds:,.0f} entries/s), {v.problem_count} problems"
+    )
+
+
+async def follow_run(client: CommandClient, run: LedgerVerification) -> LedgerVerification:
+    """Ask for the run's state every second until it is done, a progress line on stderr each time."""
+    import asyncio
+    import sys
+
+    from kehrwasser_shared.contracts import ledger
+
+    # A terminal sees one line rewritten in place; a log gets a line per poll.
+    end = "\r" if sys.stderr.isatty() else "\n"
+    while run.state != ledger.VerifyRunState.DONE:
+        print(progress(run), end=end, file=sys.stderr, flush=True)
+        await asyncio.sleep(VERIFY_POLL_SECONDS)
+        run = await client.send(ledger.VERIFY_STATUS, ledger.QueryVerifyRun(run_id=run.run_id))
+    print(progress(run), file=sys.stderr, flush=True)
+    return run
 
 
 def show_statement(s: MemberStatement, names: Names) -> str:
@@ -259,14 +295,32 @@ def reverse(
 def verify(
     ctx: typer.Context,
     alliance_id: Annotated[str | None, typer.Option("--alliance", help="One alliance; all by default")] = None,
+    full: Annotated[bool, typer.Option(help="From genesis, not from each alliance's last verified checkpoint")] = False,
+    detach: Annotated[bool, typer.Option(help="Print the run and return at once (verify-status follows it)")] = False,
     nats_url: NatsUrl = None,
-    timeout: Timeout = LONG_TIMEOUT_SECONDS,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
     json_output: Json = False,
 ) -> None:
-    """Recompute hash chains and balances from the entries and report any difference."""
+    """Start a verification run (hash chains and balances recomputed) and follow it to its summary."""
     from kehrwasser_shared.contracts import ledger
 
-    send(ctx, ledger.VERIFY, View(show_verification), alliance_id=alliance_id)
+    follow = None if detach else follow_run
+    send(ctx, ledger.VERIFY, View(show_verification), follow=follow, alliance_id=alliance_id, full=full)
+
+
+@app.command("verify-status")
+def verify_status(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run's id (ledger verify prints it)")],
+    follow: Annotated[bool, typer.Option(help="Follow the run until it is done")] = False,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """The state and progress of a verification run, with its findings."""
+    from kehrwasser_shared.contracts import ledger
+
+    send(ctx, ledger.VERIFY_STATUS, View(show_verification), follow=follow_run if follow else None, run_id=run_id)
 
 
 @app.command("statement")
@@ -449,6 +503,12 @@ def set_policy(
     probation_limit: Annotated[Decimal | None, points_option("What a newcomer may take before giving")] = None,
     requires_confirmation: Annotated[bool | None, typer.Option(help="Givers' records wait for the receiver")] = None,
     pending_expiry_hours: Annotated[int | None, typer.Option(help="Pending contributions expire after")] = None,
+    book_attendance: Annotated[
+        bool | None, typer.Option(help="Book each recorded meeting attendance as a contribution to the alliance")
+    ] = None,
+    attendance_points: Annotated[
+        Decimal | None, points_option("What one attended occurrence is worth (with --book-attendance)")
+    ] = None,
     clear: Annotated[
         list[str] | None,
         typer.Option(parser=policy_limit, metavar=POLICY_LIMITS_METAVAR, help="Remove an optional limit (repeatable)"),
@@ -475,6 +535,8 @@ def set_policy(
         probation_limit=probation_limit,
         requires_confirmation=requires_confirmation,
         pending_expiry_hours=pending_expiry_hours,
+        book_attendance=book_attendance,
+        attendance_points=attendance_points,
         clear=clear or [],
     )
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import alliances_cli, ledger_cli, meetings_cli, members_cli, security_cli
+from . import alliances_cli, ledger_cli, mail_cli, meetings_cli, members_cli, security_cli
 from .exit_codes import EXIT_CODES_HELP
 from .shell import DEFAULT_TIMEOUT_SECONDS, DataDir, NatsUrl, Timeout, group, settings
 from .values import Service
@@ -24,6 +24,7 @@ app.add_typer(members_cli.app, name="member")
 app.add_typer(alliances_cli.app, name="alliance")
 app.add_typer(meetings_cli.app, name="meeting")
 app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(mail_cli.app, name="mail")
 app.add_typer(security_cli.app, name="security")
 
 

@@ -18,6 +18,7 @@ from .shell import (
     Timeout,
     group,
     member_option,
+    settings,
 )
 from .tables import Names, block, table
 from .values import Language, MemberStatus, Unsubscribable
@@ -317,3 +318,63 @@ def leave(
         requested_by=requested_by or member_id,
         reason=reason,
     )
+
+
+@app.command("erase")
+def erase(
+    ctx: typer.Context,
+    member_id: Member,
+    requested_by: Annotated[
+        str | None, member_option("--by", help_text="The staff member erasing for them (id or email); else themself")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first (erasure cannot be undone)")] = False,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    json_output: Json = False,
+) -> None:
+    """Erase a member's personal data for good; the id stays as a pseudonym and the address is free again."""
+    from kehrwasser_shared.contracts import members
+
+    if not yes:
+        typer.confirm(f"Erase the personal data of {member_id} for good?", abort=True)
+    send(
+        ctx,
+        members.ERASE,
+        MEMBER,
+        members=("member_id", "requested_by"),
+        member_id=member_id,
+        requested_by=requested_by or member_id,
+    )
+
+
+@app.command("export")
+def export(
+    member_id: Member,
+    nats_url: NatsUrl = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+) -> None:
+    """Everything the four services hold about a member, as one JSON document (GDPR art. 15/20)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from kehrwasser_shared.contracts.members import GetMemberByEmail
+    from kehrwasser_shared.contracts.privacy import ExportMember
+    from kehrwasser_shared.messaging.client import CommandClient
+    from kehrwasser_shared.privacy import export_member
+
+    from .commands import run_session
+    from .sending import member_id_of
+
+    try:  # checked before anything is sent, as `send` does for every other command
+        GetMemberByEmail(email=member_id) if "@" in member_id else ExportMember(member_id=member_id)
+    except ValidationError as exc:
+        problem = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise typer.BadParameter(f"{member_id!r}: {problem}", param_hint="MEMBER") from None
+
+    async def work(client: CommandClient) -> None:
+        found = await member_id_of(client, member_id) if "@" in member_id else member_id
+        print(json.dumps(await export_member(client, found), indent=2, ensure_ascii=False))
+
+    cli_settings = settings(nats_url)
+    raise typer.Exit(run_session(cli_settings.command_nats_url(), timeout, work, cli_settings.command_identity()))

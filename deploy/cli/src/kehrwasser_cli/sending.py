@@ -6,7 +6,7 @@ Only typer and the standard library at import time; pydantic, NATS and the contr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,6 +58,7 @@ def send(
     *,
     members: Iterable[str] = (),
     paging: Paging | None = None,
+    follow: Callable[[CommandClient, Any], Awaitable[Any]] | None = None,
     **fields: Any,
 ) -> NoReturn:
     """Send ``fields`` as the contract's request and exit with the outcome's code.
@@ -66,6 +67,7 @@ def send(
     the context. Its parameters are named after the request's fields, so that a field the contract refuses is
     reported as a usage error naming the option it came from. ``members`` names the fields that hold a member:
     an id, or an email (anything with '@') looked up with ``members.get-by-email`` before the command is sent.
+    ``follow`` takes the answer of a command that starts a job and returns the job's last state, which is shown.
     """
     from .commands import run_session
 
@@ -79,6 +81,8 @@ def send(
         ids = {email: await member_id_of(client, email) for email in emails}
         request = _request(ctx, contract, _with_ids(fields, members, ids))
         result = await client.send(contract, request)
+        if follow is not None:
+            result = await follow(client, result)
         if paging is not None and every_page:
             result = await _every_page(client, contract, request, result, paging)
         if as_json:

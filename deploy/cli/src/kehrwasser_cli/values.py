@@ -22,6 +22,8 @@ Service = Literal["members", "alliances", "ledger", "notify"]
 MemberStatus = Literal["active", "suspended", "left"]
 MailCategory = Literal["balance", "meetings", "membership", "digest"]
 Unsubscribable = Literal["balance", "meetings", "membership", "digest", "all"]
+ResourceKind = Literal["domain", "analysis", "knowledge", "network", "tool"]
+DeliveryState = Literal["queued", "retrying", "sent", "failed", "suppressed"]
 
 
 def policy_limit(text: str) -> str:

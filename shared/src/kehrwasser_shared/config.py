@@ -9,12 +9,38 @@ from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .contracts.subjects import PARTITIONS
+from .messaging.streams import DAY_SECONDS, Retention
 from .security.connection import key_needs_certificate, seed_file
 
 ENV_PREFIX = "KEHRWASSER_"
 
 
-class ServiceSettings(BaseSettings):
+class StreamSettings(BaseSettings):
+    """How the network's streams are kept: what each service applies to its own stream, the operator to all
+    (`kehrwasser streams apply`); docs/operations.md, "Retention"."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
+    stream_max_age_days: float = Field(
+        365, ge=0, description="Days a service's stream keeps an event (0: for ever)"
+    )
+    stream_max_bytes: int = Field(
+        -1, ge=-1, description="Bytes a service's stream may hold; the oldest events go first beyond (-1: no limit)"
+    )
+    deadletter_max_age_days: float = Field(
+        730, ge=0, description="Days the dead-letter stream keeps a dead letter (0: for ever)"
+    )
+
+    def stream_retention(self) -> Retention:
+        return Retention(
+            max_age_seconds=self.stream_max_age_days * DAY_SECONDS,
+            deadletter_max_age_seconds=self.deadletter_max_age_days * DAY_SECONDS,
+            max_bytes=self.stream_max_bytes,
+        )
+
+
+class ServiceSettings(StreamSettings):
     """Each service subclasses this, names itself and adds ``database_url`` under its own variable name.
 
     Settings that hold secrets are `SecretStr` (the nkey seed, a database URL, which may carry a password, the
@@ -51,7 +77,6 @@ class ServiceSettings(BaseSettings):
     )
     data_dir: Path = Field(Path(".kehrwasser"), description="Where embedded SQLite files and mail live")
     migrate_on_start: bool = Field(True, description="Apply Alembic migrations when a service starts")
-    stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
     log_level: str = Field("INFO", description="Python logging level")
     log_format: Literal["plain", "json"] = Field(
         "plain", description="`plain` lines, or `json`: an object a line (time, level, service, logger, message, trace)"

@@ -32,6 +32,7 @@ from .messaging.outbox_relay import OutboxRelay
 from .messaging.streams import ensure_streams
 from .messaging.tables import MessagingTables
 from .observability import metrics as service_metrics
+from .observability import tracing
 from .observability.health import HealthServer, Readiness
 from .observability.logs import JsonFormatter
 from .observability.metrics import ServiceMetrics
@@ -199,7 +200,7 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event |
     readiness = Readiness(parts.engine, nats_connected=lambda: False)
     health = await _start_health(parts, readiness, metrics)
     try:
-        with service_metrics.counting_into(metrics):
+        with service_metrics.counting_into(metrics), tracing.tracing_into(parts.tracing):
             await _serve(parts, stop, ready, readiness)
     finally:
         if health is not None:
@@ -230,7 +231,8 @@ async def _serve(parts: ServiceParts, stop: asyncio.Event, ready: asyncio.Event 
     nc = await broker.connect()
     readiness.nats_connected = lambda: nc.is_connected
     js: JetStreamContext = nc.jetstream()
-    await ensure_streams(js, replicas=parts.settings.stream_replicas, owner=parts.name)
+    settings = parts.settings
+    await ensure_streams(js, settings.stream_replicas, owner=parts.name, retention=settings.stream_retention())
     for consumer in parts.consumers:
         await consumer.declare(nc)
     await broker.start()

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import alliances_cli, ledger_cli, mail_cli, meetings_cli, members_cli, security_cli
+from . import alliances_cli, ledger_cli, mail_cli, meetings_cli, members_cli, operations_cli, security_cli
 from .exit_codes import EXIT_CODES_HELP
 from .shell import DEFAULT_TIMEOUT_SECONDS, DataDir, NatsUrl, Timeout, group, settings
 from .values import Service
@@ -26,6 +26,8 @@ app.add_typer(meetings_cli.app, name="meeting")
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(mail_cli.app, name="mail")
 app.add_typer(security_cli.app, name="security")
+app.add_typer(operations_cli.streams, name="streams")
+app.add_typer(operations_cli.dlq, name="dlq")
 
 
 @app.command()
@@ -56,6 +58,8 @@ def demo(nats_url: NatsUrl = None, data_dir: DataDir = None, timeout: Timeout = 
 
 app.command()(ledger_cli.contribute)
 app.command()(ledger_cli.balance)
+app.command()(operations_cli.drain)
+app.command()(operations_cli.resume)
 
 
 @app.command()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -25,16 +28,45 @@ from ..contracts.subjects import (
 # re-publishes only rows it could not mark as sent, which happens within seconds of the first attempt.
 DUPLICATE_WINDOW_SECONDS = 15 * 60.0
 STREAM_NAME_IN_USE = 10058
+DAY_SECONDS = 24 * 60 * 60.0
+NO_LIMIT = -1
 
 
-def network_streams(replicas: int = 1) -> list[StreamConfig]:
+@dataclass(frozen=True)
+class Retention:
+    """How long the network's streams keep what they hold (docs/operations.md, "Retention").
+
+    Age, not a count per subject: an event type's subject is shared by every alliance and member (health
+    events have one subject per type), so ``max_msgs_per_subject`` would keep the last few of the whole
+    network, not of each alliance. A stream's size limit, if set, drops its oldest events first.
+    """
+
+    max_age_seconds: float = 365 * DAY_SECONDS
+    """Events of a service's stream older than this are removed (0: kept for ever)."""
+    deadletter_max_age_seconds: float = 2 * 365 * DAY_SECONDS
+    """Dead letters older than this are removed: longer, so that a forgotten one outlives its original."""
+    max_bytes: int = NO_LIMIT
+    """Size of each service's stream beyond which its oldest events are removed (-1: no limit)."""
+
+    def duplicate_window(self) -> float:
+        # JetStream refuses a duplicate window longer than the stream's maximum age.
+        if self.max_age_seconds <= 0:
+            return DUPLICATE_WINDOW_SECONDS
+        return min(DUPLICATE_WINDOW_SECONDS, self.max_age_seconds)
+
+
+def network_streams(replicas: int = 1, retention: Retention | None = None) -> list[StreamConfig]:
+    retention = retention or Retention()
     streams = [
         StreamConfig(
             name=stream_name(service),
             subjects=[stream_subjects(service)],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            max_age=retention.max_age_seconds,
+            max_bytes=retention.max_bytes,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=retention.duplicate_window(),
             num_replicas=replicas,
             description=f"Events owned by the {service} service",
         )
@@ -46,6 +78,7 @@ def network_streams(replicas: int = 1) -> list[StreamConfig]:
             subjects=[DEADLETTER_SUBJECTS],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
+            max_age=retention.deadletter_max_age_seconds,
             num_replicas=replicas,
             description="Events a consumer could not parse, validate or process, with the reason",
         )
@@ -53,12 +86,15 @@ def network_streams(replicas: int = 1) -> list[StreamConfig]:
     return streams
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, owner: str | None = None) -> None:
+async def ensure_streams(
+    js: JetStreamContext, replicas: int = 1, *, owner: str | None = None, retention: Retention | None = None
+) -> None:
     """Declare the network's streams: create each that is missing, so that the order in which services start
     does not matter, and bring the configuration of ``owner``'s own stream (every stream, for the operator:
     ``owner=None``) up to date. A service never changes a stream it does not own (its permissions refuse
-    it): a lower limit set on another service's stream would delete that service's events."""
-    for config in network_streams(replicas):
+    it): a lower limit set on another service's stream would delete that service's events. The limits of
+    ``retention`` are those a stream is created with, and those its owner (or the operator) sets on it."""
+    for config in network_streams(replicas, retention):
         if owner is None or config.name == stream_name(owner):
             await _create_or_update(js, config)
             continue

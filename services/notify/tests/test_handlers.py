@@ -37,6 +37,7 @@ from kehrwasser_notify.service_layer.unit_of_work import (
     AllianceNames,
     ContactRepository,
     DeliveryRepository,
+    ModeratorRepository,
     NotifyUnitOfWork,
     PreferenceRepository,
 )
@@ -259,6 +260,7 @@ class FakeState:
         self.deliveries: dict[str, tuple[Delivery, Recorded]] = {}
         self.claimed: set[tuple[str, str]] = set()
         self.preferences: dict[str, MailPreferences] = {}
+        self.moderators: set[tuple[str, str]] = set()
 
 
 class FakeContacts(ContactRepository):
@@ -332,6 +334,20 @@ class FakePreferences(PreferenceRepository):
         return {m: self._state.preferences[m] for m in member_ids if m in self._state.preferences}
 
 
+class FakeModerators(ModeratorRepository):
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    async def appoint(self, alliance_id: str, member_ids: list[str]) -> None:
+        self._state.moderators.update((alliance_id, m) for m in member_ids)
+
+    async def dismiss(self, alliance_id: str, member_id: str) -> None:
+        self._state.moderators.discard((alliance_id, member_id))
+
+    async def of(self, alliance_id: str) -> list[str]:
+        return sorted(m for a, m in self._state.moderators if a == alliance_id)
+
+
 class FakeNotifyUnitOfWork(FakeUnitOfWorkMixin, NotifyUnitOfWork):
     """Works on the shared state directly and puts it back as it was on rollback, like a transaction."""
 
@@ -344,6 +360,7 @@ class FakeNotifyUnitOfWork(FakeUnitOfWorkMixin, NotifyUnitOfWork):
         self.alliances = FakeAllianceNames(state)
         self.deliveries = FakeDeliveries(state)
         self.preferences = FakePreferences(state)
+        self.moderators = FakeModerators(state)
 
     async def commit(self) -> None:
         await super().commit()

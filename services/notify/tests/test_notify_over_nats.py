@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -391,3 +392,109 @@ async def test_an_address_change_mails_the_token_to_the_new_address_whatever_the
     assert plain is not None
     assert f"https://kehrwasser.local/confirm-email?token={token}" in plain.get_content()
     assert "Mittwoch, 25. November 2026, 13:00 Uhr" in plain.get_content()
+
+
+def body_of(message: Any) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    text: str = part.get_content()
+    return text
+
+
+async def test_membership_decisions_recovery_and_pending_contributions_reach_whom_they_concern(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    alignment = alliances.Alignment(
+        score=42, alliance_overlap=50, members_overlap=30, matching=["saas"], missing=["fintech"]
+    )
+    async with running(bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for member_id, name, language in [
+                ("ada", "Ada Lovelace", "de"),
+                ("grace", "Grace Hopper", "en"),
+                ("linus", "Linus Torvalds", "en"),
+            ]:
+                await publish(js, members.MEMBER_REGISTERED, registered(member_id, name, language))
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())  # Ada moderates
+            await publish(
+                js,
+                alliances.MEMBERSHIP_REQUESTED,
+                alliances.MembershipRequestedV1(
+                    alliance_id="hamburg", member_id="grace", message="", alignment=alignment, requested_at=NOW
+                ),
+            )
+            await publish(
+                js,
+                alliances.MEMBERSHIP_DECLINED,
+                alliances.MembershipDeclinedV1(
+                    alliance_id="hamburg", member_id="grace", decided_by="ada", reason="<b>Not now</b>",
+                    declined_at=NOW,
+                ),
+            )  # fmt: skip
+            await publish(
+                js,
+                alliances.MEMBER_INVITED,
+                alliances.MemberInvitedV1(
+                    alliance_id="hamburg", member_id="linus", invited_by="ada", message="Join us", invited_at=NOW
+                ),
+            )
+            await publish(
+                js,
+                alliances.MEMBER_JOINED,
+                alliances.MemberJoinedV1(
+                    alliance_id="hamburg", member_id="linus", role="member", joined_at=NOW,
+                    admitted_via="invitation", decided_by="linus",
+                ),
+            )  # fmt: skip
+            await publish(
+                js,
+                alliances.ROLE_CHANGED,
+                alliances.RoleChangedV1(
+                    alliance_id="hamburg", member_id="linus", role="moderator", previous_role="member",
+                    decided_by="ada", changed_at=NOW,
+                ),
+            )  # fmt: skip
+            await publish(
+                js,
+                ledger.BALANCE_RECOVERED,
+                ledger.BalanceRecoveredV2(
+                    alliance_id="hamburg", member_id="linus", light=ledger.TrafficLight.GREEN,
+                    previous_light=ledger.TrafficLight.RED, balance=Decimal("1.5"), occurred_at=NOW,
+                ),
+            )  # fmt: skip
+            await publish(
+                js,
+                ledger.CONTRIBUTION_PENDING,
+                ledger.ContributionPendingV1(
+                    contribution_id="c-9", alliance_id="hamburg", giver_id="grace", receiver_id="linus",
+                    kind=ledger.ContributionKind.ADVICE, value=Decimal("3"), note="pricing", recorded_by="grace",
+                    submitted_at=NOW, expires_at=NOW + timedelta(days=14), status=ledger.PendingStatus.PENDING,
+                ),
+            )  # fmt: skip
+            messages = await asyncio.to_thread(mail_sink.wait_for, 7, 20.0)
+        finally:
+            await nc.close()
+    subjects = sorted((m["To"].addresses[0].addr_spec, m["Subject"]) for m in messages)
+    assert subjects == [
+        ("ada@example.org", "Grace Hopper möchte in Hamburg Founders aufgenommen werden"),
+        ("grace@example.org", "Your request to join Hamburg Founders was declined"),
+        ("linus@example.org", "Invitation to the alliance Hamburg Founders"),
+        ("linus@example.org", "Please confirm: Grace Hopper gave you something in Hamburg Founders"),
+        ("linus@example.org", "Welcome to the alliance Hamburg Founders"),
+        ("linus@example.org", "You now moderate Hamburg Founders"),
+        ("linus@example.org", "Your balance of contribution in Hamburg Founders has recovered"),
+    ]
+    by_subject = {m["Subject"]: m for m in messages}
+    request = body_of(by_subject["Grace Hopper möchte in Hamburg Founders aufgenommen werden"])
+    assert "Ausrichtung: 42 von 100; gemeinsam: saas; es fehlt: fintech." in request
+    declined = by_subject["Your request to join Hamburg Founders was declined"]
+    assert "Their reason: “<b>Not now</b>”" in body_of(declined)
+    html = declined.get_body(("html",))
+    assert html is not None
+    assert "&lt;b&gt;Not now&lt;/b&gt;" in html.get_content()
+    pending = body_of(by_subject["Please confirm: Grace Hopper gave you something in Hamburg Founders"])
+    assert "advice, 3.00 points (“pricing”)" in pending
+    assert "by Tuesday, 8 December 2026, 13:00 (Europe/Berlin)" in pending
+    assert "is GREEN again" in body_of(by_subject["Your balance of contribution in Hamburg Founders has recovered"])

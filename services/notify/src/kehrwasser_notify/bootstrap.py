@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,6 +85,10 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
     )
     mail_from = settings.mail_from
     links = settings.links()
+    mailing = handlers.Mailing(mail_from, utc_now, links)
+
+    def notices(handle: Callable[..., Awaitable[None]]) -> Callable[[Any, Any], Awaitable[None]]:
+        return lambda e, d: handle(e, d, uow(), mailing)
 
     def reading_uow() -> SqlNotifyUnitOfWork:
         return SqlNotifyUnitOfWork(plumbing.reading_engine, messaging, source=f"/{SERVICE}")
@@ -122,6 +127,13 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             "alliances",
             [
                 Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
+                Subscription(alliance_contracts.MEMBER_INVITED, notices(handlers.tell_of_invitation)),
+                Subscription(alliance_contracts.MEMBERSHIP_REQUESTED, notices(handlers.ask_moderators)),
+                Subscription(alliance_contracts.MEMBER_JOINED, notices(handlers.welcome)),
+                Subscription(alliance_contracts.MEMBERSHIP_DECLINED, notices(handlers.tell_of_decline)),
+                Subscription(alliance_contracts.MEMBER_REMOVED, notices(handlers.tell_of_removal)),
+                Subscription(alliance_contracts.MEMBER_LEFT, lambda e, d: handlers.forget_moderator(e, d, uow())),
+                Subscription(alliance_contracts.ROLE_CHANGED, notices(handlers.tell_of_role)),
                 Subscription(
                     alliance_contracts.MEETING_SCHEDULED,
                     lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now, links),
@@ -135,7 +147,9 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
                 Subscription(
                     ledger_contracts.BALANCE_WARNING,
                     lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, utc_now, links),
-                )
+                ),
+                Subscription(ledger_contracts.BALANCE_RECOVERED, notices(handlers.tell_of_recovery)),
+                Subscription(ledger_contracts.CONTRIBUTION_PENDING, notices(handlers.ask_to_confirm)),
             ],
         ),
     ]

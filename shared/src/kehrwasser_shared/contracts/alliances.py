@@ -850,7 +850,7 @@ MEMBER_JOINED = EventContract(
     1,
     MemberJoinedV1,
     "Someone became a member of an alliance (founded, approved, invitation accepted, or joined directly).",
-    consumed_by=("ledger",),
+    consumed_by=("ledger", "notify"),
 )
 MEETING_SCHEDULED = EventContract(
     SERVICE,
@@ -910,7 +910,9 @@ ALLIANCE_ARCHIVED = EventContract(
     "A moderator archived an alliance: no new members, contributions or meetings.",
     consumed_by=("ledger",),
 )
-MEMBER_INVITED = EventContract(SERVICE, "member-invited", 1, MemberInvitedV1, "A moderator invited a member.")
+MEMBER_INVITED = EventContract(
+    SERVICE, "member-invited", 1, MemberInvitedV1, "A moderator invited a member.", consumed_by=("notify",)
+)
 INVITATION_DECLINED = EventContract(
     SERVICE, "invitation-declined", 1, InvitationDeclinedV1, "An invited member declined the invitation."
 )
@@ -920,12 +922,18 @@ MEMBERSHIP_REQUESTED = EventContract(
     1,
     MembershipRequestedV1,
     "A member asked to join an alliance; carries their direction alignment.",
+    consumed_by=("notify",),
 )
 MEMBERSHIP_DECLINED = EventContract(
-    SERVICE, "membership-declined", 1, MembershipDeclinedV1, "A moderator declined a request to join, with a reason."
+    SERVICE,
+    "membership-declined",
+    1,
+    MembershipDeclinedV1,
+    "A moderator declined a request to join, with a reason.",
+    consumed_by=("notify",),
 )
 MEMBER_LEFT = EventContract(
-    SERVICE, "member-left", 1, MemberLeftV1, "A member left an alliance.", consumed_by=("ledger",)
+    SERVICE, "member-left", 1, MemberLeftV1, "A member left an alliance.", consumed_by=("ledger", "notify")
 )
 MEMBER_REMOVED = EventContract(
     SERVICE,
@@ -933,7 +941,7 @@ MEMBER_REMOVED = EventContract(
     1,
     MemberRemovedV1,
     "A moderator removed a member from an alliance, with a reason.",
-    consumed_by=("ledger",),
+    consumed_by=("ledger", "notify"),
 )
 ROLE_CHANGED = EventContract(
     SERVICE,
@@ -941,7 +949,7 @@ ROLE_CHANGED = EventContract(
     1,
     RoleChangedV1,
     "A moderator promoted a member to moderator, or demoted a moderator to member.",
-    consumed_by=("ledger",),
+    consumed_by=("ledger", "notify"),
 )
 
 _MODERATED = ("unknown-alliance", "not-a-moderator")

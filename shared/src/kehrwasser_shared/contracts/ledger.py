@@ -232,7 +232,7 @@ BALANCE_RECOVERED = EventContract(
     2,
     BalanceRecoveredV2,
     "A member's traffic light improved (after clearing the threshold by the policy's hysteresis).",
-    consumed_by=("alliances",),
+    consumed_by=("alliances", "notify"),
 )
 CONTRIBUTION_SUBMITTED = EventContract(
     SERVICE,
@@ -466,6 +466,7 @@ CONTRIBUTION_PENDING = EventContract(
     1,
     ContributionPendingV1,
     "A contribution recorded by its giver waits for the receiver's confirmation (not in the balances yet).",
+    consumed_by=("notify",),
 )
 CONTRIBUTION_DISPUTED = EventContract(
     SERVICE,

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import CATEGORIES, Contact, Delivery, DeliveryRecord, LeasedDelivery, MailPreferences
 from ..service_layer.member_changes import ERASED_ADDRESS, ERASED_REASON
-from ..service_layer.unit_of_work import AllianceNames, ContactRepository, DeliveryRepository, PreferenceRepository
-from .tables import alliance_names, contacts, deliveries, mail_preferences
+from ..service_layer.unit_of_work import (
+    AllianceNames,
+    ContactRepository,
+    DeliveryRepository,
+    ModeratorRepository,
+    PreferenceRepository,
+)
+from .tables import alliance_moderators, alliance_names, contacts, deliveries, mail_preferences
 
 
 class SqlContacts(ContactRepository):
@@ -43,6 +49,28 @@ class SqlAllianceNames(AllianceNames):
         return await self._connection.scalar(
             select(alliance_names.c.name).where(alliance_names.c.alliance_id == alliance_id)
         )
+
+
+class SqlModerators(ModeratorRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def appoint(self, alliance_id: str, member_ids: list[str]) -> None:
+        known = set(await self.of(alliance_id))
+        new = [{"alliance_id": alliance_id, "member_id": m} for m in dict.fromkeys(member_ids) if m not in known]
+        if new:
+            await self._connection.execute(insert(alliance_moderators), new)
+
+    async def dismiss(self, alliance_id: str, member_id: str) -> None:
+        await self._connection.execute(
+            delete(alliance_moderators).where(
+                alliance_moderators.c.alliance_id == alliance_id, alliance_moderators.c.member_id == member_id
+            )
+        )
+
+    async def of(self, alliance_id: str) -> list[str]:
+        query = select(alliance_moderators.c.member_id).where(alliance_moderators.c.alliance_id == alliance_id)
+        return sorted(await self._connection.scalars(query))
 
 
 class SqlPreferences(PreferenceRepository):

@@ -46,6 +46,13 @@ Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 Index("ix_deliveries_log", deliveries.c.created_at, deliveries.c.delivery_id)
 Index("ix_deliveries_member_log", deliveries.c.member_id, deliveries.c.created_at)
 
+alliance_moderators = Table(
+    "alliance_moderators",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+)
+
 mail_preferences = Table(
     "mail_preferences",
     metadata,

@@ -11,7 +11,7 @@ from kehrwasser_shared.messaging.tables import MessagingTables
 from kehrwasser_shared.messaging.unit_of_work import SqlUnitOfWork
 
 from ..service_layer.unit_of_work import NotifyUnitOfWork
-from .repository import SqlAllianceNames, SqlContacts, SqlDeliveries, SqlPreferences
+from .repository import SqlAllianceNames, SqlContacts, SqlDeliveries, SqlModerators, SqlPreferences
 
 
 class SqlNotifyUnitOfWork(SqlUnitOfWork, NotifyUnitOfWork):
@@ -34,6 +34,7 @@ class SqlNotifyUnitOfWork(SqlUnitOfWork, NotifyUnitOfWork):
         self.alliances = SqlAllianceNames(connection)
         self.deliveries = SqlDeliveries(connection)
         self.preferences = SqlPreferences(connection)
+        self.moderators = SqlModerators(connection)
 
     async def commit(self) -> None:
         # Only a commit that queued mail wakes the mailer: the mailer commits its own leases and marks through

@@ -16,7 +16,7 @@ from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -167,6 +167,25 @@ def email_change(
         "email-change", contact.language, name=contact.name, confirm_url=confirm_url, expires_at=expires_at
     )
     return _plain_and_html(sender, contact, texts, message_id, now, None)
+
+
+def notice(
+    *,
+    sender: str,
+    contact: Contact,
+    kind: str,
+    # The context may hold a ``kind`` of its own (a contribution's): the template's is positional below.
+    context: dict[str, Any],
+    message_id: str,
+    now: datetime,
+    templates: Templates | None = None,
+    unsubscribe: Unsubscribe | None = None,
+) -> EmailMessage:
+    """A message of ``kind`` to ``contact`` (called ``name``, or ``moderator`` in a note to moderators)."""
+    texts = (templates or packaged()).render(
+        kind, contact.language, name=contact.name, moderator=contact.name, **context
+    )
+    return _plain_and_html(sender, contact, texts, message_id, now, unsubscribe)
 
 
 def _plain_and_html(

@@ -42,7 +42,7 @@ class Templates:
     def packaged(cls) -> Templates:
         return cls(jinja2.PackageLoader("kehrwasser_notify", "templates"))
 
-    def render(self, kind: str, language: str, **context: Any) -> Texts:
+    def render(self, kind: str, language: str, /, **context: Any) -> Texts:
         if language not in LANGUAGES:
             raise ValueError(f"no templates in language {language!r}")
         context = {**context, "language": language}

@@ -6,13 +6,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
 from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.contracts import notify as notify_contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
+from kehrwasser_shared.contracts.members import DEFAULT_TIMEZONE
 
 from ..domain import emails, model
 from .mailer import notification_failed
@@ -39,6 +40,7 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return
         await uow.alliances.save(data.alliance_id, data.name)
+        await uow.moderators.appoint(data.alliance_id, list(data.moderator_ids) or [data.moderator_id])
         await uow.commit()
 
 
@@ -179,6 +181,168 @@ async def invite_to_meeting(
             _delivery(event, "meeting-invitation", contacts[m], invitation, now, meetings) for m in data.attendee_ids
         ]
         await _queue(uow, deliveries, now)
+        await uow.commit()
+
+
+class Mailing(NamedTuple):
+    """What the handlers of notices share: who sends, the clock, the links of the unsubscribe headers."""
+
+    sender: str
+    clock: Clock
+    links: emails.MailLinks | None = None
+
+
+async def _notify(
+    uow: NotifyUnitOfWork,
+    event: CloudEvent,
+    mailing: Mailing,
+    kind: str,
+    category: str,
+    recipient_ids: list[str],
+    context: dict[str, Any],
+) -> None:
+    """Queue a notice of ``kind`` to each recipient (within the caller's unit of work)."""
+    if not recipient_ids:
+        return
+    contacts = await _contacts(uow, recipient_ids)
+    preferred = Preferred(category, await uow.preferences.get_many(recipient_ids), mailing.links)
+    now = mailing.clock()
+
+    def build(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
+        return emails.notice(sender=mailing.sender, contact=contact, kind=kind, context=context,
+                             message_id=message_id, now=now, unsubscribe=unsubscribe)  # fmt: skip
+
+    await _queue(uow, [_delivery(event, kind, contacts[m], build, now, preferred) for m in recipient_ids], now)
+
+
+async def tell_of_recovery(event: CloudEvent, data: ledger_contracts.BalanceRecoveredV2, uow: NotifyUnitOfWork,
+                           mailing: Mailing) -> None:  # fmt: skip
+    """A better light: the member hears that their balance recovered."""
+    async with uow:
+        if not await uow.claim_event(LEDGER_CONSUMER, event.id):
+            return
+        context = {"alliance": await _alliance_name(uow, data.alliance_id), "light": data.light.value,
+                   "balance": data.balance}  # fmt: skip
+        await _notify(uow, event, mailing, "balance-recovered", "balance", [data.member_id], context)
+        await uow.commit()
+
+
+async def ask_to_confirm(event: CloudEvent, data: ledger_contracts.ContributionPendingV1, uow: NotifyUnitOfWork,
+                         mailing: Mailing) -> None:  # fmt: skip
+    """A giver's record waits for its receiver: ask them to confirm or reject it before it expires."""
+    async with uow:
+        if not await uow.claim_event(LEDGER_CONSUMER, event.id):
+            return
+        if data.receiver_id != ledger_contracts.ALLIANCE_ACCOUNT:  # the alliance's own account has no inbox
+            giver = await _contacts(uow, [data.giver_id])
+            context = {
+                "alliance": await _alliance_name(uow, data.alliance_id),
+                "giver": giver[data.giver_id].name,
+                "kind": data.kind.value,
+                "value": data.value,
+                "note": data.note,
+                "expires_at": data.expires_at,
+                "timezone": DEFAULT_TIMEZONE,
+                "contribution_id": data.contribution_id,
+            }
+            await _notify(uow, event, mailing, "contribution-pending", "balance", [data.receiver_id], context)
+        await uow.commit()
+
+
+async def tell_of_invitation(
+    event: CloudEvent, data: alliance_contracts.MemberInvitedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        inviter = (await _contacts(uow, [data.invited_by]))[data.invited_by].name
+        context = {"alliance": await _alliance_name(uow, data.alliance_id), "inviter": inviter, "message": data.message}
+        await _notify(uow, event, mailing, "member-invited", "membership", [data.member_id], context)
+        await uow.commit()
+
+
+async def ask_moderators(
+    event: CloudEvent, data: alliance_contracts.MembershipRequestedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """A request to join goes to the alliance's moderators, with the direction alignment."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        alignment = data.alignment
+        context: dict[str, Any] = {
+            "alliance": await _alliance_name(uow, data.alliance_id),
+            "member": (await _contacts(uow, [data.member_id]))[data.member_id].name,
+            "message": data.message,
+            "score": alignment.score,
+            "matching": alignment.matching,
+            "missing": alignment.missing,
+        }
+        moderators = await uow.moderators.of(data.alliance_id)
+        await _notify(uow, event, mailing, "membership-requested", "membership", moderators, context)
+        await uow.commit()
+
+
+async def welcome(
+    event: CloudEvent, data: alliance_contracts.MemberJoinedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """A new member is welcome (founders founded it: no mail); a founding moderator is remembered as one."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        if data.role == "moderator":
+            await uow.moderators.appoint(data.alliance_id, [data.member_id])
+        if data.admitted_via != "founded":
+            context = {"alliance": await _alliance_name(uow, data.alliance_id)}
+            await _notify(uow, event, mailing, "member-joined", "membership", [data.member_id], context)
+        await uow.commit()
+
+
+async def tell_of_decline(
+    event: CloudEvent, data: alliance_contracts.MembershipDeclinedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        context = {"alliance": await _alliance_name(uow, data.alliance_id), "reason": data.reason}
+        await _notify(uow, event, mailing, "membership-declined", "membership", [data.member_id], context)
+        await uow.commit()
+
+
+async def tell_of_removal(
+    event: CloudEvent, data: alliance_contracts.MemberRemovedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """The removed member hears it with the moderators' reason."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        await uow.moderators.dismiss(data.alliance_id, data.member_id)
+        context = {"alliance": await _alliance_name(uow, data.alliance_id), "reason": data.reason}
+        await _notify(uow, event, mailing, "member-removed", "membership", [data.member_id], context)
+        await uow.commit()
+
+
+async def forget_moderator(event: CloudEvent, data: alliance_contracts.MemberLeftV1, uow: NotifyUnitOfWork) -> None:
+    """One who left an alliance moderates it no more (no mail: they left themselves)."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        await uow.moderators.dismiss(data.alliance_id, data.member_id)
+        await uow.commit()
+
+
+async def tell_of_role(
+    event: CloudEvent, data: alliance_contracts.RoleChangedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """Promoted or demoted: the moderators follow, and the member hears it."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        if data.role == "moderator":
+            await uow.moderators.appoint(data.alliance_id, [data.member_id])
+        else:
+            await uow.moderators.dismiss(data.alliance_id, data.member_id)
+        context = {"alliance": await _alliance_name(uow, data.alliance_id), "role": data.role}
+        await _notify(uow, event, mailing, "role-changed", "membership", [data.member_id], context)
         await uow.commit()
 
 

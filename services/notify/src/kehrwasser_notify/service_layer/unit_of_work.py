@@ -26,6 +26,17 @@ class AllianceNames(abc.ABC):
     async def get(self, alliance_id: str) -> str | None: ...
 
 
+class ModeratorRepository(abc.ABC):
+    @abc.abstractmethod
+    async def appoint(self, alliance_id: str, member_ids: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    async def dismiss(self, alliance_id: str, member_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def of(self, alliance_id: str) -> list[str]: ...
+
+
 class PreferenceRepository(abc.ABC):
     @abc.abstractmethod
     async def save(self, preferences: MailPreferences) -> None: ...
@@ -79,6 +90,7 @@ class NotifyUnitOfWork(UnitOfWork):
     alliances: AllianceNames
     deliveries: DeliveryRepository
     preferences: PreferenceRepository
+    moderators: ModeratorRepository
 
 
 class MailSender(abc.ABC):

@@ -16,15 +16,18 @@ from pydantic import ValidationError
 
 from kehrwasser_alliances.bootstrap import bootstrap
 from kehrwasser_alliances.config import AlliancesSettings
-from kehrwasser_alliances.domain import model
+from kehrwasser_alliances.domain import model, standing
+from kehrwasser_alliances.domain.resources import Resource, ResourceUse
 from kehrwasser_alliances.domain.signals import FlowSignals, LightSignal
 from kehrwasser_alliances.service_layer import handlers, meetings
+from kehrwasser_alliances.service_layer.member_records import MemberRecords
 from kehrwasser_alliances.service_layer.unit_of_work import (
     AllianceRepository,
     AlliancesUnitOfWork,
     KnownMember,
     KnownMembers,
     LedgerSignals,
+    ResourceCatalogue,
 )
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import make_event
@@ -106,13 +109,21 @@ class FakeKnownMembers(KnownMembers):
     def __init__(self, *member_ids: str) -> None:
         self.names = dict.fromkeys(member_ids, "someone")
         self.focus: dict[str, tuple[str, ...]] = {}
+        self.standings: dict[str, str] = {}
 
     async def add(self, member_id: str, name: str, focus: list[str]) -> None:
         self.names[member_id] = name
         self.focus[member_id] = tuple(focus)
 
     async def exists(self, member_id: str) -> bool:
-        return member_id in self.names
+        return await self.standing(member_id) not in (None, standing.ERASED)
+
+    async def standing(self, member_id: str) -> str | None:
+        return self.standings.get(member_id, standing.ACTIVE) if member_id in self.names else None
+
+    async def set_standing(self, member_id: str, new: str) -> None:
+        if member_id in self.names:
+            self.standings[member_id] = new
 
     async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]:
         return {m: KnownMember(m, self.names[m], self.focus.get(m, ())) for m in member_ids if m in self.names}
@@ -136,16 +147,74 @@ class FakeLedgerSignals(LedgerSignals):
         self.stored_flows[alliance_id] = flows
 
 
+class FakeMemberRecords(MemberRecords):
+    def __init__(self, alliances: FakeAlliances, known: FakeKnownMembers) -> None:
+        self._alliances, self._known = alliances, known
+
+    async def follow_profile(self, member_id: str, name: str, focus: list[str]) -> None:
+        if member_id in self._known.names:
+            self._known.names[member_id], self._known.focus[member_id] = name, tuple(focus)
+
+    async def forget(self, member_id: str) -> None:
+        if member_id in self._known.names:
+            self._known.names[member_id], self._known.focus[member_id] = "", ()
+
+    async def decisions_by(self, member_id: str) -> list[tuple[str, model.Membership]]:
+        return [
+            (alliance_id, m)
+            for alliance_id, a in sorted(self._alliances.stored.items())
+            for _, m in sorted(a.roster.items())
+            if m.decided_by == member_id and m.member_id != member_id
+        ]
+
+    async def alliance_names(self, alliance_ids: list[str]) -> dict[str, str]:
+        return {a: self._alliances.stored[a].name for a in alliance_ids if a in self._alliances.stored}
+
+
+class FakeResourceCatalogue(ResourceCatalogue):
+    def __init__(self) -> None:
+        self.stored: dict[str, Resource] = {}
+        self.uses: list[ResourceUse] = []
+
+    async def add(self, resource: Resource) -> None:
+        self.stored[resource.resource_id] = resource
+
+    async def get(self, resource_id: str) -> Resource | None:
+        found = self.stored.get(resource_id)
+        uses = sum(1 for u in self.uses if u.resource_id == resource_id)
+        return None if found is None else dataclasses.replace(found, uses=uses)
+
+    async def save(self, resource: Resource) -> None:
+        self.stored[resource.resource_id] = resource
+
+    async def add_use(self, use: ResourceUse) -> None:
+        self.uses.append(use)
+
+    async def page(self, alliance_id: str, kind: str | None, after: str | None, limit: int) -> list[Resource]:
+        found = [
+            r
+            for _, r in sorted(self.stored.items())
+            if r.alliance_id == alliance_id
+            and not r.removed
+            and (kind is None or r.kind == kind)
+            and (after is None or r.resource_id > after)
+        ]
+        return found[:limit]
+
+
 class FakeAlliancesUnitOfWork(FakeUnitOfWorkMixin, AlliancesUnitOfWork):
     alliances: FakeAlliances
     known_members: FakeKnownMembers
     signals: FakeLedgerSignals
+    resources: FakeResourceCatalogue
 
     def __init__(self, *known: str) -> None:
         super().__init__()
         self.alliances = FakeAlliances()
         self.known_members = FakeKnownMembers(*known)
+        self.member_records = FakeMemberRecords(self.alliances, self.known_members)
         self.signals = FakeLedgerSignals()
+        self.resources = FakeResourceCatalogue()
 
 
 async def hamburg(uow: FakeAlliancesUnitOfWork) -> contracts.AllianceView:

@@ -907,7 +907,8 @@ ALLIANCE_ARCHIVED = EventContract(
     "alliance-archived",
     1,
     AllianceArchivedV1,
-    "A moderator archived an alliance: no new members, contributions or meetings.",
+    "A moderator archived an alliance, or its last member left the network (then `archived_by` is they): no new "
+    "members, contributions or meetings.",
     consumed_by=("ledger",),
 )
 MEMBER_INVITED = EventContract(
@@ -959,7 +960,7 @@ CREATE = CommandContract(
     CreateAlliance,
     AllianceView,
     "Found an alliance; the founders become its moderators.",
-    errors=("unknown-member", "invalid-alliance"),
+    errors=("unknown-member", "member-not-active", "invalid-alliance"),
 )
 JOIN = CommandContract(
     SERVICE,
@@ -967,7 +968,7 @@ JOIN = CommandContract(
     JoinAlliance,
     MembershipView,
     "Deprecated (use request and approve, or invite): add a registered member at once. Idempotent.",
-    errors=("unknown-alliance", "unknown-member", "alliance-archived", "alliance-full"),
+    errors=("unknown-alliance", "unknown-member", "member-not-active", "alliance-archived", "alliance-full"),
 )
 SCHEDULE_MEETING = CommandContract(
     SERVICE,
@@ -1056,7 +1057,15 @@ INVITE = CommandContract(
     InviteMember,
     MembershipView,
     "A moderator invites a registered member; they accept or decline.",
-    errors=(*_MODERATED, "unknown-member", "alliance-archived", "alliance-full", "already-member", "already-pending"),
+    errors=(
+        *_MODERATED,
+        "unknown-member",
+        "member-not-active",
+        "alliance-archived",
+        "alliance-full",
+        "already-member",
+        "already-pending",
+    ),
 )
 ACCEPT_INVITATION = CommandContract(
     SERVICE,
@@ -1064,7 +1073,7 @@ ACCEPT_INVITATION = CommandContract(
     AnswerInvitation,
     MembershipView,
     "The invited member accepts and becomes a member.",
-    errors=("unknown-alliance", "nothing-pending", "alliance-archived", "alliance-full"),
+    errors=("unknown-alliance", "nothing-pending", "member-not-active", "alliance-archived", "alliance-full"),
 )
 DECLINE_INVITATION = CommandContract(
     SERVICE,
@@ -1083,6 +1092,7 @@ REQUEST = CommandContract(
     errors=(
         "unknown-alliance",
         "unknown-member",
+        "member-not-active",
         "alliance-archived",
         "alliance-full",
         "already-member",
@@ -1095,7 +1105,14 @@ APPROVE = CommandContract(
     ApproveMembership,
     MembershipView,
     "A moderator approves a request to join; below the alignment threshold only with an override reason.",
-    errors=(*_MODERATED, "nothing-pending", "alignment-too-low", "alliance-archived", "alliance-full"),
+    errors=(
+        *_MODERATED,
+        "nothing-pending",
+        "member-not-active",
+        "alignment-too-low",
+        "alliance-archived",
+        "alliance-full",
+    ),
 )
 DECLINE = CommandContract(
     SERVICE,

@@ -48,6 +48,8 @@ ERROR_CODES: dict[str, str] = {
     "already-pending": "A request to join or an invitation of this member is already waiting.",
     "nothing-pending": "No request to join (or invitation) of this member is waiting for this decision.",
     "last-moderator": "An alliance always keeps at least one moderator: promote another member first.",
+    "member-not-active": "The member is suspended from the network or has left it: only an active member may "
+    "found an alliance, ask to join, be invited, accept an invitation or be approved.",
     "alignment-too-low": "The request's direction alignment lies below the alliance's threshold: approving it "
     "needs an `override_reason`.",
     "invalid-recurrence": "The recurrence rule is not a valid RFC 5545 RRULE, uses a forbidden part (FREQ "

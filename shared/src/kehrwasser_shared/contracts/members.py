@@ -381,6 +381,7 @@ MEMBER_REACTIVATED = EventContract(
     1,
     MemberReactivatedV1,
     "An operator lifted a suspension or let a member back in.",
+    consumed_by=("alliances",),
 )
 MEMBER_LEFT = EventContract(
     SERVICE, "member-left", 1, MemberLeftV1, "A member left the network.", consumed_by=("alliances",)

@@ -21,7 +21,7 @@ class SqlMemberRecords(MemberRecords):
         )
 
     async def forget(self, member_id: str) -> None:
-        # The empty name is what marks an erased member here (a registered one always has a name).
+        # Their standing (erased) is set beside this, by `KnownMembers.set_standing`.
         await self._connection.execute(
             update(known_members).where(known_members.c.member_id == member_id).values(name="", focus=[])
         )

@@ -9,6 +9,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import BELONGS, Alliance, Attendance, Meeting, Membership, OccurrenceChange
+from ..domain.standing import ACTIVE, ERASED
 from ..service_layer.unit_of_work import AllianceRepository, KnownMember, KnownMembers
 from .tables import (
     alliance_focus,
@@ -322,17 +323,25 @@ class SqlKnownMembers(KnownMembers):
         self._connection = connection
 
     async def add(self, member_id: str, name: str, focus: list[str]) -> None:
-        if not await self.exists(member_id):
+        if await self.standing(member_id) is None:
             await self._connection.execute(
-                insert(known_members).values(member_id=member_id, name=name, focus=list(focus))
+                insert(known_members).values(member_id=member_id, name=name, focus=list(focus), standing=ACTIVE)
             )
 
     async def exists(self, member_id: str) -> bool:
-        # An erased member (no name, `SqlMemberRecords.forget`) cannot be invited, ask or found any more.
-        found = await self._connection.scalar(
-            select(known_members.c.member_id).where(known_members.c.member_id == member_id, known_members.c.name != "")
+        # An erased member cannot be invited, ask or found any more.
+        return await self.standing(member_id) not in (None, ERASED)
+
+    async def standing(self, member_id: str) -> str | None:
+        found: str | None = await self._connection.scalar(
+            select(known_members.c.standing).where(known_members.c.member_id == member_id)
         )
-        return found is not None
+        return found
+
+    async def set_standing(self, member_id: str, standing: str) -> None:
+        await self._connection.execute(
+            update(known_members).where(known_members.c.member_id == member_id).values(standing=standing)
+        )
 
     async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]:
         if not member_ids:

@@ -118,6 +118,8 @@ known_members = Table(
     Column("member_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("focus", JSON, nullable=True),  # None: learned before focus was kept, read as no focus
+    # active, suspended, left or erased (`domain/standing.py`): the members service's last word about them.
+    Column("standing", String(20), nullable=False, server_default="active"),
 )
 
 # What the ledger's events said last (`domain/signals.py`): each member's light, and each alliance's one-way flows.

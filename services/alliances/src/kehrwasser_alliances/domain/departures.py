@@ -11,10 +11,12 @@ from .model import DECLINED, INVITATION_DECLINED, INVITED, LEFT, MODERATOR, REQU
 
 @dataclass(frozen=True)
 class Departure:
-    """A member who belonged has gone; ``successor`` took over moderating if they were the last moderator."""
+    """A member who belonged has gone; ``successor`` took over moderating if they were the last moderator;
+    ``archived``: they were its last member, so the alliance was archived."""
 
     left: Membership
     successor: Membership | None = None
+    archived: bool = False
 
 
 def depart(alliance: Alliance, member_id: str, now: datetime) -> Departure | None:
@@ -22,7 +24,8 @@ def depart(alliance: Alliance, member_id: str, now: datetime) -> Departure | Non
 
     The rule that an alliance keeps a moderator cannot refuse a departure from the network, so the last
     moderator's place goes to the longest-standing other member (the succession names the one who left as its
-    decider: their departure decided it). An alliance left with nobody keeps its history and no moderator.
+    decider: their departure decided it). An alliance its last member leaves is archived, decided by them: with
+    nobody left to moderate, nobody could archive it, and nobody could join it (no moderator to approve).
     """
     current = alliance.roster.get(member_id)
     if current is None or not current.belongs:
@@ -35,7 +38,10 @@ def depart(alliance: Alliance, member_id: str, now: datetime) -> Departure | Non
             alliance.roster[successor.member_id] = successor
     left = Membership(member_id, current.role, now, LEFT, decided_by=member_id)
     alliance.roster[member_id] = left
-    return Departure(left, successor)
+    archived = False
+    if not alliance.members and not alliance.archived:
+        alliance.archived_at, alliance.archived_by, archived = now, member_id, True
+    return Departure(left, successor, archived)
 
 
 def withdraw(alliance: Alliance, member_id: str, *, decided_by: str, reason: str, now: datetime) -> Membership | None:

@@ -154,6 +154,16 @@ class AlignmentTooLow(AllianceError):
         )
 
 
+class MemberNotActive(AllianceError):
+    code = "member-not-active"
+
+    def __init__(self, member_id: str, standing: str) -> None:
+        super().__init__(
+            f"{member_id} is not active in the network ({standing}): only an active member may ask to join, "
+            "be invited, accept an invitation or be approved"
+        )
+
+
 class UnknownResource(AllianceError):
     code = "unknown-resource"
 

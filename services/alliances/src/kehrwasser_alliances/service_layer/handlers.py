@@ -10,7 +10,7 @@ from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 
-from ..domain import model
+from ..domain import model, standing
 from ..domain.alignment import Alignment, align
 from .meetings import invite_to_upcoming, uninvite_from_upcoming
 from .unit_of_work import AlliancesUnitOfWork
@@ -32,7 +32,7 @@ async def create_alliance(
 ) -> contracts.AllianceView:
     async with uow:
         for founder_id in command.founders:
-            await _check_known(uow, founder_id)
+            await _check_active(uow, founder_id)
         alliance = model.found(
             alliance_id=str(uuid.uuid4()),
             name=command.name,
@@ -127,7 +127,7 @@ async def join_alliance(
 ) -> contracts.MembershipView:
     async with uow:
         alliance = await _get(uow, command.alliance_id)
-        await _check_known(uow, command.member_id)
+        await _check_active(uow, command.member_id)
         membership = alliance.admit(command.member_id, clock())
         if membership is not None:
             await uow.alliances.save_membership(alliance.alliance_id, membership)
@@ -142,7 +142,7 @@ async def invite_member(
 ) -> contracts.MembershipView:
     async with uow:
         alliance = await _get(uow, command.alliance_id)
-        await _check_known(uow, command.member_id)
+        await _check_active(uow, command.member_id)
         invited = alliance.invite(command.member_id, by=command.requested_by, message=command.message, now=clock())
         await uow.alliances.save_membership(alliance.alliance_id, invited)
         uow.emit(
@@ -165,6 +165,7 @@ async def accept_invitation(
     async with uow:
         alliance = await _get(uow, command.alliance_id)
         joined = alliance.accept_invitation(command.member_id, clock())
+        await _check_still_active(uow, command.member_id)
         await uow.alliances.save_membership(alliance.alliance_id, joined)
         _announce_joined(uow, alliance.alliance_id, joined)
         await invite_to_upcoming(uow, alliance, joined.member_id, joined.since)
@@ -197,7 +198,7 @@ async def request_membership(
 ) -> contracts.MembershipView:
     async with uow:
         alliance = await _get(uow, command.alliance_id)
-        await _check_known(uow, command.member_id)
+        await _check_active(uow, command.member_id)
         requested = alliance.request(command.member_id, command.message, clock())
         alignment = await _alignment(uow, alliance, command.member_id)
         await uow.alliances.save_membership(alliance.alliance_id, requested)
@@ -230,6 +231,7 @@ async def approve_membership(
             override_reason=command.override_reason,
             now=clock(),
         )
+        await _check_still_active(uow, command.member_id)
         await uow.alliances.save_membership(alliance.alliance_id, joined)
         _announce_joined(uow, alliance.alliance_id, joined)
         await invite_to_upcoming(uow, alliance, joined.member_id, joined.since)
@@ -434,9 +436,20 @@ async def _get(uow: AlliancesUnitOfWork, alliance_id: str) -> model.Alliance:
     return alliance
 
 
-async def _check_known(uow: AlliancesUnitOfWork, member_id: str) -> None:
-    if not await uow.known_members.exists(member_id):
+async def _check_active(uow: AlliancesUnitOfWork, member_id: str) -> None:
+    """Known, not erased (else `unknown-member`, as before standings were kept) and active."""
+    found = await uow.known_members.standing(member_id)
+    if found is None or found == standing.ERASED:
         raise model.UnknownMember(member_id)
+    standing.check_active(member_id, found)
+
+
+async def _check_still_active(uow: AlliancesUnitOfWork, member_id: str) -> None:
+    """One whose invitation or request waits is known; checked after the domain found it waiting, so that an
+    answer to nothing stays `nothing-pending` (a suspension, departure or erasure ends what waits)."""
+    found = await uow.known_members.standing(member_id)
+    if found is not None:
+        standing.check_active(member_id, found)
 
 
 def _announce_joined(uow: AlliancesUnitOfWork, alliance_id: str, membership: model.Membership) -> None:

@@ -4,12 +4,19 @@
   focus (requests, approvals and `alliances.get` compute it when asked).
 - ``member-left`` (left the network): every membership ends as if they had left each alliance (alliances'
   own ``member-left``, so the ledger and notify follow); a last moderator's place goes to the longest-standing
-  member (``role-changed``); waiting invitations and requests end (declined).
+  member (``role-changed``); an alliance they were the last member of is archived (``alliance-archived``,
+  decided by them); waiting invitations and requests end (declined). Their standing becomes ``left``.
 - ``member-suspended``: waiting invitations and requests end, declined by the one who suspended; memberships stay
-  (a suspension is a matter between the member and the network's staff, not the alliances' to undo).
+  (a suspension is a matter between the member and the network's staff, not the alliances' to undo). Their
+  standing becomes ``suspended``.
+- ``member-reactivated``: their standing is ``active`` again, so they may ask to join and be invited; what ended
+  while they were suspended or gone (memberships, declined requests and invitations) stays ended.
 - ``member-erased``: as leaving the network, then the name and focus are forgotten and the words about them in
   their standings (their request's message, a moderator's reason) are cleared; the standings themselves and
-  every decision they took stay under the id.
+  every decision they took stay under the id. Their standing becomes ``erased``, for good.
+
+A member who is not active may not ask to join, be invited, accept an invitation or be approved
+(`standing.check_active`).
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from kehrwasser_shared.contracts import privacy
 from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.messaging.consumer import Subscription
 
-from ..domain import departures, model
+from ..domain import departures, model, standing
 from .handlers import MEMBERS_CONSUMER
 from .meetings import uninvite_from_upcoming
 from .unit_of_work import AlliancesUnitOfWork
 
 LEFT_THE_NETWORK = "left the network"
 SUSPENDED = "suspended from the network"
+LAST_MEMBER_LEFT = "its last member left the network"
 PAGE = 1000
 
 
@@ -39,6 +47,7 @@ def subscriptions(uow: Callable[[], AlliancesUnitOfWork]) -> list[Subscription]:
         Subscription(member_contracts.MEMBER_PROFILE_UPDATED, lambda e, d: follow_profile(e, d, uow())),
         Subscription(member_contracts.MEMBER_LEFT, lambda e, d: leave_network(e, d, uow())),
         Subscription(member_contracts.MEMBER_SUSPENDED, lambda e, d: follow_suspension(e, d, uow())),
+        Subscription(member_contracts.MEMBER_REACTIVATED, lambda e, d: follow_reactivation(e, d, uow())),
         Subscription(member_contracts.MEMBER_ERASED, lambda e, d: forget_member(e, d, uow())),
     ]
 
@@ -59,6 +68,7 @@ async def leave_network(event: CloudEvent, data: member_contracts.MemberLeftV1, 
             return
         for alliance in await _alliances_of(uow, data.member_id):
             await _depart(uow, alliance, data.member_id, data.left_at)
+        await _follow_standing(uow, data.member_id, standing.LEFT)
         await uow.commit()
 
 
@@ -70,6 +80,19 @@ async def follow_suspension(
             return
         for alliance in await _alliances_of(uow, data.member_id):
             await _withdraw(uow, alliance, data.member_id, data.suspended_by, SUSPENDED, data.suspended_at)
+        await _follow_standing(uow, data.member_id, standing.SUSPENDED)
+        await uow.commit()
+
+
+async def follow_reactivation(
+    event: CloudEvent, data: member_contracts.MemberReactivatedV1, uow: AlliancesUnitOfWork
+) -> None:
+    async with uow:
+        if not await uow.claim_event(MEMBERS_CONSUMER, event.id):
+            return
+        current = await uow.known_members.standing(data.member_id)
+        if current is not None:
+            await uow.known_members.set_standing(data.member_id, standing.after_reactivation(current))
         await uow.commit()
 
 
@@ -83,6 +106,7 @@ async def forget_member(event: CloudEvent, data: member_contracts.MemberErasedV1
             if forgotten is not None:
                 await uow.alliances.save_membership(alliance.alliance_id, forgotten)
         await uow.member_records.forget(data.member_id)
+        await _follow_standing(uow, data.member_id, standing.ERASED)
         await uow.commit()
 
 
@@ -107,6 +131,12 @@ async def _alliances_of(uow: AlliancesUnitOfWork, member_id: str) -> list[model.
         if alliance is not None:
             found.append(alliance)
     return found
+
+
+async def _follow_standing(uow: AlliancesUnitOfWork, member_id: str, new: str) -> None:
+    """Take the members service's word, except that nothing but erasure follows an erasure."""
+    if await uow.known_members.standing(member_id) not in (None, standing.ERASED):
+        await uow.known_members.set_standing(member_id, new)
 
 
 async def _depart(uow: AlliancesUnitOfWork, alliance: model.Alliance, member_id: str, at: datetime) -> None:
@@ -137,6 +167,14 @@ async def _depart(uow: AlliancesUnitOfWork, alliance: model.Alliance, member_id:
         ),
     )
     await uninvite_from_upcoming(uow, alliance, member_id, "left", left.since)
+    if departure.archived:
+        await uow.alliances.save(alliance)
+        uow.emit(
+            contracts.ALLIANCE_ARCHIVED,
+            contracts.AllianceArchivedV1(
+                alliance_id=alliance.alliance_id, archived_by=member_id, reason=LAST_MEMBER_LEFT, archived_at=at
+            ),
+        )
 
 
 async def _withdraw(

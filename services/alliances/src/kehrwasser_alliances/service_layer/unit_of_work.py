@@ -73,13 +73,24 @@ class AllianceRepository(abc.ABC):
 
 
 class KnownMembers(abc.ABC):
-    """The members this service has learned of from member-registered events."""
+    """The members this service has learned of from member-registered events, with their standing in the network
+    (`domain/standing.py`) as the members service's later events left it."""
 
     @abc.abstractmethod
-    async def add(self, member_id: str, name: str, focus: list[str]) -> None: ...
+    async def add(self, member_id: str, name: str, focus: list[str]) -> None:
+        """Learn of a newly registered member, active (one known already is left as it is)."""
 
     @abc.abstractmethod
-    async def exists(self, member_id: str) -> bool: ...
+    async def exists(self, member_id: str) -> bool:
+        """Known and not erased."""
+
+    @abc.abstractmethod
+    async def standing(self, member_id: str) -> str | None:
+        """Their standing; None: not known (yet)."""
+
+    @abc.abstractmethod
+    async def set_standing(self, member_id: str, standing: str) -> None:
+        """Replace the standing of a known member (one not known yet is left for member-registered)."""
 
     @abc.abstractmethod
     async def get_many(self, member_ids: list[str]) -> dict[str, KnownMember]: ...

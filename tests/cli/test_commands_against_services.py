@@ -237,7 +237,7 @@ async def test_a_meeting_series_is_changed_one_occurrence_at_a_time_and_its_atte
         policy = await cli.eventually(
             "ledger", "set-policy", hamburg, "--by", "ada@example.org", "--book-attendance", "--attendance-points", "2"
         )
-        assert (fields(policy)["book attendance"], Decimal(fields(policy)["attendance points"])) == ("yes", 2)
+        assert (fields(policy)["book attendance"], Decimal(fields(policy)["attendance points"])) == ("yes", Decimal(2))
 
         scheduled = await cli.table(
             "meeting", "schedule", "--alliance", hamburg, "--by", "ada@example.org", "--title", "Course check",

@@ -100,12 +100,20 @@ def make_event(
 
 
 def encode_event(
-    *, type_: str, source: str, data: BaseModel | SerializedData, subject: str | None = None, id_: str | None = None
+    *,
+    type_: str,
+    source: str,
+    data: BaseModel | SerializedData,
+    subject: str | None = None,
+    id_: str | None = None,
+    trace_context: tuple[str, str | None] | None = None,
 ) -> tuple[str, bytes]:
     """The id and JSON bytes of a new CloudEvent, the same document ``make_event(...).model_dump_json()`` gives.
 
     For the outbox, which stores events as bytes: the data is serialised once by pydantic (in Rust) and
     spliced into the envelope by orjson, without building a CloudEvent model and a dict of the data first.
+    ``trace_context`` (``traceparent`` and ``tracestate`` or None) goes into the envelope as the CloudEvents
+    Distributed Tracing extension (`observability.tracing.current_context` gives it while tracing).
     """
     event_id = id_ or new_event_id()
     envelope = {
@@ -118,4 +126,8 @@ def encode_event(
         "datacontenttype": "application/json",
         "data": orjson.Fragment(data.json if isinstance(data, SerializedData) else data.model_dump_json()),
     }
+    if trace_context is not None:
+        envelope["traceparent"], state = trace_context
+        if state:
+            envelope["tracestate"] = state
     return event_id, orjson.dumps(envelope, option=orjson.OPT_UTC_Z)

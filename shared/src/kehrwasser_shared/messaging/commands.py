@@ -26,7 +26,7 @@ from ..contracts.common import EventRef
 from ..contracts.errors import INTERNAL_ERROR, INVALID_COMMAND, NOT_CAUGHT_UP
 from ..contracts.registry import CommandContract
 from ..contracts.replies import ErrorReply, FieldError, OkReply, error_reply
-from ..observability import metrics
+from ..observability import logs, metrics
 from .causality import InboxWatch, collecting_published
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,9 @@ class CommandEndpoints:
         self._queue = queue
         self._subjects: set[str] = set()
         # Outermost first: the outcomes are counted from the reply the error middleware made.
-        self.router = NatsRouter(middlewares=[CountedOutcomes, _error_replies((CommandRejected, *expected_errors))])
+        self.router = NatsRouter(
+            middlewares=[Correlated, CountedOutcomes, _error_replies((CommandRejected, *expected_errors))]
+        )
         self._watch: InboxWatch | None = None
         self._catch_up_seconds = 0.0
 
@@ -99,6 +101,20 @@ class CommandEndpoints:
     @property
     def subjects(self) -> list[str]:
         return sorted(self._subjects)
+
+
+class Correlated(BaseMiddleware):
+    """Names the request in the log lines written while it is handled (`logs.handling`): the client's
+    ``correlation_id`` header, else a hash of the reply subject."""
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        correlation = msg.headers.get("correlation_id") or (
+            logs.reply_correlation(msg.reply_to) if msg.reply_to else None
+        )
+        with logs.handling(correlation_id=correlation):
+            return await call_next(msg)
 
 
 class CountedOutcomes(BaseMiddleware):

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from ..contracts.envelope import CloudEvent
 from ..contracts.registry import EventContract
 from ..contracts.subjects import PARTITIONS, deadletter_subject, stream_name
-from ..observability import metrics
+from ..observability import logs, metrics, tracing
 from .pull import BatchPuller
 from .streams import ensure_consumer
 
@@ -165,14 +165,22 @@ class EventConsumer:
         except DeadLetter as reason:
             await self._dead_letter(msg, str(reason), attempts)
             return
+        handling = logs.handle(event.id, event.id)
         try:
-            await subscription.handler(event, data)
+            if tracing.enabled:
+                parent = tracing.event_parent(event.model_extra, msg.headers)
+                with tracing.consuming(f"{self.durable} {event.type}", event.id, parent):
+                    await subscription.handler(event, data)
+            else:
+                await subscription.handler(event, data)
         except DeadLetter as reason:
             await self._dead_letter(msg, str(reason), attempts)
             return
         except Exception as exc:
             await self._retry_or_give_up(msg, event, exc)
             return
+        finally:
+            logs.done(handling)
         await msg.ack()
         meters = self.meters
         meters.consumed.inc()
@@ -394,6 +402,18 @@ class BatchEventConsumer(EventConsumer):
                 batch.append(_Fetched(msg, event, self._delivery(msg, event, data)))
         if not batch:
             return
+        if tracing.enabled:
+            parents = [
+                parent
+                for fetched in batch
+                if (parent := tracing.event_parent(fetched.event.model_extra, fetched.msg.headers)) is not None
+            ]
+            with tracing.consuming_batch(f"{self.durable} batch", parents, len(batch)):
+                await self._book(batch, started)  # the commit's task inherits the span as its context
+        else:
+            await self._book(batch, started)
+
+    async def _book(self, batch: list[_Fetched], started: float) -> None:
         try:
             commit = await self._prepare([fetched.delivery for fetched in batch])
         except Exception as exc:

@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
+import orjson
 from nats.aio.client import Client
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import failpoints
 from ..contracts.envelope import utcnow
+from ..observability import tracing
 from ..persistence.bulk import one_of
 from .publish import BatchPublisher
 from .tables import MessagingTables
@@ -48,6 +50,19 @@ class OutgoingEvent(NamedTuple):  # one per event emitted: a NamedTuple is built
     event_id: str
     subject: str
     payload: bytes
+    traceparent: str | None = None
+    """The emitting span's, also in the payload's envelope (CloudEvents Distributed Tracing); None: untraced
+    or read back from the outbox."""
+
+
+def _recovered(event_id: str, subject: str, payload: bytes) -> OutgoingEvent:
+    """An event read back from the outbox; while tracing, its envelope gives the ``traceparent`` header."""
+    traceparent = None
+    if tracing.enabled:
+        with contextlib.suppress(ValueError):
+            found = orjson.loads(payload).get(tracing.TRACEPARENT)
+            traceparent = found if isinstance(found, str) else None
+    return OutgoingEvent(event_id, subject, payload, traceparent)
 
 
 class OutboxRelay:
@@ -151,7 +166,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._publish([OutgoingEvent(row.event_id, row.subject, bytes(row.payload)) for row in rows])
+            await self._publish([_recovered(row.event_id, row.subject, bytes(row.payload)) for row in rows])
             await self._forget(connection, one_of(connection, outbox.c.seq, [row.seq for row in rows]))
         return len(rows)
 
@@ -162,7 +177,9 @@ class OutboxRelay:
 
     async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
         assert self._publisher is not None, "run() connects the relay before anything is relayed"
-        await self._publisher.publish([(event.subject, event.payload, event.event_id) for event in events])
+        await self._publisher.publish(
+            [(event.subject, event.payload, event.event_id, event.traceparent) for event in events]
+        )
         failpoints.reached(failpoints.OUTBOX_AFTER_PUBLISH)
 
     async def _forget(self, connection: AsyncConnection, published: ColumnElement[bool]) -> None:

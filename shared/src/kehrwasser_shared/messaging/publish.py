@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+TRACEPARENT_HEADER = "traceparent"  # W3C trace context, as FastStream's telemetry middleware reads it
 
 
 class PublishFailed(Exception):
@@ -47,8 +48,8 @@ class BatchPublisher:
                 await self._subscription.unsubscribe()
             self._subscription = None
 
-    async def publish(self, messages: Sequence[tuple[str, bytes, str]], *, timeout: float = 10.0) -> None:
-        """Publish ``(subject, payload, message id)`` triples; returns once the stream stored every one.
+    async def publish(self, messages: Sequence[tuple[str, bytes, str, str | None]], *, timeout: float = 10.0) -> None:
+        """Publish ``(subject, payload, message id, traceparent or None)``; returns once the stream stored every one.
 
         Raises `PublishFailed` if JetStream refused one or an acknowledgement did not come within ``timeout``.
         """
@@ -57,9 +58,12 @@ class BatchPublisher:
         self._batch = str(next(self._batches))
         self._awaited, self._errors = len(messages), []
         self._complete.clear()
-        for position, (subject, payload, message_id) in enumerate(messages):
+        for position, (subject, payload, message_id, traceparent) in enumerate(messages):
             reply = f"{self._inbox}.{self._batch}.{position}"
-            await self._nc.publish(subject, payload, reply=reply, headers={MSG_ID_HEADER: message_id})
+            headers = {MSG_ID_HEADER: message_id}
+            if traceparent is not None:
+                headers[TRACEPARENT_HEADER] = traceparent
+            await self._nc.publish(subject, payload, reply=reply, headers=headers)
         try:
             await asyncio.wait_for(self._complete.wait(), timeout)
         except TimeoutError:

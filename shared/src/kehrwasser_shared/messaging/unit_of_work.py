@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .. import failpoints
 from ..contracts.envelope import SerializedData, encode_event, utcnow
 from ..contracts.registry import EventContract
+from ..observability import tracing
 from ..persistence.bulk import insert_columns
 from ..persistence.database import is_unique_violation
 from .causality import note_published
@@ -42,10 +43,18 @@ class EventBuffer:
         *,
         event_id: str | None = None,
     ) -> str:
+        # One flag read when tracing is off (the ledger emits an event per contribution).
+        trace_context = tracing.current_context() if tracing.enabled else None
         event_id, payload = encode_event(
-            type_=contract.type, source=self.source, data=data, subject=subject, id_=event_id
+            type_=contract.type,
+            source=self.source,
+            data=data,
+            subject=subject,
+            id_=event_id,
+            trace_context=trace_context,
         )
-        self.events.append(OutgoingEvent(event_id, _nats_subject(contract, data), payload))
+        traceparent = trace_context[0] if trace_context is not None else None
+        self.events.append(OutgoingEvent(event_id, _nats_subject(contract, data), payload, traceparent))
         return event_id
 
 

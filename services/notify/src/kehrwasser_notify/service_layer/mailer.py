@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from kehrwasser_shared.contracts import notify as notify_contracts
-from kehrwasser_shared.observability import metrics
+from kehrwasser_shared.observability import metrics, tracing
 
 from ..domain.model import LONGEST_ERROR, LeasedDelivery, RetryPolicy, SendFailed
 from .unit_of_work import MailSender, NotifyUnitOfWork
@@ -144,7 +144,9 @@ async def _attempt(mail: MailSender, leased: LeasedDelivery, timeout: float) -> 
     if not delivery.message:
         return SendFailed("the message could not be built", permanent=True)
     try:
-        await asyncio.wait_for(mail.send(delivery.recipient, delivery.message), timeout)
+        # In the trace of the event the mail was written for, if this process handled it (tracing on).
+        with tracing.following_event("notify send-mail", delivery.caused_by, kind=delivery.kind):
+            await asyncio.wait_for(mail.send(delivery.recipient, delivery.message), timeout)
     except SendFailed as failure:
         return failure
     except TimeoutError:

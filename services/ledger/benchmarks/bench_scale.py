@@ -293,7 +293,7 @@ async def benchmark(args: argparse.Namespace, url: str) -> None:
                 lambda: SqlLedgerUnitOfWork(engine, messaging, source="/ledger"),
                 lambda: SqlLedgerReadModel(reading),
                 lambda: datetime.now(UTC),
-                parallel=args.parallel,
+                parallel=1 if target.sqlite else args.parallel,  # as the service does (bootstrap)
             )
 
         started = time.monotonic()

@@ -59,9 +59,9 @@ def bootstrap(
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(LedgerError,))
     endpoints.bind(contracts.RECORD_CONTRIBUTION, lambda cmd: handlers.record_contribution(cmd, uow(), utc_now))
     endpoints.bind(contracts.REVERSE_CONTRIBUTION, lambda cmd: handlers.reverse_contribution(cmd, uow(), utc_now))
-    verification = VerificationRuns(
-        uow, read_model, utc_now, parallel=settings.verify_parallel, slice_size=settings.verify_slice
-    )
+    # SQLite has one writer at a time: walks in parallel would only queue for it (and time out under load).
+    parallel = 1 if plumbing.engine.dialect.name == "sqlite" else settings.verify_parallel
+    verification = VerificationRuns(uow, read_model, utc_now, parallel=parallel, slice_size=settings.verify_slice)
     endpoints.bind(contracts.VERIFY, verification.start)
     endpoints.bind(contracts.VERIFY_STATUS, verification.status)
     endpoints.bind(contracts.CONFIRM_CONTRIBUTION, lambda cmd: confirmations.confirm_contribution(cmd, uow(), utc_now))

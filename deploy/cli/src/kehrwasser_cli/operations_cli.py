@@ -55,10 +55,10 @@ def _run(
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
-    if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
+    from dataclasses import asdict, is_dataclass
 
-        return asdict(value)  # type: ignore[arg-type]
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
@@ -263,7 +263,7 @@ def dlq_replay(
     if sequence is not None and consumer is not None:
         raise typer.BadParameter("--consumer goes with --all", param_hint="--consumer")
 
-    async def replayed(nc: Client, js: JetStreamContext) -> list[Any]:
+    async def replayed(nc: Client, js: JetStreamContext) -> None:
         done = (
             [await replay(js, await dead_letter(js, sequence))]
             if sequence is not None
@@ -272,7 +272,6 @@ def dlq_replay(
         print(json.dumps(done, indent=2, default=_plain) if json_output else _show_replayed(done))
         if failed := [each for each in done if not each.done]:
             raise OperationFailed(f"{len(failed)} of {len(done)} dead letters not replayed")
-        return done
 
     from .operations import run
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import icalendar
 import nats
 import pytest
 from aiosmtpd.controller import Controller
@@ -498,3 +499,145 @@ async def test_membership_decisions_recovery_and_pending_contributions_reach_who
     assert "advice, 3.00 points (“pricing”)" in pending
     assert "by Tuesday, 8 December 2026, 13:00 (Europe/Berlin)" in pending
     assert "is GREEN again" in body_of(by_subject["Your balance of contribution in Hamburg Founders has recovered"])
+
+
+def weekly_series(**changes: Any) -> dict[str, Any]:
+    """Hamburg's fortnightly course check from 1 December 2026, 18:00 in Berlin, as the meeting events carry it."""
+    fields: dict[str, Any] = {
+        "meeting_id": "m-7",
+        "uid": "m-7@kehrwasser",
+        "sequence": 1,
+        "alliance_id": "hamburg",
+        "alliance_name": "Hamburg Founders",
+        "title": "Course check <&>",
+        "agenda": "Pricing",
+        "starts_at": datetime(2026, 12, 1, 17, 0, tzinfo=UTC),
+        "timezone": "Europe/Berlin",
+        "duration_minutes": 90,
+        "location": "https://meet.example.org/hamburg",
+        "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "organizer_id": "ada",
+        "attendee_ids": ["ada", "grace"],
+        "exceptions": [],
+    }
+    return {**fields, **changes}
+
+
+def when_of(component: icalendar.Component, name: str) -> datetime:
+    value = component.decoded(name)
+    assert isinstance(value, datetime)
+    return value
+
+
+def int_of(component: icalendar.Component, name: str) -> int:
+    return int(str(component[name]))
+
+
+def calendar_of(message: Any) -> icalendar.Calendar:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    calendar = icalendar.Calendar.from_ical(payload)
+    assert str(calendar["METHOD"]) == part.get_param("method")  # METHOD matches the content type
+    [attachment] = [p for p in message.iter_attachments()]
+    assert attachment.get_payload(decode=True) == payload  # the same calendar as an .ics attachment
+    return calendar
+
+
+async def test_a_series_update_a_moved_and_a_cancelled_occurrence_and_the_cancellation_are_imip_messages(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    moved_from = datetime(2026, 12, 15, 17, 0, tzinfo=UTC)
+    cancelled_on = datetime(2026, 12, 29, 17, 0, tzinfo=UTC)
+    async with running(bootstrap(settings_for(nats_url, database_url, tmp_path, mail_sink))):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))
+            await publish(js, members.MEMBER_REGISTERED, registered("grace", "Grace Hopper", "en"))
+            await publish(
+                js,
+                alliances.MEETING_UPDATED,
+                alliances.MeetingUpdatedV1(**weekly_series(), updated_by="ada", updated_at=NOW),
+            )
+            await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
+            await publish(
+                js,
+                alliances.OCCURRENCE_RESCHEDULED,
+                alliances.OccurrenceRescheduledV1(
+                    **weekly_series(sequence=2),
+                    recurrence_id=moved_from,
+                    occurrence_starts_at=moved_from + timedelta(days=1),
+                    occurrence_duration_minutes=60,
+                    occurrence_location="Hamburg, Speicherstadt",
+                    decided_by="ada",
+                    decided_at=NOW,
+                ),
+            )
+            await asyncio.to_thread(mail_sink.wait_for, 4, 20.0)
+            await publish(
+                js,
+                alliances.OCCURRENCE_CANCELLED,
+                alliances.OccurrenceCancelledV1(
+                    **weekly_series(sequence=3), recurrence_id=cancelled_on, cancelled_by="ada", reason="Holidays",
+                    cancelled_at=NOW,
+                ),
+            )  # fmt: skip
+            await asyncio.to_thread(mail_sink.wait_for, 6, 20.0)
+            await publish(
+                js,
+                alliances.MEETING_CANCELLED,
+                alliances.MeetingCancelledV1(
+                    **weekly_series(sequence=4), cancelled_by="ada", reason="", cancelled_at=NOW
+                ),
+            )
+            messages = await asyncio.to_thread(mail_sink.wait_for, 8, 20.0)
+        finally:
+            await nc.close()
+    to_grace = [m for m in messages if m["To"].addresses[0].addr_spec == "grace@example.org"]
+    # Python's email folder moves a long subject to a continuation line; unfolded, it starts with that space.
+    assert [m["Subject"].strip() for m in to_grace] == [
+        "Changed: Course check <&> – Tuesday, 1 December 2026, 18:00 (Europe/Berlin)",
+        "Moved: Course check <&> on Tuesday, 15 December 2026, 18:00 (Europe/Berlin)",
+        "Cancelled: Course check <&> on Tuesday, 29 December 2026, 18:00 (Europe/Berlin)",
+        "Cancelled: Course check <&>",
+    ]
+    for message in to_grace:
+        assert message.get_content_type() == "multipart/mixed"
+        [alternative] = [p for p in message.iter_parts() if p.get_content_type() == "multipart/alternative"]
+        assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html", "text/calendar"]
+        html = alternative.get_body(("html",))
+        assert html is not None
+        assert "Course check &lt;&amp;&gt;" in html.get_content()
+        assert "List-Unsubscribe" not in message or "category=meetings" in message["List-Unsubscribe"]
+    update, moved, one_cancelled, all_cancelled = (calendar_of(m) for m in to_grace)
+
+    [series] = update.walk("VEVENT")
+    assert str(update["METHOD"]) == "REQUEST"
+    assert (str(series["UID"]), int_of(series, "SEQUENCE")) == ("m-7@kehrwasser", 1)
+    assert series["RRULE"].to_ical() == b"FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"
+    assert series["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert [str(z["TZID"]) for z in update.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert str(series["ORGANIZER"]) == "mailto:ada@example.org"
+    assert series["ORGANIZER"].params["SENT-BY"] == "mailto:noreply@kehrwasser.local"
+    assert str(series["ATTENDEE"]) == "mailto:grace@example.org"
+    assert series["ATTENDEE"].params["RSVP"] == "TRUE"
+
+    [instance] = moved.walk("VEVENT")
+    assert str(moved["METHOD"]) == "REQUEST"
+    assert (str(instance["UID"]), int_of(instance, "SEQUENCE")) == ("m-7@kehrwasser", 2)
+    assert when_of(instance, "RECURRENCE-ID") == moved_from
+    assert when_of(instance, "DTSTART") == moved_from + timedelta(days=1)
+    assert str(instance["LOCATION"]) == "Hamburg, Speicherstadt"
+
+    [gone] = one_cancelled.walk("VEVENT")
+    assert (str(one_cancelled["METHOD"]), str(gone["STATUS"]), int_of(gone, "SEQUENCE")) == ("CANCEL", "CANCELLED", 3)
+    assert when_of(gone, "RECURRENCE-ID") == cancelled_on
+
+    [whole] = all_cancelled.walk("VEVENT")
+    assert (str(all_cancelled["METHOD"]), str(whole["STATUS"]), str(whole["UID"])) == (
+        "CANCEL",
+        "CANCELLED",
+        "m-7@kehrwasser",
+    )
+    assert "RECURRENCE-ID" not in whole

@@ -134,6 +134,12 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
                 Subscription(alliance_contracts.MEMBER_REMOVED, notices(handlers.tell_of_removal)),
                 Subscription(alliance_contracts.MEMBER_LEFT, lambda e, d: handlers.forget_moderator(e, d, uow())),
                 Subscription(alliance_contracts.ROLE_CHANGED, notices(handlers.tell_of_role)),
+                Subscription(alliance_contracts.MEETING_UPDATED, notices(handlers.update_meeting)),
+                Subscription(alliance_contracts.OCCURRENCE_RESCHEDULED, notices(handlers.move_occurrence)),
+                Subscription(alliance_contracts.MEETING_CANCELLED, notices(handlers.cancel_meeting)),
+                Subscription(alliance_contracts.OCCURRENCE_CANCELLED, notices(handlers.cancel_occurrence)),
+                Subscription(alliance_contracts.MEETING_ATTENDEE_ADDED, notices(handlers.add_attendee)),
+                Subscription(alliance_contracts.MEETING_ATTENDEE_REMOVED, notices(handlers.remove_attendee)),
                 Subscription(
                     alliance_contracts.MEETING_SCHEDULED,
                     lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now, links),

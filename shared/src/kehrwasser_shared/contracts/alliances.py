@@ -861,7 +861,12 @@ MEETING_SCHEDULED = EventContract(
     consumed_by=("notify",),
 )
 MEETING_UPDATED = EventContract(
-    SERVICE, "meeting-updated", 1, MeetingUpdatedV1, "A moderator changed a meeting or its whole series."
+    SERVICE,
+    "meeting-updated",
+    1,
+    MeetingUpdatedV1,
+    "A moderator changed a meeting or its whole series.",
+    consumed_by=("notify",),
 )
 OCCURRENCE_RESCHEDULED = EventContract(
     SERVICE,
@@ -869,12 +874,23 @@ OCCURRENCE_RESCHEDULED = EventContract(
     1,
     OccurrenceRescheduledV1,
     "A moderator moved one occurrence of a series (new start, place or duration).",
+    consumed_by=("notify",),
 )
 MEETING_CANCELLED = EventContract(
-    SERVICE, "meeting-cancelled", 1, MeetingCancelledV1, "A moderator cancelled a meeting or its whole series."
+    SERVICE,
+    "meeting-cancelled",
+    1,
+    MeetingCancelledV1,
+    "A moderator cancelled a meeting or its whole series.",
+    consumed_by=("notify",),
 )
 OCCURRENCE_CANCELLED = EventContract(
-    SERVICE, "occurrence-cancelled", 1, OccurrenceCancelledV1, "A moderator cancelled one occurrence of a series."
+    SERVICE,
+    "occurrence-cancelled",
+    1,
+    OccurrenceCancelledV1,
+    "A moderator cancelled one occurrence of a series.",
+    consumed_by=("notify",),
 )
 MEETING_ATTENDEE_ADDED = EventContract(
     SERVICE,
@@ -882,6 +898,7 @@ MEETING_ATTENDEE_ADDED = EventContract(
     1,
     MeetingAttendeeAddedV1,
     "A new member of the alliance is invited to one of its upcoming meetings.",
+    consumed_by=("notify",),
 )
 MEETING_ATTENDEE_REMOVED = EventContract(
     SERVICE,
@@ -889,6 +906,7 @@ MEETING_ATTENDEE_REMOVED = EventContract(
     1,
     MeetingAttendeeRemovedV1,
     "A member who left or was removed is taken off one of the alliance's upcoming meetings.",
+    consumed_by=("notify",),
 )
 ATTENDANCE_RECORDED = EventContract(
     SERVICE,

@@ -15,7 +15,7 @@ from kehrwasser_shared.contracts import notify as notify_contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
 from kehrwasser_shared.contracts.members import DEFAULT_TIMEZONE
 
-from ..domain import emails, model
+from ..domain import calendars, emails, model
 from .mailer import notification_failed
 from .unit_of_work import NotifyUnitOfWork
 
@@ -344,6 +344,108 @@ async def tell_of_role(
         context = {"alliance": await _alliance_name(uow, data.alliance_id), "role": data.role}
         await _notify(uow, event, mailing, "role-changed", "membership", [data.member_id], context)
         await uow.commit()
+
+
+def _series(data: alliance_contracts.MeetingSeriesV1) -> calendars.Series:
+    return calendars.Series(
+        uid=data.uid,
+        sequence=data.sequence,
+        alliance_name=data.alliance_name,
+        title=data.title,
+        agenda=data.agenda,
+        starts_at=data.starts_at,
+        timezone=data.timezone,
+        duration_minutes=data.duration_minutes,
+        location=data.location,
+        rrule=data.rrule,
+        exceptions=tuple(
+            calendars.Occurrence(o.recurrence_id, o.cancelled, o.starts_at, o.duration_minutes, o.location)
+            for o in data.exceptions
+        ),
+    )
+
+
+async def _send_calendar(
+    event: CloudEvent,
+    data: alliance_contracts.MeetingSeriesV1,
+    uow: NotifyUnitOfWork,
+    mailing: Mailing,
+    kind: str,
+    change: calendars.Change,
+    recipient_ids: list[str],
+    context: dict[str, Any],
+) -> None:
+    """One iMIP message of ``change`` to each recipient, once per event."""
+    async with uow:
+        if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
+            return
+        contacts = await _contacts(uow, recipient_ids)
+        organizer = (await uow.contacts.get_many([data.organizer_id])).get(data.organizer_id)
+        preferred = Preferred("meetings", await uow.preferences.get_many(recipient_ids), mailing.links)
+        series, now = _series(data), mailing.clock()
+
+        def build(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
+            return calendars.message(sender=mailing.sender, contact=contact, organizer=organizer, series=series,
+                                     change=change, kind=kind, context=context, message_id=message_id, now=now,
+                                     unsubscribe=unsubscribe)  # fmt: skip
+
+        deliveries = [_delivery(event, kind, contacts[m], build, now, preferred) for m in recipient_ids]
+        await _queue(uow, deliveries, now)
+        await uow.commit()
+
+
+async def update_meeting(
+    event: CloudEvent, data: alliance_contracts.MeetingUpdatedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """The changed series, as a REQUEST with the event's SEQUENCE, to every attendee."""
+    change = calendars.Change("REQUEST")
+    await _send_calendar(event, data, uow, mailing, "meeting-updated", change, list(data.attendee_ids), {})
+
+
+async def move_occurrence(
+    event: CloudEvent, data: alliance_contracts.OccurrenceRescheduledV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """The moved occurrence alone (RECURRENCE-ID its original start), as a REQUEST to every attendee."""
+    moved = calendars.Occurrence(
+        data.recurrence_id, False, data.occurrence_starts_at, data.occurrence_duration_minutes, data.occurrence_location
+    )
+    change = calendars.Change("REQUEST", moved)
+    await _send_calendar(event, data, uow, mailing, "occurrence-rescheduled", change, list(data.attendee_ids), {})
+
+
+async def cancel_meeting(
+    event: CloudEvent, data: alliance_contracts.MeetingCancelledV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """The whole meeting or series, as a CANCEL (STATUS:CANCELLED) to every attendee."""
+    recipients, context = list(data.attendee_ids), {"reason": data.reason}
+    await _send_calendar(
+        event, data, uow, mailing, "meeting-cancelled", calendars.Change("CANCEL"), recipients, context
+    )
+
+
+async def cancel_occurrence(
+    event: CloudEvent, data: alliance_contracts.OccurrenceCancelledV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """One occurrence, as a CANCEL with its RECURRENCE-ID to every attendee."""
+    change = calendars.Change("CANCEL", calendars.Occurrence(data.recurrence_id, True))
+    recipients, context = list(data.attendee_ids), {"reason": data.reason}
+    await _send_calendar(event, data, uow, mailing, "occurrence-cancelled", change, recipients, context)
+
+
+async def add_attendee(
+    event: CloudEvent, data: alliance_contracts.MeetingAttendeeAddedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """A new member gets the series with its exceptions, as a REQUEST to them alone."""
+    change = calendars.Change("REQUEST")
+    await _send_calendar(event, data, uow, mailing, "meeting-invitation", change, [data.member_id], {})
+
+
+async def remove_attendee(
+    event: CloudEvent, data: alliance_contracts.MeetingAttendeeRemovedV1, uow: NotifyUnitOfWork, mailing: Mailing
+) -> None:
+    """One who left the alliance gets the meeting's CANCEL, to them alone."""
+    change = calendars.Change("CANCEL")
+    await _send_calendar(event, data, uow, mailing, "meeting-attendee-removed", change, [data.member_id], {})
 
 
 async def mail_log(command: notify_contracts.MailLog, uow: NotifyUnitOfWork) -> notify_contracts.MailLogPage:

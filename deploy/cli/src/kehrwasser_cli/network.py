@@ -6,6 +6,7 @@ services first (while NATS still carries their last acknowledgements and drains)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.embedded.nats_server import NatsServer, free_port
 from kehrwasser_shared.security import identities
 
+from . import status
 from .exit_codes import ExitCode
 from .occupancy import DataDirLock, already_running, port_in_use, port_taken
 from .settings import IDENTITIES_DIR, SERVICES, UP_FILE, CliSettings
@@ -59,6 +61,8 @@ class Supervised:
     restarts: int = 0
     next_start: float = 0.0
     reader: threading.Thread | None = field(default=None, repr=False)
+    last_error: str | None = None
+    """The last ERROR line the service logged (for the status lines)."""
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -70,7 +74,7 @@ class Supervised:
             start_new_session=True,
         )
         assert self.process.stdout is not None
-        self.reader = threading.Thread(target=_relay_lines, args=(self.service, self.process.stdout), daemon=True)
+        self.reader = threading.Thread(target=_relay_lines, args=(self, self.process.stdout), daemon=True)
         self.reader.start()
 
     def exited(self) -> int | None:
@@ -93,10 +97,21 @@ class Supervised:
             self.reader.join(timeout=2)
 
 
-def _relay_lines(service: str, stream: IO[bytes]) -> None:
+def _relay_lines(supervised: Supervised, stream: IO[bytes]) -> None:
     for raw in iter(stream.readline, b""):
-        say(service, raw.decode(errors="replace").rstrip())
+        line = raw.decode(errors="replace").rstrip()
+        if " ERROR " in line or '"level": "ERROR"' in line:
+            supervised.last_error = _error_summary(line)
+        say(supervised.service, line)
     stream.close()
+
+
+def _error_summary(line: str) -> str:
+    # The plain format: "<date> <time> ERROR   [service] logger: message"; JSON: the message.
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError):
+            return str(json.loads(line).get("message", line))[:160]
+    return line.split("] ", 1)[-1][:160]
 
 
 def up(settings: CliSettings) -> int:
@@ -161,6 +176,7 @@ def _run(data_dir: Path, nats: NatsServer, sink: MailSink) -> int:
             for each in services:
                 each.start()
             _print_overview(data_dir, nats, sink, services)
+            _watch_status(services, stop)
             _supervise(services, stop)
     finally:
         _stop_in_order(services, sink, nats)
@@ -237,6 +253,22 @@ def _supervise(services: list[Supervised], stop: threading.Event) -> None:
                 each.start()
 
 
+def _watch_status(services: list[Supervised], stop: threading.Event) -> None:
+    """A status line per service when it changes (ready, backlog, lag, last error), in a thread of its own."""
+    by_name = {each.service: each for each in services}
+    threading.Thread(
+        target=status.watch,
+        args=(
+            lambda: {each.service: health_url(each) for each in services},
+            lambda service: by_name[service].last_error,
+            stop,
+            lambda line: say("up", line),
+        ),
+        name="up-status",
+        daemon=True,
+    ).start()
+
+
 def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: list[Supervised]) -> None:
     rows = [
         ("NATS (JetStream)", f"{nats.url}  store {data_dir / 'nats'}"),
@@ -254,4 +286,5 @@ def _print_overview(data_dir: Path, nats: NatsServer, sink: MailSink, services: 
     say("up", f"Kehrwasser is starting (pid {os.getpid()}):")
     for name, where in rows:
         say("up", f"  {name:<18} {where}")
+    say("up", "A status line follows whenever a service's readiness, backlog, lag or last error changes.")
     say("up", "Try `uv run kehrwasser demo` in another terminal; Ctrl-C stops everything.")

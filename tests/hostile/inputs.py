@@ -4,6 +4,7 @@ date extremes, unknown versions, fields that do not exist)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -568,7 +569,91 @@ def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, An
                 "used_at": st.just(now),
             }
         ),
+        **notify_consumes(seeded, now),
     }
+
+
+def notify_consumes(seeded: Seeded, now: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """Data of the events only notify consumes, as their producers write them (a fresh copy per draw)."""
+    later = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0).isoformat()
+    series = {
+        "meeting_id": "m-hostile",
+        "uid": "m-hostile@kehrwasser",
+        "sequence": 1,
+        "alliance_id": seeded.alliance,
+        "alliance_name": "Hamburg Founders",
+        "title": "Course check",
+        "agenda": "",
+        "starts_at": later,
+        "timezone": "Europe/Berlin",
+        "duration_minutes": 90,
+        "location": "",
+        "rrule": "FREQ=WEEKLY;INTERVAL=2",
+        "organizer_id": seeded.ada,
+        "attendee_ids": [seeded.ada, seeded.grace],
+        "exceptions": [],
+    }
+    by_ada = {"alliance_id": seeded.alliance, "member_id": seeded.linus}
+    alignment = {"score": 40, "alliance_overlap": 40, "members_overlap": 40, "matching": [], "missing": []}
+    examples: dict[str, dict[str, Any]] = {
+        members.MEMBER_PREFERENCES_CHANGED.type: {
+            "member_id": seeded.linus,
+            "preferences": {"balance": True, "meetings": True, "membership": True, "digest": True},
+            "unsubscribe_token": "hostile-unsubscribe-token-0123456789",
+            "changed_at": now,
+        },
+        members.MEMBER_EMAIL_CHANGE_REQUESTED.type: {
+            "member_id": seeded.linus,
+            "name": "Linus",
+            "language": "en",
+            "new_email": "linus-new@example.org",
+            "token": "hostile-confirm-token-0123456789",
+            "expires_at": later,
+            "requested_at": now,
+        },
+        alliances.MEMBER_INVITED.type: {**by_ada, "invited_by": seeded.ada, "message": "", "invited_at": now},
+        alliances.MEMBERSHIP_REQUESTED.type: {**by_ada, "message": "", "alignment": alignment, "requested_at": now},
+        alliances.MEMBERSHIP_DECLINED.type: {**by_ada, "decided_by": seeded.ada, "reason": "no", "declined_at": now},
+        alliances.MEETING_UPDATED.type: {**series, "updated_by": seeded.ada, "updated_at": now},
+        alliances.OCCURRENCE_RESCHEDULED.type: {
+            **series,
+            "recurrence_id": later,
+            "occurrence_starts_at": later,
+            "occurrence_duration_minutes": 60,
+            "occurrence_location": "",
+            "decided_by": seeded.ada,
+            "decided_at": now,
+        },
+        alliances.MEETING_CANCELLED.type: {**series, "cancelled_by": seeded.ada, "reason": "", "cancelled_at": now},
+        alliances.OCCURRENCE_CANCELLED.type: {
+            **series,
+            "recurrence_id": later,
+            "cancelled_by": seeded.ada,
+            "reason": "",
+            "cancelled_at": now,
+        },
+        alliances.MEETING_ATTENDEE_ADDED.type: {**series, "member_id": seeded.grace, "added_at": now},
+        alliances.MEETING_ATTENDEE_REMOVED.type: {
+            **series,
+            "member_id": seeded.linus,
+            "because": "left",
+            "removed_at": now,
+        },
+        ledger.CONTRIBUTION_PENDING.type: {
+            "contribution_id": "c-hostile",
+            "alliance_id": seeded.alliance,
+            "giver_id": seeded.grace,
+            "receiver_id": seeded.linus,
+            "kind": "advice",
+            "value": "3",
+            "note": "",
+            "recorded_by": seeded.grace,
+            "submitted_at": now,
+            "expires_at": later,
+            "status": "pending",
+        },
+    }
+    return {type_: st.just(data).map(copy.deepcopy) for type_, data in examples.items()}
 
 
 @st.composite

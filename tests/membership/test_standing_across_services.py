@@ -113,12 +113,14 @@ async def test_leaving_suspension_and_reactivation_reach_alliances_and_the_ledge
         left_events = AlliancesEvents(js, alliances.MEMBER_LEFT)
         archived_events = AlliancesEvents(js, alliances.ALLIANCE_ARCHIVED)
 
-        ids, registered = {}, []
+        ids: dict[str, str] = {}
+        registered: list[EventRef] = []
         for name in ("Ada", "Grace", "Linus", "Kim"):
             member, events = await client.send_for_events(
                 members.REGISTER, members.RegisterMember(name=name, email=f"{name.lower()}@example.org")
             )
-            ids[name.lower()], registered = member.member_id, [*registered, *events]
+            ids[name.lower()] = member.member_id
+            registered += events
         ada, grace, linus, kim = ids["ada"], ids["grace"], ids["linus"], ids["kim"]
 
         hamburg, created = await client.send_for_events(

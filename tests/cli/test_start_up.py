@@ -42,7 +42,9 @@ def test_help_imports_typer_and_the_standard_library_only() -> None:
     assert sorted(packages & {*SENDING, *NEVER}) == []
 
 
-@pytest.mark.parametrize("args", [("member", "--help"), ("ledger", "statement", "--help")])
+@pytest.mark.parametrize(
+    "args", [("member", "--help"), ("ledger", "statement", "--help"), ("dlq", "--help"), ("drain", "--help")]
+)
 def test_a_groups_help_imports_nothing_that_sends(args: tuple[str, ...]) -> None:
     packages, seconds, importing = start(*args)
 

@@ -410,6 +410,14 @@ def valid_event_data(seeded: Seeded) -> dict[str, st.SearchStrategy[dict[str, An
                 "suspended_at": st.just(now),
             }
         ),
+        members.MEMBER_REACTIVATED.type: st.fixed_dictionaries(
+            {
+                "member_id": st.uuids().map(str),
+                "reason": st.just("forged"),
+                "reactivated_by": st.just("operator"),
+                "reactivated_at": st.just(now),
+            }
+        ),
         members.MEMBER_LEFT.type: st.fixed_dictionaries(
             {"member_id": st.uuids().map(str), "reason": st.just(""), "left_at": st.just(now)}
         ),

@@ -458,6 +458,8 @@ class LedgerPortsContract:
                 ("grace", 3, "r1"),
             ]
             assert sorted(entries) == sorted(first_entries + second_entries + reversal_entries)
+            assert await uow.contributions.reversal_of("c1") == "r1"
+            assert await uow.contributions.reversal_of("c2") is None
 
     async def test_slices_of_the_chain_and_their_entries_are_read_by_sequence(self, store: Store) -> None:
         first, first_entries = posted("c1", 1)
@@ -480,8 +482,6 @@ class LedgerPortsContract:
         async with store.read_model() as read:
             assert await read.chain_slice(HAMBURG, 0, 2) == [first, second]
             assert sorted(await read.entries_for(HAMBURG, 1, 1)) == sorted(first_entries)
-            assert await uow.contributions.reversal_of("c1") == "r1"
-            assert await uow.contributions.reversal_of("c2") is None
 
     @pytest.mark.parametrize(
         "taken",

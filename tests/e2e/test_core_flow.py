@@ -261,7 +261,9 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
     assert "steht bei -7,00 Punkten" in text_of(escalation)
     assert warning.get_body(preferencelist=("html",)) is not None
 
-    assert sorted(m["To"].addresses[0].addr_spec for m in invitations) == sorted(str(m.email) for m in (ada, grace, linus))
+    assert sorted(m["To"].addresses[0].addr_spec for m in invitations) == sorted(
+        str(m.email) for m in (ada, grace, linus)
+    )
     uids = set()
     for invitation in invitations:
         recipient = invitation["To"].addresses[0].addr_spec

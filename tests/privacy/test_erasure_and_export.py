@@ -167,8 +167,8 @@ async def test_erasure_and_export_across_the_four_services(
         assert again == erased
 
         # Alliances and notify have consumed the erasure once they answer an export `after` it.
-        for contract in (privacy.ALLIANCES_EXPORT, privacy.NOTIFY_EXPORT):
-            await client.send(contract, privacy.ExportMember(member_id=linus.member_id, after=erasure))
+        await client.send(privacy.ALLIANCES_EXPORT, privacy.ExportMember(member_id=linus.member_id, after=erasure))
+        await client.send(privacy.NOTIFY_EXPORT, privacy.ExportMember(member_id=linus.member_id, after=erasure))
         standing = await client.send(alliances.MEMBERSHIPS, alliances.ListMemberships(member_id=linus.member_id))
         assert [(s.alliance_id, s.status) for s in standing.items] == [(hamburg.alliance_id, "left")]
         details = await client.send(alliances.GET, alliances.GetAlliance(alliance_id=hamburg.alliance_id))

@@ -41,7 +41,6 @@ ERROR_CODES: dict[str, str] = {
     "below-floor": "The contribution would take the receiver below the alliance's floor.",
     "probation-limit": "A newcomer who has not given yet would receive more than the probation limit.",
     "not-pending": "The contribution is not waiting for confirmation (any more).",
-    # alliances: membership and moderation
     "alliance-archived": "The alliance is archived: no new members, contributions or meetings.",
     "alliance-full": "The alliance has reached its size limit.",
     "already-member": "The member already belongs to the alliance.",

@@ -148,6 +148,17 @@ async def invite_to_meeting(
     clock: Clock,
     links: emails.MailLinks | None = None,
 ) -> None:
+    if data.rrule is not None:
+        # A series: the one-off invitation below has no RRULE, so members' calendars would hold its first
+        # occurrence alone (and later RECURRENCE-IDs would name occurrences they never had). The iMIP builder
+        # of the series events writes the rule.
+        series = alliance_contracts.MeetingSeriesV1.model_validate(
+            {**data.model_dump(), "uid": data.uid or f"{data.meeting_id}@kehrwasser", "exceptions": []}
+        )
+        mailing, recipients = Mailing(sender, clock, links), list(data.attendee_ids)
+        change = calendars.Change("REQUEST")
+        await _send_calendar(event, series, uow, mailing, "meeting-invitation", change, recipients, {})
+        return
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return

@@ -84,7 +84,8 @@ async def test_killed_members_service_publishes_the_registration_exactly_once_af
         await nc.close()
     assert await asyncio.to_thread(doomed.wait_exit) == -9, doomed.log()
     # The premise: the row is left, and the event was published (after publish) or not (after commit).
-    assert await unsent_rows(database_url) == 1
+    # A registration writes two events: member-registered and the member's first member-preferences-changed.
+    assert await unsent_rows(database_url) == 2
     already_published = 1 if failpoint == OUTBOX_AFTER_PUBLISH else 0
     assert len(await events_in_stream(nats_url)) == already_published
 

@@ -37,6 +37,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SERVICES = ("members", "alliances", "ledger", "notify")
 
+MAILS = 7
+"""Two welcomes (Grace and Linus join), Linus's warning and its escalation to Ada, three meeting invitations."""
+
 
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if postgres_url_from_environment() else ["sqlite"]
@@ -222,7 +225,7 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
                 location="https://meet.example.org/hamburg",
             ),
         )
-        await asyncio.to_thread(mail_sink.wait_for, 5, 60.0)
+        await asyncio.to_thread(mail_sink.wait_for, MAILS, 60.0)
         # Quiet, not just a while later: every event the ledger committed is in its stream, notify has handled
         # all of them, and no mail waits to be sent. Only then is what arrived all that will.
         js = nc.jetstream()
@@ -232,7 +235,7 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
         await until_consumers_settled(js, "alliances")
         notify_database = database_of("notify", database_urls, tmp_path)
         await until_zero(notify_database, "SELECT count(*) FROM deliveries WHERE status = 'pending'")
-        assert await count(notify_database, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == 5
+        assert await count(notify_database, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == MAILS
     finally:
         await nc.close()
 
@@ -242,7 +245,11 @@ async def test_core_flow_sends_one_balance_warning_and_an_invitation_to_every_me
         (linus.member_id, crossing.contribution_id, Decimal("-7"))
     ]
     messages = mail_sink.messages
-    assert len(messages) == 5, [m["Subject"] for m in messages]
+    assert len(messages) == MAILS, [m["Subject"] for m in messages]
+    # Grace and Linus, admitted after the founding, are welcomed; Ada founded it.
+    welcomes = [m for m in messages if m["Subject"].startswith("Welcome to the alliance")]
+    assert sorted(m["To"].addresses[0].addr_spec for m in welcomes) == sorted(str(m.email) for m in (grace, linus))
+    messages = [m for m in messages if m not in welcomes]
     invitations = [m for m in messages if any(p.get_content_type() == "text/calendar" for p in m.walk())]
     escalations = [m for m in messages if m["To"].addresses[0].addr_spec == ada.email and m not in invitations]
     warnings = [m for m in messages if m not in invitations and m not in escalations]

@@ -142,15 +142,16 @@ async def test_metrics_count_commands_and_consumed_events(
         # FastStream's own middleware counts into the same registry.
         assert (await sample(members_port, "faststream_received_messages_total", handler=register) or 0) >= 2
 
+        # A registration publishes member-registered and the member's first member-preferences-changed.
         async def notify_consumed_the_registration() -> bool:
             consumed = notify_handlers.MEMBERS_CONSUMER
-            return await sample(notify_port, "kehrwasser_events_consumed_total", consumer=consumed) == 1
+            return await sample(notify_port, "kehrwasser_events_consumed_total", consumer=consumed) == 2
 
-        await until(notify_consumed_the_registration, "notify counted the member-registered event")
+        await until(notify_consumed_the_registration, "notify counted the registration's two events")
         handled = await sample(
             notify_port, "kehrwasser_event_handler_seconds_count", consumer=notify_handlers.MEMBERS_CONSUMER
         )
-        assert handled == 1
+        assert handled == 2
 
         # Sampled every few seconds: the outbox emptied, the consumer caught up.
         async def lag_sampled() -> bool:

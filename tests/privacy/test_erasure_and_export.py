@@ -152,7 +152,7 @@ async def test_erasure_and_export_across_the_four_services(
         assert [c["note"] for c in parts["ledger"]["contributions"]] == ["pricing, over coffee"]
         assert [a["balance"] for a in parts["ledger"]["accounts"]] == ["-6.00"]
         assert parts["notify"]["contact"]["email"] == "linus@example.org"
-        assert {m["kind"] for m in parts["notify"]["mail"]} == {"balance-warning"}
+        assert {m["kind"] for m in parts["notify"]["mail"]} == {"member-joined", "balance-warning"}  # welcome, warning
 
         # Erasure.
         erased, erasure = await client.send_for_events(

@@ -155,10 +155,15 @@ async def test_a_red_member_is_discussed_and_needs_a_word_and_attendance_and_res
                 value=Decimal("3"),
             ),
         )
-        await client.send(
-            alliances.RECORD_RESOURCE_USE,
-            alliances.RecordResourceUse(resource_id=resource.resource_id, used_by="linus", value=Decimal("2")),
+        # Recorded, then retried with the same id: one use, booked once (the statement below has one).
+        use = alliances.RecordResourceUse(
+            resource_id=resource.resource_id, used_by="linus", use_id="study-use-1", value=Decimal("2")
         )
+        first = await client.send(alliances.RECORD_RESOURCE_USE, use)
+        assert await client.send(alliances.RECORD_RESOURCE_USE, use) == first
+        with pytest.raises(CommandFailed) as altered:
+            await client.send(alliances.RECORD_RESOURCE_USE, use.model_copy(update={"note": "another use"}))
+        assert altered.value.code == "conflict"
         with pytest.raises(CommandFailed) as own:
             await client.send(
                 alliances.RECORD_RESOURCE_USE,

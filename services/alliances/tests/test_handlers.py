@@ -190,6 +190,9 @@ class FakeResourceCatalogue(ResourceCatalogue):
     async def add_use(self, use: ResourceUse) -> None:
         self.uses.append(use)
 
+    async def get_use(self, use_id: str) -> ResourceUse | None:
+        return next((u for u in self.uses if u.use_id == use_id), None)
+
     async def page(self, alliance_id: str, kind: str | None, after: str | None, limit: int) -> list[Resource]:
         found = [
             r

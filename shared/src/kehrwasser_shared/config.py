@@ -22,9 +22,7 @@ class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     stream_replicas: int = Field(1, description="JetStream replicas of the network's streams (3 in a cluster)")
-    stream_max_age_days: float = Field(
-        365, ge=0, description="Days a service's stream keeps an event (0: for ever)"
-    )
+    stream_max_age_days: float = Field(365, ge=0, description="Days a service's stream keeps an event (0: for ever)")
     stream_max_bytes: int = Field(
         -1, ge=-1, description="Bytes a service's stream may hold; the oldest events go first beyond (-1: no limit)"
     )

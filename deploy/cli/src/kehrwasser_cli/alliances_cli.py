@@ -757,11 +757,12 @@ def record_resource_use(
     value: Annotated[
         Decimal | None, points_option("Book the use as a thank-you of this value from the owner to the user")
     ] = None,
+    use_id: Annotated[str | None, typer.Option("--id", help="Your id for this use; retrying with it is safe")] = None,
     nats_url: NatsUrl = None,
     timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
     json_output: Json = False,
 ) -> None:
-    """A member records that they used another member's resource."""
+    """A member records that they used another member's resource (once per --id)."""
     from kehrwasser_shared.contracts import alliances
 
     send(
@@ -771,6 +772,7 @@ def record_resource_use(
         members=("used_by",),
         resource_id=resource_id,
         used_by=used_by,
+        use_id=use_id,
         note=note,
         value=value,
     )

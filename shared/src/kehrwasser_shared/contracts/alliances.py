@@ -697,7 +697,7 @@ class MemberSignals(BaseModel):
 
     member_id: str
     name: str
-    concern: int = Field(description="The sum of the weights of the reasons (README, \"Needs a word\")")
+    concern: int = Field(description='The sum of the weights of the reasons (README, "Needs a word")')
     reasons: list[str] = Field(description="Why, in words, most weighty first")
     light: Light = Field(description="From the ledger's last light event about them; green when none came")
     balance: Points | None = Field(description="Their balance when their light last changed; none: never changed")
@@ -752,6 +752,11 @@ class RemoveResource(Command):
 class RecordResourceUse(Command):
     resource_id: Identifier
     used_by: Identifier = Field(description="A member of the alliance other than the owner (and who asks)")
+    use_id: Identifier | None = Field(
+        None,
+        description="Your id for this use: sent again (a retry), it is recorded and booked once; with other fields "
+        "it is answered `conflict`. None: the service picks one (a retry then records a second use)",
+    )
     note: Text = ""
     value: ContributionValue | None = Field(
         None,
@@ -1262,7 +1267,7 @@ RECORD_RESOURCE_USE = CommandContract(
     RecordResourceUse,
     ResourceUseView,
     "A member records that they used another member's resource.",
-    errors=("unknown-resource", "not-a-member", "invalid-resource-use"),
+    errors=("unknown-resource", "not-a-member", "invalid-resource-use", "conflict"),
 )
 RESOURCES = CommandContract(
     SERVICE,

@@ -51,6 +51,12 @@ class SqlResourceCatalogue(ResourceCatalogue):
             )
         )
 
+    async def get_use(self, use_id: str) -> ResourceUse | None:
+        row = (await self._connection.execute(select(resource_uses).where(resource_uses.c.use_id == use_id))).first()
+        if row is None:
+            return None
+        return ResourceUse(row.use_id, row.resource_id, row.used_by, row.note, row.used_at)
+
     async def page(self, alliance_id: str, kind: str | None, after: str | None, limit: int) -> list[Resource]:
         query = (
             select(resources, _USES.label("uses"))

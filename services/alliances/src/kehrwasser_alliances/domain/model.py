@@ -164,6 +164,13 @@ class MemberNotActive(AllianceError):
         )
 
 
+class ConflictingUse(AllianceError):
+    code = "conflict"
+
+    def __init__(self, use_id: str) -> None:
+        super().__init__(f"the use {use_id} was recorded before with other fields; a retry must repeat it exactly")
+
+
 class UnknownResource(AllianceError):
     code = "unknown-resource"
 

@@ -96,8 +96,18 @@ async def record_resource_use(
     command: contracts.RecordResourceUse, uow: AlliancesUnitOfWork, clock: Clock
 ) -> contracts.ResourceUseView:
     async with uow:
+        if command.use_id is not None and (earlier := await uow.resources.get_use(command.use_id)) is not None:
+            # A retry: answered as the first time, nothing recorded or booked again.
+            if (earlier.resource_id, earlier.used_by, earlier.note) != (
+                command.resource_id,
+                command.used_by,
+                command.note.strip(),
+            ):
+                raise model.ConflictingUse(command.use_id)
+            return use_view(earlier)
         resource, alliance = await _resource(uow, command.resource_id)
-        use = resources.use(alliance, resource, str(uuid.uuid4()), command.used_by, command.note.strip(), clock())
+        use_id = command.use_id or str(uuid.uuid4())
+        use = resources.use(alliance, resource, use_id, command.used_by, command.note.strip(), clock())
         await uow.resources.add_use(use)
         uow.emit(
             contracts.RESOURCE_USED,
@@ -113,6 +123,10 @@ async def record_resource_use(
             ),
         )
         await uow.commit()
+    return use_view(use)
+
+
+def use_view(use: resources.ResourceUse) -> contracts.ResourceUseView:
     return contracts.ResourceUseView(
         use_id=use.use_id, resource_id=use.resource_id, used_by=use.used_by, note=use.note, used_at=use.used_at
     )

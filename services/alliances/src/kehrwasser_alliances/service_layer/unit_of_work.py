@@ -131,6 +131,9 @@ class ResourceCatalogue(abc.ABC):
     async def add_use(self, use: ResourceUse) -> None: ...
 
     @abc.abstractmethod
+    async def get_use(self, use_id: str) -> ResourceUse | None: ...
+
+    @abc.abstractmethod
     async def page(self, alliance_id: str, kind: str | None, after: str | None, limit: int) -> list[Resource]:
         """An alliance's resources not removed, by id after ``after``, of ``kind`` if given."""
 

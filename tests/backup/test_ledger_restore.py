@@ -34,8 +34,17 @@ pytestmark = [
     pytest.mark.skipif(
         postgres_url_from_environment() is None, reason="needs PostgreSQL (KEHRWASSER_TEST_DATABASE_URL)"
     ),
-    pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs the PostgreSQL client binaries"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _client_binaries() -> None:
+    # PostgreSQL is configured (else the module is skipped, and the run reports it as not used): a missing
+    # pg_dump must fail loudly, not pass as skipped.
+    missing = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"PostgreSQL is configured but its client binaries are missing: {', '.join(missing)}")
+
 
 MEMBERS = ("ada", "grace", "linus")
 

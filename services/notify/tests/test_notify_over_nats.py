@@ -641,3 +641,63 @@ async def test_a_series_update_a_moved_and_a_cancelled_occurrence_and_the_cancel
         "m-7@kehrwasser",
     )
     assert "RECURRENCE-ID" not in whole
+
+
+class MovableClock:
+    """The time notify reads, standing still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def yellow_warning(member_id: str) -> ledger.BalanceWarningV2:
+    return red_warning(member_id).model_copy(update={"light": ledger.TrafficLight.YELLOW})
+
+
+async def test_in_the_members_quiet_hours_a_yellow_warning_waits_for_the_morning_and_a_red_one_goes_at_once(
+    nats_url: str, database_url: str, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    clock = MovableClock(datetime(2026, 11, 24, 22, 30, tzinfo=UTC))  # 23:30 in Berlin, 17:30 in New York
+    settings = settings_for(nats_url, database_url, tmp_path, mail_sink).model_copy(update={"mail_quiet_hours": "22-7"})
+    async with running(bootstrap(settings, clock=clock)):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await publish(js, alliances.ALLIANCE_CREATED, hamburg_founded())
+            await publish(js, members.MEMBER_REGISTERED, registered("ada", "Ada Lovelace", "de"))  # Berlin
+            await publish(js, members.MEMBER_REGISTERED, registered("linus", "Linus Torvalds", "en"))  # Berlin
+            await publish(js, members.MEMBER_REGISTERED, registered("grace", "Grace Hopper", "en"))
+            moved = members.MemberProfileUpdatedV1(
+                member_id="grace", name="Grace Hopper", company="", language="en", timezone="America/New_York",
+                focus=[], changed=["timezone"], updated_at=NOW,
+            )  # fmt: skip
+            await publish(js, members.MEMBER_PROFILE_UPDATED, moved)
+            await consumer_reaches(js, "members", handlers.MEMBERS_CONSUMER, settled(4))
+            await consumer_reaches(js, "alliances", handlers.ALLIANCES_CONSUMER, settled(1))
+            await publish(js, ledger.BALANCE_WARNING, yellow_warning("ada"))
+            await publish(js, ledger.BALANCE_WARNING, red_warning("linus"))
+            await publish(js, ledger.BALANCE_WARNING, yellow_warning("grace"))
+            at_night = await asyncio.to_thread(mail_sink.wait_for, 2, 20.0)
+            await consumer_reaches(js, "ledger", handlers.LEDGER_CONSUMER, settled(3))
+            request = json.dumps({"member_id": "ada"}).encode()
+            held = json.loads((await nc.request(notify.MAIL_LOG.subject, request, timeout=10)).data)
+            clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 07:00 in Berlin: Ada's quiet hours are over
+            in_the_morning = await asyncio.to_thread(mail_sink.wait_for, 3, 20.0)
+            for _ in range(200):  # the mark follows the server's acceptance in a transaction of its own
+                sent = json.loads((await nc.request(notify.MAIL_LOG.subject, request, timeout=10)).data)
+                if sent["result"]["deliveries"][0]["status"] == "sent":
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await nc.close()
+    assert sorted(m["To"].addresses[0].addr_spec for m in at_night) == ["grace@example.org", "linus@example.org"]
+    [waiting] = held["result"]["deliveries"]
+    assert (waiting["kind"], waiting["status"], waiting["attempts"]) == ("balance-warning", "queued", 0)
+    assert datetime.fromisoformat(waiting["next_attempt_at"]) == datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    assert in_the_morning[2]["To"].addresses[0].addr_spec == "ada@example.org"
+    assert in_the_morning[2]["Subject"] == "Deine Beitragsbilanz in Hamburg Founders steht auf gelb"
+    [delivered] = sent["result"]["deliveries"]
+    assert (delivered["status"], datetime.fromisoformat(delivered["sent_at"])) == ("sent", clock.now)

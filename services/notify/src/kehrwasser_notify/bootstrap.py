@@ -62,7 +62,8 @@ def mail_delivery(
     return uow, mailer
 
 
-def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -> ServiceParts:
+def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, clock: Clock = utc_now) -> ServiceParts:
+    """The notify service; ``clock`` is the time its handlers and mailer read (a test's may stand still)."""
     plumbing = build_plumbing(settings, messaging)
     sender = mail_sender or SmtpMailSender(
         host=settings.smtp_host,
@@ -78,14 +79,14 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
     uow, mailer = mail_delivery(
         plumbing.engine,
         sender,
-        utc_now,
+        clock,
         settings.mail_poll_seconds,
         settings.delivery(),
         on_events_committed=plumbing.relay.hand_over,
     )
     mail_from = settings.mail_from
-    links = settings.links()
-    mailing = handlers.Mailing(mail_from, utc_now, links)
+    links, quiet_hours = settings.links(), settings.quiet_hours()
+    mailing = handlers.Mailing(mail_from, clock, links, quiet_hours)
 
     def notices(handle: Callable[..., Awaitable[None]]) -> Callable[[Any, Any], Awaitable[None]]:
         return lambda e, d: handle(e, d, uow(), mailing)
@@ -117,7 +118,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
                 ),
                 Subscription(
                     member_contracts.MEMBER_EMAIL_CHANGE_REQUESTED,
-                    lambda e, d: handlers.confirm_new_address(e, d, uow(), mail_from, utc_now, links),
+                    lambda e, d: handlers.confirm_new_address(e, d, uow(), mail_from, clock, links),
                 ),
                 *member_changes.subscriptions(member_changes_uow),
             ],
@@ -142,7 +143,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
                 Subscription(alliance_contracts.MEETING_ATTENDEE_REMOVED, notices(handlers.remove_attendee)),
                 Subscription(
                     alliance_contracts.MEETING_SCHEDULED,
-                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, utc_now, links),
+                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, clock, links, quiet_hours),
                 ),
             ],
         ),
@@ -152,7 +153,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
             [
                 Subscription(
                     ledger_contracts.BALANCE_WARNING,
-                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, utc_now, links),
+                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, clock, links, quiet_hours),
                 ),
                 Subscription(ledger_contracts.BALANCE_RECOVERED, notices(handlers.tell_of_recovery)),
                 Subscription(ledger_contracts.CONTRIBUTION_PENDING, notices(handlers.ask_to_confirm)),
@@ -161,6 +162,6 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None) -
     ]
     endpoints = CommandEndpoints(queue=SERVICE, expected_errors=(DeliveryLogError,))
     endpoints.bind(notify_contracts.MAIL_LOG, lambda cmd: handlers.mail_log(cmd, reading_uow()))
-    endpoints.bind(notify_contracts.RETRY, lambda cmd: handlers.retry_delivery(cmd, uow(), utc_now))
+    endpoints.bind(notify_contracts.RETRY, lambda cmd: handlers.retry_delivery(cmd, uow(), clock))
     endpoints.bind(privacy.NOTIFY_EXPORT, lambda query: member_changes.export_member(query, member_changes_uow()))
     return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=consumers, background=[mailer.run])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from email.utils import parseaddr
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from kehrwasser_shared.config import ServiceSettings
 
 from .domain.emails import MailLinks
-from .domain.model import RetryPolicy
+from .domain.model import QuietHours, RetryPolicy
 from .service_layer.mailer import DeliverySettings
 
 SERVICE = "notify"
@@ -44,6 +44,11 @@ class NotifySettings(ServiceSettings):
         48.0, gt=0, description="A temporarily refused email is given up this long after it was queued"
     )
 
+    mail_quiet_hours: str = Field(
+        "",
+        description="Hours (like 22-7) in which mail that is not urgent waits, on each member's clocks; empty: none",
+    )
+
     mail_link_base_url: str = Field(
         "https://kehrwasser.local",
         description="Base of the links in the mail (the gateway): <base>/unsubscribe, <base>/confirm-email",
@@ -51,6 +56,15 @@ class NotifySettings(ServiceSettings):
     mail_unsubscribe_address: str | None = Field(
         None, description="Mailbox of the mailto unsubscribe link; default: unsubscribe@ the sender's domain"
     )
+
+    @field_validator("mail_quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)  # a mistyped setting stops the start, not the first mail at night
+        return value
+
+    def quiet_hours(self) -> QuietHours | None:
+        return QuietHours.parse(self.mail_quiet_hours)
 
     def links(self) -> MailLinks:
         address = self.mail_unsubscribe_address

@@ -19,11 +19,11 @@ class SqlContactChanges(ContactChanges):
     async def follow_address(self, member_id: str, email: str) -> None:
         await self._connection.execute(update(contacts).where(contacts.c.member_id == member_id).values(email=email))
 
-    async def follow_profile(self, member_id: str, name: str, language: str) -> None:
+    async def follow_profile(self, member_id: str, name: str, language: str, timezone: str) -> None:
         await self._connection.execute(
             update(contacts)
             .where(contacts.c.member_id == member_id, contacts.c.email != ERASED_ADDRESS)
-            .values(name=name, language=language)
+            .values(name=name, language=language, timezone=timezone)
         )
 
     async def forget(self, member_id: str) -> None:

@@ -25,7 +25,12 @@ class SqlContacts(ContactRepository):
         self._connection = connection
 
     async def save(self, contact: Contact) -> None:
-        values = {"name": contact.name, "email": contact.email, "language": contact.language}
+        values = {
+            "name": contact.name,
+            "email": contact.email,
+            "language": contact.language,
+            "timezone": contact.timezone,
+        }
         updated = await self._connection.execute(
             update(contacts).where(contacts.c.member_id == contact.member_id).values(values)
         )
@@ -34,7 +39,7 @@ class SqlContacts(ContactRepository):
 
     async def get_many(self, member_ids: list[str]) -> dict[str, Contact]:
         rows = await self._connection.execute(select(contacts).where(contacts.c.member_id.in_(member_ids)))
-        return {row.member_id: Contact(row.member_id, row.name, row.email, row.language) for row in rows}
+        return {row.member_id: Contact(row.member_id, row.name, row.email, row.language, row.timezone) for row in rows}
 
 
 class SqlAllianceNames(AllianceNames):
@@ -124,7 +129,7 @@ class SqlDeliveries(DeliveryRepository):
                 "message": b"" if d.recipient == ERASED_ADDRESS else d.message,
                 "status": _status_of(d),
                 "attempts": 0,
-                "next_attempt_at": due,
+                "next_attempt_at": d.not_before or due,  # held until the end of the member's quiet hours
                 "last_error": ERASED_REASON if d.recipient == ERASED_ADDRESS else d.problem or d.suppressed,
                 "created_at": d.created_at,
                 "caused_by": d.caused_by,

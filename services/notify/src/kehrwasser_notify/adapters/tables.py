@@ -7,6 +7,8 @@ from sqlalchemy import Boolean, Column, Index, Integer, LargeBinary, MetaData, S
 from kehrwasser_shared.messaging.tables import define_messaging_tables
 from kehrwasser_shared.persistence.types import UtcDateTime
 
+from ..domain.model import DEFAULT_TIMEZONE
+
 metadata = MetaData()
 
 contacts = Table(
@@ -16,6 +18,7 @@ contacts = Table(
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=False),
     Column("language", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default=DEFAULT_TIMEZONE),
 )
 
 alliance_names = Table(

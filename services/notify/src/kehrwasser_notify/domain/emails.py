@@ -164,7 +164,12 @@ def email_change(
 ) -> EmailMessage:
     """The confirmation of a new address, to that address: transactional, so no unsubscribe link."""
     texts = (templates or packaged()).render(
-        "email-change", contact.language, name=contact.name, confirm_url=confirm_url, expires_at=expires_at
+        "email-change",
+        contact.language,
+        name=contact.name,
+        confirm_url=confirm_url,
+        expires_at=expires_at,
+        timezone=contact.timezone,
     )
     return _plain_and_html(sender, contact, texts, message_id, now, None)
 
@@ -181,9 +186,10 @@ def notice(
     templates: Templates | None = None,
     unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
-    """A message of ``kind`` to ``contact`` (called ``name``, or ``moderator`` in a note to moderators)."""
+    """A message of ``kind`` to ``contact`` (called ``name``, or ``moderator`` in a note to moderators), its
+    times in the contact's ``timezone``."""
     texts = (templates or packaged()).render(
-        kind, contact.language, name=contact.name, moderator=contact.name, **context
+        kind, contact.language, name=contact.name, moderator=contact.name, timezone=contact.timezone, **context
     )
     return _plain_and_html(sender, contact, texts, message_id, now, unsubscribe)
 

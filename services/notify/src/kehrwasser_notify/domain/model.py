@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 
 class NotifyError(Exception):
@@ -33,12 +34,18 @@ class AllianceNotYetKnown(NotifyError):
         super().__init__(f"no name for alliance {alliance_id} yet")
 
 
+DEFAULT_TIMEZONE = "Europe/Berlin"
+"""A member's time zone until their profile names one (the members contracts' default; a test keeps them equal)."""
+
+
 @dataclass(frozen=True)
 class Contact:
     member_id: str
     name: str
     email: str
     language: str
+    timezone: str = DEFAULT_TIMEZONE
+    """The IANA zone the member's mail shows times in and their quiet hours are kept in."""
 
 
 CATEGORIES = ("balance", "meetings", "membership", "digest")
@@ -72,6 +79,8 @@ class Delivery:
     """The id of the event the message was written for."""
     suppressed: str | None = None
     """Why it is not sent (the member turned its category off); recorded suppressed, never sent."""
+    not_before: datetime | None = None
+    """The earliest it may be sent (the end of the member's quiet hours); None: at once."""
 
 
 class LeasedDelivery(NamedTuple):
@@ -141,6 +150,57 @@ class RetryPolicy:
         """When to try again after the ``attempts``-th failed attempt, or None: give up."""
         at = now + self.delay(attempts, jitter)
         return at if at <= queued_at + self.horizon else None
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Hours of the member's night in which non-urgent mail waits: from ``start`` to ``end`` o'clock on the
+    member's clocks, across midnight when ``start`` is after ``end`` (``22-7``)."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start <= 23 and 0 <= self.end <= 23) or self.start == self.end:
+            raise ValueError(f"quiet hours run from one hour of the day (0-23) to another, not {self.start}-{self.end}")
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """``"22-7"`` (from 22:00 to 07:00); an empty text: no quiet hours."""
+        if not text.strip():
+            return None
+        start, dash, end = text.strip().partition("-")
+        if not dash or not start.strip().isdigit() or not end.strip().isdigit():
+            raise ValueError(f"quiet hours are written like 22-7, not {text!r}")
+        return cls(int(start), int(end))
+
+    def ends_after(self, now: datetime, timezone: str) -> datetime | None:
+        """The end of the quiet hours ``now`` falls in on clocks in ``timezone`` (in UTC), or None: not quiet.
+
+        Wall-clock hours: an end that a change to summer time skips is the first moment after the gap; one that
+        the change back repeats is its first occurrence.
+        """
+        zone = ZoneInfo(timezone)
+        local = now.astimezone(zone)
+        hour = local.time()
+        start, end = time(self.start), time(self.end)
+        if start < end:
+            quiet, ends_on = start <= hour < end, local.date()
+        else:
+            quiet = hour >= start or hour < end
+            ends_on = local.date() + timedelta(days=1) if hour >= start else local.date()
+        if not quiet:
+            return None
+        # Through UTC: a wall-clock time in a gap (fold 0) takes the offset before the change, i.e. after it.
+        return datetime.combine(ends_on, end, tzinfo=zone).astimezone(UTC)
+
+
+def may_send_at(now: datetime, timezone: str, quiet_hours: QuietHours | None, *, urgent: bool) -> datetime:
+    """When a message written ``now`` may be sent to a member in ``timezone``: at once, unless it is not urgent
+    and ``now`` falls in their quiet hours; then when those end."""
+    if urgent or quiet_hours is None:
+        return now
+    return quiet_hours.ends_after(now, timezone) or now
 
 
 def delivery_id(event_id: str, member_id: str, kind: str) -> str:

@@ -13,7 +13,6 @@ from kehrwasser_shared.contracts import ledger as ledger_contracts
 from kehrwasser_shared.contracts import members as member_contracts
 from kehrwasser_shared.contracts import notify as notify_contracts
 from kehrwasser_shared.contracts.envelope import CloudEvent
-from kehrwasser_shared.contracts.members import DEFAULT_TIMEZONE
 
 from ..domain import calendars, emails, model
 from .mailer import notification_failed
@@ -68,7 +67,9 @@ async def confirm_new_address(
         if not await uow.claim_event(MEMBERS_CONSUMER, event.id):
             return
         now = clock()
-        recipient = model.Contact(data.member_id, data.name, str(data.new_email), data.language)
+        known = (await uow.contacts.get_many([data.member_id])).get(data.member_id)
+        timezone = known.timezone if known is not None else model.DEFAULT_TIMEZONE
+        recipient = model.Contact(data.member_id, data.name, str(data.new_email), data.language, timezone)
 
         def confirmation(contact: model.Contact, message_id: str, _: emails.Unsubscribe | None) -> EmailMessage:
             return emails.email_change(
@@ -91,9 +92,10 @@ async def warn_about_balance(
     sender: str,
     clock: Clock,
     links: emails.MailLinks | None = None,
+    quiet_hours: model.QuietHours | None = None,
 ) -> None:
     """Yellow goes to the member; red to the member and, escalated, to the alliance's other moderators. Red is
-    critical: it goes out even to one who turned balance mail off."""
+    critical: it goes out even to one who turned balance mail off, and in their quiet hours."""
     async with uow:
         if not await uow.claim_event(LEDGER_CONSUMER, event.id):
             return
@@ -131,7 +133,7 @@ async def warn_about_balance(
                 unsubscribe=unsubscribe,
             )
 
-        balance = Preferred("balance", preferences, links, critical=red)
+        balance = Preferred("balance", preferences, links, critical=red, quiet_hours=quiet_hours)
         deliveries = [_delivery(event, "balance-warning", member, warning, now, balance)]
         deliveries += [
             _delivery(event, "balance-escalation", contacts[m], escalation, now, balance) for m in data.escalate_to
@@ -147,6 +149,7 @@ async def invite_to_meeting(
     sender: str,
     clock: Clock,
     links: emails.MailLinks | None = None,
+    quiet_hours: model.QuietHours | None = None,
 ) -> None:
     if data.rrule is not None:
         # A series: the one-off invitation below has no RRULE, so members' calendars would hold its first
@@ -155,7 +158,7 @@ async def invite_to_meeting(
         series = alliance_contracts.MeetingSeriesV1.model_validate(
             {**data.model_dump(), "uid": data.uid or f"{data.meeting_id}@kehrwasser", "exceptions": []}
         )
-        mailing, recipients = Mailing(sender, clock, links), list(data.attendee_ids)
+        mailing, recipients = Mailing(sender, clock, links, quiet_hours), list(data.attendee_ids)
         change = calendars.Change("REQUEST")
         await _send_calendar(event, series, uow, mailing, "meeting-invitation", change, recipients, {})
         return
@@ -175,7 +178,8 @@ async def invite_to_meeting(
             location=data.location,
         )
         now = clock()
-        meetings = Preferred("meetings", await uow.preferences.get_many(list(data.attendee_ids)), links)
+        preferences = await uow.preferences.get_many(list(data.attendee_ids))
+        meetings = Preferred("meetings", preferences, links, quiet_hours=quiet_hours)
 
         def invitation(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
             return emails.meeting_invitation(
@@ -196,11 +200,13 @@ async def invite_to_meeting(
 
 
 class Mailing(NamedTuple):
-    """What the handlers of notices share: who sends, the clock, the links of the unsubscribe headers."""
+    """What the handlers of notices share: who sends, the clock, the links of the unsubscribe headers, the quiet
+    hours (None: none)."""
 
     sender: str
     clock: Clock
     links: emails.MailLinks | None = None
+    quiet_hours: model.QuietHours | None = None
 
 
 async def _notify(
@@ -216,7 +222,8 @@ async def _notify(
     if not recipient_ids:
         return
     contacts = await _contacts(uow, recipient_ids)
-    preferred = Preferred(category, await uow.preferences.get_many(recipient_ids), mailing.links)
+    preferences = await uow.preferences.get_many(recipient_ids)
+    preferred = Preferred(category, preferences, mailing.links, quiet_hours=mailing.quiet_hours)
     now = mailing.clock()
 
     def build(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
@@ -253,7 +260,6 @@ async def ask_to_confirm(event: CloudEvent, data: ledger_contracts.ContributionP
                 "value": data.value,
                 "note": data.note,
                 "expires_at": data.expires_at,
-                "timezone": DEFAULT_TIMEZONE,
                 "contribution_id": data.contribution_id,
             }
             await _notify(uow, event, mailing, "contribution-pending", "balance", [data.receiver_id], context)
@@ -392,7 +398,8 @@ async def _send_calendar(
             return
         contacts = await _contacts(uow, recipient_ids)
         organizer = (await uow.contacts.get_many([data.organizer_id])).get(data.organizer_id)
-        preferred = Preferred("meetings", await uow.preferences.get_many(recipient_ids), mailing.links)
+        preferences = await uow.preferences.get_many(recipient_ids)
+        preferred = Preferred("meetings", preferences, mailing.links, quiet_hours=mailing.quiet_hours)
         series, now = _series(data), mailing.clock()
 
         def build(contact: model.Contact, message_id: str, unsubscribe: emails.Unsubscribe | None) -> EmailMessage:
@@ -547,7 +554,14 @@ class Preferred(NamedTuple):
     preferences: dict[str, model.MailPreferences]
     links: emails.MailLinks | None
     critical: bool = False
-    """Sent even to a recipient who turned the category off (a red warning)."""
+    """Sent even to a recipient who turned the category off, and in their quiet hours (a red warning)."""
+    quiet_hours: model.QuietHours | None = None
+    """When a message that is not critical waits, on each recipient's clocks (None: never)."""
+
+    def may_send_at(self, contact: model.Contact, now: datetime) -> datetime | None:
+        """When the message to ``contact`` may go: None at once, else the end of their quiet hours."""
+        at = model.may_send_at(now, contact.timezone, self.quiet_hours, urgent=self.critical)
+        return None if at == now else at
 
     def unsubscribe(self, member_id: str) -> emails.Unsubscribe | None:
         preferences = self.preferences.get(member_id)
@@ -569,7 +583,8 @@ def _delivery(
     preferred: Preferred | None = None,
 ) -> model.Delivery:
     """The delivery of one recipient's message: suppressed if they turned its category off (unless it is
-    critical), recorded failed with the reason if it cannot be built; ``preferred`` None: transactional."""
+    critical), recorded failed with the reason if it cannot be built, held until the end of their quiet hours
+    (unless it is critical); ``preferred`` None: transactional, so neither suppressed nor held."""
     delivery_id = model.delivery_id(event.id, contact.member_id, kind)
     if preferred is not None and preferred.suppressed(contact.member_id):
         if not preferred.critical:
@@ -586,6 +601,11 @@ def _delivery(
         log.warning("%s of event %s to member %r: %s", kind, event.id, contact.member_id, rendered.reason)
         problem = rendered.reason[: model.LONGEST_ERROR]
         return model.Delivery(delivery_id, kind, contact.member_id, contact.email, b"", now, problem, event.id)
+    not_before = preferred.may_send_at(contact, now) if preferred is not None else None
+    if not_before is not None:
+        log.info("%s of event %s to member %r held until %s: their quiet hours", kind, event.id, contact.member_id,
+                 not_before.isoformat())  # fmt: skip
     return model.Delivery(
-        delivery_id, kind, contact.member_id, rendered.recipient, rendered.message, now, caused_by=event.id
-    )
+        delivery_id, kind, contact.member_id, rendered.recipient, rendered.message, now, caused_by=event.id,
+        not_before=not_before,
+    )  # fmt: skip

@@ -1,7 +1,8 @@
 """Notify follows what happens to members elsewhere in the network, and answers their data export.
 
 - ``member-email-changed``: mail goes to the new address from then on (mail already queued keeps its address).
-- ``member-profile-updated``: the name and language of the mail follow (the time zone is not kept here yet).
+- ``member-profile-updated``: the name, language and time zone of the mail follow (the zone its times are shown
+  in and the member's quiet hours are kept in; `Europe/Berlin` until a profile names one).
 - ``member-erased``: the contact keeps its id without name or address, mail still waiting for the member is
   suppressed, and the deliveries already made keep only their id, kind, state and times (the messages and the
   address are dropped). A mail queued for them later is suppressed as it is queued (an empty address is what
@@ -34,7 +35,7 @@ class ContactChanges(abc.ABC):
     async def follow_address(self, member_id: str, email: str) -> None: ...
 
     @abc.abstractmethod
-    async def follow_profile(self, member_id: str, name: str, language: str) -> None: ...
+    async def follow_profile(self, member_id: str, name: str, language: str, timezone: str) -> None: ...
 
     @abc.abstractmethod
     async def forget(self, member_id: str) -> None:
@@ -73,7 +74,7 @@ async def follow_profile(
     async with uow:
         if not await uow.claim_event(MEMBERS_CONSUMER, event.id):
             return
-        await uow.contact_changes.follow_profile(data.member_id, data.name, data.language)
+        await uow.contact_changes.follow_profile(data.member_id, data.name, data.language, data.timezone)
         await uow.commit()
 
 

@@ -151,7 +151,7 @@ async def outbox_types(engine: AsyncEngine) -> list[str]:
         return list(await connection.scalars(select(messaging.outbox.c.subject)))
 
 
-async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
+async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

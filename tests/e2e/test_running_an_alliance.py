@@ -77,18 +77,11 @@ def recipient(message: EmailMessage) -> str:
 async def mails_to(sink: MailSink, address: str, count: int, timeout: float = 30.0) -> list[EmailMessage]:
     """The mails to ``address`` in order of arrival, once there are ``count`` of them (waiting on the sink's
     condition, with a deadline)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        arrived = sink.messages
-        received = [m for m in arrived if recipient(m) == address]
-        if len(received) >= count:
-            return received
-        remaining = deadline - loop.time()
-        assert remaining > 0, f"{len(received)} of {count} mails to {address} within {timeout}s: " + repr(
-            [(recipient(m), m["Subject"]) for m in arrived]
-        )
-        await asyncio.to_thread(sink.wait_for, len(arrived) + 1, min(remaining, 1.0))
+    received = await asyncio.to_thread(sink.wait_for_matching, lambda m: recipient(m) == address, count, timeout)
+    assert len(received) >= count, f"{len(received)} of {count} mails to {address} within {timeout}s: " + repr(
+        [(recipient(m), m["Subject"]) for m in sink.messages]
+    )
+    return received
 
 
 def body_of(message: EmailMessage) -> str:

@@ -168,7 +168,7 @@ async def test_membership_transitions_drive_the_ledger_and_notify(
         # Linus receives until red: the warning is escalated to both moderators, Grace among them.
         await client.send_when_known(ledger.RECORD_CONTRIBUTION, gift(hamburg, "ada", "linus", "6"))
         # (Requests, invitations and welcomes were mailed too; only the red ones are counted here.)
-        mails = await red_mails(mail_sink, 3)
+        mails = await asyncio.to_thread(mail_sink.wait_for_matching, about_red, 3, 20.0)
         assert sorted(m["To"].addresses[0].addr_spec for m in mails) == [
             "ada@example.org",
             "grace@example.org",
@@ -235,13 +235,6 @@ async def test_membership_transitions_drive_the_ledger_and_notify(
         ]
 
 
-async def red_mails(sink: MailSink, count: int, timeout: float = 20.0) -> list[EmailMessage]:
-    """The mails about a red light (the warning, in English or German, and its escalations), once ``count``
-    of them arrived or ``timeout`` passed."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        found = [m for m in sink.messages if re.search(r"\b(red|rot)\b", str(m["Subject"]), re.IGNORECASE)]
-        if len(found) >= count or loop.time() > deadline:
-            return found
-        await asyncio.sleep(0.1)
+def about_red(message: EmailMessage) -> bool:
+    """A mail about a red light: the warning, in English or German, or its escalation."""
+    return re.search(r"\b(red|rot)\b", str(message["Subject"]), re.IGNORECASE) is not None

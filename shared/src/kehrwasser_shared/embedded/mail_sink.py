@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -66,6 +67,19 @@ class MailSink:
         with self._handler.received:
             self._handler.received.wait_for(lambda: len(self._handler.messages) >= count, timeout)
             return list(self._handler.messages)
+
+    def wait_for_matching(
+        self, matches: Callable[[EmailMessage], bool], count: int, timeout: float = 30.0
+    ) -> list[EmailMessage]:
+        """The messages ``matches`` accepts, in order of arrival, once ``count`` of them arrived (or ``timeout``
+        passed: then fewer); woken by each arrival, not polled."""
+
+        def matching() -> list[EmailMessage]:
+            return [m for m in self._handler.messages if matches(m)]
+
+        with self._handler.received:
+            self._handler.received.wait_for(lambda: len(matching()) >= count, timeout)
+            return matching()
 
     def __enter__(self) -> MailSink:
         return self.start()

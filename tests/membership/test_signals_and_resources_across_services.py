@@ -25,6 +25,7 @@ from kehrwasser_ledger.bootstrap import bootstrap as ledger_service
 from kehrwasser_ledger.config import LedgerSettings
 from kehrwasser_shared.contracts import alliances, ledger, make_event, members
 from kehrwasser_shared.contracts.replies import CommandFailed
+from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import running
 from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
@@ -197,10 +198,17 @@ async def test_a_red_member_is_discussed_and_needs_a_word_and_attendance_and_res
 
         # 3 shared + 2 thanked for + 2 attended, once.
         assert await eventually(lambda: _equals(grace_balance, Decimal("7.00"))) is True
-        await asyncio.sleep(1.0)  # room for a double booking to show
+        # All three deliveries are in the stream (their publishes were acknowledged): once the ledger's consumer
+        # has nothing pending or unacknowledged, a double booking would have shown.
+        assert await eventually(lambda: _settled(js, stream_name("alliances"), "ledger-from-alliances")) is True
         assert await grace_balance() == Decimal("7.00")
         statement = await client.send(ledger.STATEMENT, ledger.QueryStatement(alliance_id=hamburg, member_id="grace"))
         assert sorted(line.kind.value for line in statement.items) == ["attendance", "resource", "resource"]
+
+
+async def _settled(js: Any, stream: str, durable: str) -> bool:
+    info = await js.consumer_info(stream, durable)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
 async def _equals(read: Any, expected: Decimal) -> bool:

@@ -79,6 +79,6 @@ async def demo(client: CommandClient, mail_dir: str) -> None:
     )
     step(f"Ada scheduled '{meeting.title}' for {start:%Y-%m-%d %H:%M} Europe/Berlin")
     print(
-        f"\nWithin seconds {mail_dir} holds a red balance warning for Linus, its escalation to Ada (the moderator)"
-        " and three invitations with invite.ics."
+        f"\nWithin seconds {mail_dir} holds welcomes for Grace and Linus, a red balance warning for Linus, its"
+        " escalation to Ada (the moderator) and three invitations with invite.ics."
     )

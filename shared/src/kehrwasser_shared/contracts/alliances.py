@@ -162,6 +162,11 @@ class MembershipRequestedV1(BaseModel):
     message: Text
     alignment: Alignment
     requested_at: Instant
+    moderator_ids: list[Identifier] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The moderators when the request was made: whom it asks (empty from older producers)",
+    )
 
 
 class MembershipDeclinedV1(BaseModel):

@@ -210,6 +210,7 @@ async def request_membership(
                 message=requested.message,
                 alignment=_alignment_view(alignment),
                 requested_at=requested.since,
+                moderator_ids=alliance.moderators,
             ),
         )
         await uow.commit()

@@ -294,7 +294,9 @@ async def ask_moderators(
             "matching": alignment.matching,
             "missing": alignment.missing,
         }
-        moderators = await uow.moderators.of(data.alliance_id)
+        # Those who moderated when it was asked, not whoever does when a retry gets here (an event from an
+        # older producer names none: then those notify knows).
+        moderators = list(data.moderator_ids) or await uow.moderators.of(data.alliance_id)
         await _notify(uow, event, mailing, "membership-requested", "membership", moderators, context)
         await uow.commit()
 

@@ -423,7 +423,11 @@ async def test_membership_decisions_recovery_and_pending_contributions_reach_who
                 js,
                 alliances.MEMBERSHIP_REQUESTED,
                 alliances.MembershipRequestedV1(
-                    alliance_id="hamburg", member_id="grace", message="", alignment=alignment, requested_at=NOW,
+                    alliance_id="hamburg",
+                    member_id="grace",
+                    message="",
+                    alignment=alignment,
+                    requested_at=NOW,
                     moderator_ids=["ada"],  # Linus, a moderator later, is not asked even when a retry runs late
                 ),
             )

@@ -13,10 +13,16 @@ c) latency: contributions published at a fixed rate to the running ledger; publi
    above by the arrival of the ledger's contribution-recorded event (sent by the outbox relay only after
    the commit) and from below by the row's ``recorded_at`` (taken when the batch is booked, before commit).
 
+With ``--prefill ENTRIES`` the books then grow by that many entries (consistent books with real hash chains, in
+alliances of their own, seeded by COPY as ``bench_scale.py`` does) and a second backlog of N is drained the same
+way: the intake's rate at that size against its rate on the empty ledger, in one run; the latency run (c) then
+runs at that size too.
+
 At the end it checks exactly-once effects: one row per contribution, the ledger's verify command ok, every
 account's balance as computed here, balances summing to zero.
 
     uv run python services/ledger/benchmarks/bench_intake.py --contributions 100000
+    uv run python services/ledger/benchmarks/bench_intake.py --contributions 100000 --prefill 10000000
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ INSERT INTO raw_contributions (contribution_id, alliance_id, giver_id, receiver_
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
 ON CONFLICT (contribution_id) DO NOTHING"""
 BOOKED = "SELECT coalesce(sum(chain_length), 0) FROM ledger_alliances"
+OURS = "SELECT count(*) FROM contributions WHERE alliance_id LIKE 'bench-alliance-%'"  # not the prefilled ones
+PREFILL_ALLIANCES = 500
 UNSENT = "SELECT count(*) FROM outbox"  # the relay deletes a row once its event is published
 
 
@@ -288,20 +296,29 @@ async def measure_latency(
 
 
 async def check_exactly_once(
-    nc: Client, db: asyncpg.Connection, submissions: list[contracts.RecordContribution]
+    nc: Client, db: asyncpg.Connection, submissions: list[contracts.RecordContribution], prefilled: bool
 ) -> list[str]:
-    """Problems with the books, if any: rows, the ledger's own verification, balances, their sum."""
+    """Problems with the books, if any: rows, the ledger's own verification, balances, their sum.
+
+    On prefilled books only the benchmark's own alliances are verified (a full run over millions of entries is
+    ``bench_scale.py``'s measurement, not this one's).
+    """
     problems = []
-    rows = await db.fetchval("SELECT count(*) FROM contributions")
+    rows = await db.fetchval(OURS)
     if rows != len(submissions):
         problems.append(f"{rows} contribution rows for {len(submissions)} contributions")
-    verification = await CommandClient(nc, timeout=600).send(
-        contracts.VERIFY, contracts.VerifyLedger(full=True, wait=True)
-    )
-    if not verification.ok:
-        problems += [f"verify: {p}" for p in verification.problems[:10]]
-    if verification.contributions_checked != len(submissions):
-        problems.append(f"verify checked {verification.contributions_checked} contributions")
+    client = CommandClient(nc, timeout=600)
+    scopes = sorted({s.alliance_id for s in submissions}) if prefilled else [None]
+    checked = 0
+    for alliance in scopes:
+        verification = await client.send(
+            contracts.VERIFY, contracts.VerifyLedger(alliance_id=alliance, full=True, wait=True)
+        )
+        if not verification.ok:
+            problems += [f"verify: {p}" for p in verification.problems[:10]]
+        checked += verification.contributions_checked
+    if checked != len(submissions):
+        problems.append(f"verify checked {checked} contributions")
     expected: dict[tuple[str, str], int] = defaultdict(int)
     for s in submissions:
         cents = int(s.value * 100)
@@ -324,6 +341,8 @@ class Report:
     network: Network
     ledger: Throughput
     raw: Throughput
+    at_scale: Throughput | None
+    prefilled: int
     latency: Latency
     publish_rate: float
     duplicates: int
@@ -355,6 +374,17 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
         relay_seconds = await outbox_drained(db, timeout=args.timeout) - throughput.started
         await ledger.stop()
 
+        at_scale, grown = None, []
+        if args.prefill:
+            print(f"(a') prefilling {args.prefill:,} entries ...", flush=True)
+            await prefill(database_url, args.prefill, args.seed)
+            grown = network.contributions(args.contributions, prefix="bulk-at-scale", seed=args.seed + 2)
+            await publish_backlog(js, backlog(grown, args.duplicates))
+            print(f"(a') ledger draining the stream at {args.prefill:,} entries ...", flush=True)
+            at_scale = await measure_ledger_drain(ledger, db, len(grown), args.timeout)
+            await outbox_drained(db, timeout=args.timeout)
+            await ledger.stop()
+
         print("(b) raw baseline ...", flush=True)
         batch = LedgerSettings().intake_batch_size  # the ledger's own, KEHRWASSER_INTAKE_BATCH_SIZE included
         raw = await run_raw_baseline(js, db, payloads, len(bulk), batch)
@@ -364,13 +394,30 @@ async def benchmark(args: argparse.Namespace, nats_url: str, database_url: str, 
         await ledger.start()
         latency = await measure_latency(nc, js, paced, args.rate, args.warmup)
         print("verifying exactly-once effects ...", flush=True)
-        problems = await check_exactly_once(nc, db, bulk + paced)
+        problems = await check_exactly_once(nc, db, bulk + grown + paced, prefilled=bool(args.prefill))
         await ledger.stop()
-        return Report(network, throughput, raw, latency, publish_rate, args.duplicates, relay_seconds, problems)
+        return Report(
+            network, throughput, raw, at_scale, args.prefill, latency, publish_rate, args.duplicates, relay_seconds,
+            problems,
+        )  # fmt: skip
     finally:
         await ledger.stop()
         await nc.close()
         await db.close()
+
+
+async def prefill(database_url: str, entries: int, seed: int) -> None:
+    """``entries`` more entries in alliances of their own, by ``bench_scale.py``'s seeding (COPY, real chains)."""
+    from bench_scale import Books, Target, seed_books, seed_network
+
+    target = Target(database_url)
+    await target.open()
+    try:
+        await seed_network(target, PREFILL_ALLIANCES, "scale")
+        await seed_books(target, Books(PREFILL_ALLIANCES, seed), spread=entries // 2, big=0)
+        await target.execute("ANALYZE")
+    finally:
+        await target.close()
 
 
 def print_report(report: Report, args: argparse.Namespace) -> None:
@@ -388,6 +435,11 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     print(f"{service:34}{ledger.rate:>12,.0f}{ledger.steady_rate:>12,.0f}{ledger.seconds:>10.2f}")
     print(f"{'raw nats-py + asyncpg baseline':34}{raw.rate:>12,.0f}{raw.steady_rate:>12,.0f}{raw.seconds:>10.2f}")
     print(f"{'ratio ledger / raw':34}{ledger.rate / raw.rate:>12.2f}{ledger.steady_rate / raw.steady_rate:>12.2f}")
+    if (grown := report.at_scale) is not None:
+        label = f"ledger at {report.prefilled / 1e6:g} M more entries"
+        print(f"{label:34}{grown.rate:>12,.0f}{grown.steady_rate:>12,.0f}{grown.seconds:>10.2f}")
+        ratio, steady = grown.rate / ledger.rate, grown.steady_rate / ledger.steady_rate
+        print(f"{'ratio at scale / empty':34}{ratio:>12.2f}{steady:>12.2f}")
     print(f"ledger: every contribution-recorded event published {report.relay_seconds:.2f}s after start")
     print(
         f"ledger: {ledger.cpu_seconds / ledger.contributions * 1e6:.0f} us of processor time per contribution, "
@@ -433,6 +485,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", type=Path, help="py-spy the ledger during run (a), collapsed stacks to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, NATS store)")
+    parser.add_argument(
+        "--prefill", type=int, default=0, help="grow the books by this many entries, then drain N again (at scale)"
+    )
     return parser.parse_args(argv)
 
 

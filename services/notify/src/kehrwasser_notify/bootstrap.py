@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +20,14 @@ from kehrwasser_shared.messaging.consumer import EventConsumer, Subscription
 from kehrwasser_shared.messaging.outbox_relay import OutgoingEvent
 from kehrwasser_shared.runtime import ServiceParts, assemble, build_plumbing
 
+from .adapters.digest import SqlDigestUnitOfWork
 from .adapters.member_changes import SqlMemberChangesUnitOfWork
 from .adapters.smtp import SmtpMailSender
 from .adapters.tables import messaging
 from .adapters.unit_of_work import SqlNotifyUnitOfWork
 from .config import SERVICE, NotifySettings
 from .domain.model import DeliveryLogError
-from .service_layer import handlers, member_changes
+from .service_layer import digest, handlers, member_changes
 from .service_layer.handlers import Clock
 from .service_layer.mailer import DeliverySettings, Mailer
 from .service_layer.unit_of_work import MailSender
@@ -91,6 +93,28 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
     def notices(handle: Callable[..., Awaitable[None]]) -> Callable[[Any, Any], Awaitable[None]]:
         return lambda e, d: handle(e, d, uow(), mailing)
 
+    def digest_uow() -> SqlDigestUnitOfWork:
+        return SqlDigestUnitOfWork(
+            plumbing.engine,
+            messaging,
+            source=f"/{SERVICE}",
+            on_deliveries_queued=mailer.wake,
+            on_events_committed=plumbing.relay.hand_over,
+        )
+
+    def noted(
+        note: Callable[[Any, Any, SqlDigestUnitOfWork], Awaitable[None]], handle: Callable[[Any, Any], Awaitable[None]]
+    ) -> Callable[[Any, Any], Awaitable[None]]:
+        """Note what the digest keeps of the event (claimed on its own), then handle it as before."""
+
+        async def both(event: Any, data: Any) -> None:
+            await note(event, data, digest_uow())
+            await handle(event, data)
+
+        return both
+
+    meeting = functools.partial(noted, digest.note_meeting)
+
     def reading_uow() -> SqlNotifyUnitOfWork:
         return SqlNotifyUnitOfWork(plumbing.reading_engine, messaging, source=f"/{SERVICE}")
 
@@ -129,21 +153,36 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
             [
                 Subscription(alliance_contracts.ALLIANCE_CREATED, lambda e, d: handlers.learn_alliance(e, d, uow())),
                 Subscription(alliance_contracts.MEMBER_INVITED, notices(handlers.tell_of_invitation)),
-                Subscription(alliance_contracts.MEMBERSHIP_REQUESTED, notices(handlers.ask_moderators)),
-                Subscription(alliance_contracts.MEMBER_JOINED, notices(handlers.welcome)),
-                Subscription(alliance_contracts.MEMBERSHIP_DECLINED, notices(handlers.tell_of_decline)),
-                Subscription(alliance_contracts.MEMBER_REMOVED, notices(handlers.tell_of_removal)),
-                Subscription(alliance_contracts.MEMBER_LEFT, lambda e, d: handlers.forget_moderator(e, d, uow())),
+                Subscription(
+                    alliance_contracts.MEMBERSHIP_REQUESTED,
+                    noted(digest.note_request, notices(handlers.ask_moderators)),
+                ),
+                Subscription(alliance_contracts.MEMBER_JOINED, noted(digest.note_joined, notices(handlers.welcome))),
+                Subscription(
+                    alliance_contracts.MEMBERSHIP_DECLINED,
+                    noted(digest.note_declined, notices(handlers.tell_of_decline)),
+                ),
+                Subscription(
+                    alliance_contracts.MEMBER_REMOVED, noted(digest.note_departure, notices(handlers.tell_of_removal))
+                ),
+                Subscription(
+                    alliance_contracts.MEMBER_LEFT,
+                    noted(digest.note_departure, lambda e, d: handlers.forget_moderator(e, d, uow())),
+                ),
                 Subscription(alliance_contracts.ROLE_CHANGED, notices(handlers.tell_of_role)),
-                Subscription(alliance_contracts.MEETING_UPDATED, notices(handlers.update_meeting)),
-                Subscription(alliance_contracts.OCCURRENCE_RESCHEDULED, notices(handlers.move_occurrence)),
-                Subscription(alliance_contracts.MEETING_CANCELLED, notices(handlers.cancel_meeting)),
-                Subscription(alliance_contracts.OCCURRENCE_CANCELLED, notices(handlers.cancel_occurrence)),
-                Subscription(alliance_contracts.MEETING_ATTENDEE_ADDED, notices(handlers.add_attendee)),
-                Subscription(alliance_contracts.MEETING_ATTENDEE_REMOVED, notices(handlers.remove_attendee)),
+                Subscription(alliance_contracts.MEETING_UPDATED, meeting(notices(handlers.update_meeting))),
+                Subscription(alliance_contracts.OCCURRENCE_RESCHEDULED, meeting(notices(handlers.move_occurrence))),
+                Subscription(alliance_contracts.MEETING_CANCELLED, meeting(notices(handlers.cancel_meeting))),
+                Subscription(alliance_contracts.OCCURRENCE_CANCELLED, meeting(notices(handlers.cancel_occurrence))),
+                Subscription(alliance_contracts.MEETING_ATTENDEE_ADDED, meeting(notices(handlers.add_attendee))),
+                Subscription(alliance_contracts.MEETING_ATTENDEE_REMOVED, meeting(notices(handlers.remove_attendee))),
                 Subscription(
                     alliance_contracts.MEETING_SCHEDULED,
-                    lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, clock, links, quiet_hours),
+                    meeting(lambda e, d: handlers.invite_to_meeting(e, d, uow(), mail_from, clock, links, quiet_hours)),
+                ),
+                Subscription(
+                    alliance_contracts.ALLIANCE_ARCHIVED,
+                    lambda e, d: digest.note_archived(e, d, digest_uow(), handlers.ALLIANCES_CONSUMER),
                 ),
             ],
         ),
@@ -153,9 +192,18 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
             [
                 Subscription(
                     ledger_contracts.BALANCE_WARNING,
-                    lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, clock, links, quiet_hours),
+                    noted(
+                        digest.note_warning,
+                        lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, clock, links, quiet_hours),
+                    ),
                 ),
-                Subscription(ledger_contracts.BALANCE_RECOVERED, notices(handlers.tell_of_recovery)),
+                Subscription(
+                    ledger_contracts.BALANCE_RECOVERED, noted(digest.note_recovery, notices(handlers.tell_of_recovery))
+                ),
+                Subscription(
+                    ledger_contracts.ALLIANCE_HEALTH_PUBLISHED,
+                    lambda e, d: digest.note_health(e, d, digest_uow(), handlers.LEDGER_CONSUMER),
+                ),
                 Subscription(ledger_contracts.CONTRIBUTION_PENDING, notices(handlers.ask_to_confirm)),
             ],
         ),
@@ -164,4 +212,7 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
     endpoints.bind(notify_contracts.MAIL_LOG, lambda cmd: handlers.mail_log(cmd, reading_uow()))
     endpoints.bind(notify_contracts.RETRY, lambda cmd: handlers.retry_delivery(cmd, uow(), clock))
     endpoints.bind(privacy.NOTIFY_EXPORT, lambda query: member_changes.export_member(query, member_changes_uow()))
-    return assemble(settings, plumbing, MIGRATIONS, endpoints, consumers=consumers, background=[mailer.run])
+    weekly = digest.WeeklyDigest(settings.digest_schedule(), digest_uow, mailing, settings.digest_tick_seconds)
+    return assemble(
+        settings, plumbing, MIGRATIONS, endpoints, consumers=consumers, background=[mailer.run, weekly.loop()]
+    )

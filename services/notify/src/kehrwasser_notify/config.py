@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from kehrwasser_shared.config import ServiceSettings
 
+from .domain.digest import WEEKDAYS, DigestSchedule
 from .domain.emails import MailLinks
 from .domain.model import QuietHours, RetryPolicy
 from .service_layer.mailer import DeliverySettings
@@ -56,6 +57,31 @@ class NotifySettings(ServiceSettings):
     mail_unsubscribe_address: str | None = Field(
         None, description="Mailbox of the mailto unsubscribe link; default: unsubscribe@ the sender's domain"
     )
+
+    digest_weekday: str = Field(
+        "monday", description="Day of the week the moderators' weekly digest falls due (monday … sunday)"
+    )
+    digest_hour: int = Field(7, ge=0, le=23, description="Hour of that day the digest falls due")
+    digest_timezone: str = Field("UTC", description="IANA time zone of that day and hour")
+    digest_tick_seconds: float = Field(
+        60.0, gt=0, le=3600, description="How often notify looks whether the digest is due (a clock reading, no query)"
+    )
+
+    @field_validator("digest_weekday")
+    @classmethod
+    def _check_weekday(cls, value: str) -> str:
+        if value.strip().lower() not in WEEKDAYS:
+            raise ValueError(f"a day of the week ({', '.join(WEEKDAYS)}), not {value!r}")
+        return value.strip().lower()
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _check_digest_timezone(cls, value: str) -> str:
+        DigestSchedule(timezone=value)  # an unknown zone stops the start
+        return value
+
+    def digest_schedule(self) -> DigestSchedule:
+        return DigestSchedule(WEEKDAYS.index(self.digest_weekday), self.digest_hour, self.digest_timezone)
 
     @field_validator("mail_quiet_hours")
     @classmethod

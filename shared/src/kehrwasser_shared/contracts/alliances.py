@@ -937,7 +937,7 @@ ALLIANCE_ARCHIVED = EventContract(
     AllianceArchivedV1,
     "A moderator archived an alliance, or its last member left the network (then `archived_by` is they): no new "
     "members, contributions or meetings.",
-    consumed_by=("ledger",),
+    consumed_by=("ledger", "notify"),
 )
 MEMBER_INVITED = EventContract(
     SERVICE, "member-invited", 1, MemberInvitedV1, "A moderator invited a member.", consumed_by=("notify",)

@@ -668,7 +668,7 @@ ALLIANCE_HEALTH_PUBLISHED = EventContract(
     "An alliance's reciprocity health (Gini coefficient of giving, active givers, one-way flows), published "
     "once per alliance and period; the event id is derived from alliance and period, so a second copy is "
     "dropped by the ledger's outbox and by the stream's deduplication.",
-    consumed_by=("alliances",),
+    consumed_by=("alliances", "notify"),
 )
 STATEMENT = CommandContract(
     SERVICE,

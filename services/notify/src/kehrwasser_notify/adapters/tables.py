@@ -67,4 +67,48 @@ mail_preferences = Table(
     Column("unsubscribe_token", String(128), nullable=False),
 )
 
+# What the weekly digest for moderators shows (service_layer.digest): kept from the events notify follows.
+digest_lights = Table(
+    "digest_lights",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("light", String(6), nullable=False),  # green, yellow, red
+    Column("as_of", UtcDateTime, nullable=False),
+)
+
+digest_health = Table(
+    "digest_health",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("figure", Text, nullable=False),  # JSON: the rest of the latest alliance-health
+)
+
+digest_requests = Table(
+    "digest_requests",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),  # open while null or before requested_at
+)
+
+digest_meetings = Table(
+    "digest_meetings",
+    metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    Column("alliance_id", String(64), nullable=False, index=True),
+    Column("sequence", Integer, nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("plan", Text, nullable=False),  # JSON: start, zone, rule, exceptions, title, place, duration
+)
+
+archived_alliances = Table(
+    "archived_alliances",
+    metadata,
+    Column("alliance_id", String(64), primary_key=True),
+    Column("archived_at", UtcDateTime, nullable=False),
+)
+
 messaging = define_messaging_tables(metadata)

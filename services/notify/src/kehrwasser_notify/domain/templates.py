@@ -68,12 +68,18 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
     environment.filters["points"] = points
     environment.filters["when"] = when
     environment.filters["day"] = day
+    environment.filters["share"] = share
     return environment
 
 
 def points(value: Decimal, language: str) -> str:
     """Points with two decimals as the member's locale writes them: ``-1.234,50`` or ``-1,234.50``."""
     return format_decimal(value, format="#,##0.00", locale=LOCALES[language])
+
+
+def share(value: Decimal, language: str) -> str:
+    """A coefficient such as the Gini of giving, with two to four decimals: ``0,4231`` or ``0.4231``."""
+    return format_decimal(value, format="0.00##", locale=LOCALES[language])
 
 
 def when(moment: datetime, language: str, timezone: str) -> str:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from kehrwasser_shared.contracts import alliances as alliance_contracts
 from kehrwasser_shared.contracts import ledger as ledger_contracts
@@ -576,8 +576,15 @@ class Preferred(NamedTuple):
         return preferences is not None and not preferences.wants(self.category)
 
 
+class Cause(Protocol):
+    """What a delivery is written for: an event, or a digest (`digest.DigestCause`); its id keys the delivery."""
+
+    @property
+    def id(self) -> str: ...
+
+
 def _delivery(
-    event: CloudEvent,
+    event: Cause,
     kind: str,
     contact: model.Contact,
     build: Callable[[model.Contact, str, emails.Unsubscribe | None], EmailMessage],

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from kehrwasser_alliances.domain import model, standing
-from kehrwasser_alliances.service_layer import handlers, member_changes
+from kehrwasser_alliances.service_layer import handlers, meetings, member_changes
 from kehrwasser_shared.contracts import alliances as contracts
 from kehrwasser_shared.contracts import make_event
 from kehrwasser_shared.contracts import members as member_contracts
@@ -151,3 +151,45 @@ async def test_an_alliance_with_members_left_is_not_archived_and_an_archived_one
     await deliver(uow, member_contracts.MEMBER_LEFT, left("grace"))
     assert uow.emitted_types().count(contracts.ALLIANCE_ARCHIVED.type) == 1
     assert uow.alliances.stored[hamburg].archived_by == "grace"
+
+
+async def upcoming_meeting(uow: FakeAlliancesUnitOfWork, alliance_id: str) -> None:
+    """A fortnightly course check from next week on, and a meeting that is over already (nothing to cancel)."""
+    for starts_at, rrule in ((NOON + timedelta(days=7), "FREQ=WEEKLY;INTERVAL=2"), (NOON - timedelta(days=7), None)):
+        await meetings.schedule_meeting(
+            contracts.ScheduleMeeting(
+                alliance_id=alliance_id, requested_by="ada", title="Course check",
+                starts_at=starts_at.replace(tzinfo=None), timezone="UTC", rrule=rrule,
+            ),
+            uow,
+            lambda: NOON - timedelta(days=8),
+        )  # fmt: skip
+
+
+async def test_archiving_an_alliance_cancels_its_upcoming_meetings_with_the_reason() -> None:
+    uow, hamburg = await network()
+    await handlers.join_alliance(contracts.JoinAlliance(alliance_id=hamburg, member_id="grace"), uow, lambda: NOON)
+    await upcoming_meeting(uow, hamburg)
+    await handlers.archive_alliance(
+        contracts.ArchiveAlliance(alliance_id=hamburg, requested_by="ada", reason="we reached our goal"),
+        uow,
+        lambda: LATER,
+    )
+    assert uow.emitted_types()[-2:] == [contracts.ALLIANCE_ARCHIVED.type, contracts.MEETING_CANCELLED.type]
+    [cancelled] = [data for _, data in uow.emitted if isinstance(data, contracts.MeetingCancelledV1)]
+    assert (cancelled.cancelled_by, cancelled.reason, cancelled.rrule) == (
+        "ada",
+        "we reached our goal",
+        "FREQ=WEEKLY;INTERVAL=2",
+    )
+    assert cancelled.attendee_ids == ["ada", "grace"]  # each gets the cancellation
+
+
+async def test_an_alliance_archived_by_its_last_members_departure_keeps_no_upcoming_meeting() -> None:
+    uow, hamburg = await network()
+    await upcoming_meeting(uow, hamburg)
+    await deliver(uow, member_contracts.MEMBER_LEFT, left("ada"))
+    assert uow.emitted_types()[-2:] == [contracts.ALLIANCE_ARCHIVED.type, contracts.MEETING_CANCELLED.type]
+    cancelled = uow.emitted[-1][1]
+    assert isinstance(cancelled, contracts.MeetingCancelledV1)
+    assert (cancelled.reason, cancelled.attendee_ids) == (member_changes.LAST_MEMBER_LEFT, [])

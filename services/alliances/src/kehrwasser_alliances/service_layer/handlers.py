@@ -12,11 +12,12 @@ from kehrwasser_shared.contracts.envelope import CloudEvent
 
 from ..domain import model, standing
 from ..domain.alignment import Alignment, align
-from .meetings import invite_to_upcoming, uninvite_from_upcoming
+from .meetings import cancel_upcoming, invite_to_upcoming, uninvite_from_upcoming
 from .unit_of_work import AlliancesUnitOfWork
 
 Clock = Callable[[], datetime]
 MEMBERS_CONSUMER = "alliances-from-members"
+ARCHIVED = "the alliance was archived"
 
 
 async def learn_member(event: CloudEvent, data: member_contracts.MemberRegisteredV1, uow: AlliancesUnitOfWork) -> None:
@@ -109,15 +110,17 @@ async def archive_alliance(
         if alliance.archive(by=command.requested_by, now=clock()):
             await uow.alliances.save(alliance)
             assert alliance.archived_at is not None
+            reason = command.reason.strip()
             uow.emit(
                 contracts.ALLIANCE_ARCHIVED,
                 contracts.AllianceArchivedV1(
                     alliance_id=alliance.alliance_id,
                     archived_by=command.requested_by,
-                    reason=command.reason.strip(),
+                    reason=reason,
                     archived_at=alliance.archived_at,
                 ),
             )
+            await cancel_upcoming(uow, alliance, command.requested_by, reason or ARCHIVED, alliance.archived_at)
             await uow.commit()
     return _view(alliance)
 

@@ -121,19 +121,25 @@ async def cancel_meeting(
     async with uow:
         meeting, alliance = await _moderated(uow, command.meeting_id, command.requested_by)
         now = clock()
-        if meeting.cancel(by=command.requested_by, reason=command.reason, now=now):
-            await uow.alliances.save_meeting(meeting)
-            uow.emit(
-                contracts.MEETING_CANCELLED,
-                contracts.MeetingCancelledV1(
-                    **_series(meeting, alliance.name),
-                    cancelled_by=command.requested_by,
-                    reason=meeting.cancel_reason,
-                    cancelled_at=now,
-                ),
-            )
+        if await _cancel(uow, meeting, alliance, command.requested_by, command.reason, now):
             await uow.commit()
     return view(meeting, now, 3)
+
+
+async def _cancel(
+    uow: AlliancesUnitOfWork, meeting: model.Meeting, alliance: model.Alliance, by: str, reason: str, now: datetime
+) -> bool:
+    """Cancel the meeting (its attendees get a cancellation); False when it was cancelled already."""
+    if not meeting.cancel(by=by, reason=reason, now=now):
+        return False
+    await uow.alliances.save_meeting(meeting)
+    uow.emit(
+        contracts.MEETING_CANCELLED,
+        contracts.MeetingCancelledV1(
+            **_series(meeting, alliance.name), cancelled_by=by, reason=meeting.cancel_reason, cancelled_at=now
+        ),
+    )
+    return True
 
 
 async def cancel_occurrence(
@@ -247,6 +253,14 @@ async def uninvite_from_upcoming(
                     **_series(meeting, alliance.name), member_id=member_id, because=because, removed_at=now
                 ),
             )
+
+
+async def cancel_upcoming(
+    uow: AlliancesUnitOfWork, alliance: model.Alliance, by: str, reason: str, now: datetime
+) -> None:
+    """An archived alliance meets no more: each of its upcoming meetings is cancelled."""
+    for meeting in await _upcoming(uow, alliance.alliance_id, now):
+        await _cancel(uow, meeting, alliance, by, reason, now)
 
 
 async def _upcoming(uow: AlliancesUnitOfWork, alliance_id: str, now: datetime) -> list[model.Meeting]:

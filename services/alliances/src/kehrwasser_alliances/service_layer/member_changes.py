@@ -32,7 +32,7 @@ from kehrwasser_shared.messaging.consumer import Subscription
 
 from ..domain import departures, model, standing
 from .handlers import MEMBERS_CONSUMER
-from .meetings import uninvite_from_upcoming
+from .meetings import cancel_upcoming, uninvite_from_upcoming
 from .unit_of_work import AlliancesUnitOfWork
 
 LEFT_THE_NETWORK = "left the network"
@@ -175,6 +175,7 @@ async def _depart(uow: AlliancesUnitOfWork, alliance: model.Alliance, member_id:
                 alliance_id=alliance.alliance_id, archived_by=member_id, reason=LAST_MEMBER_LEFT, archived_at=at
             ),
         )
+        await cancel_upcoming(uow, alliance, member_id, LAST_MEMBER_LEFT, at)
 
 
 async def _withdraw(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
@@ -130,6 +130,9 @@ class FakeAccounts(AccountRepository):
     async def all_of(self, alliance_id: str) -> list[Account]:
         return [a for (alliance, _), a in self.accounts.items() if alliance == alliance_id]
 
+    async def all_of_many(self, alliance_ids: Collection[str]) -> dict[str, list[Account]]:
+        return {alliance_id: await self.all_of(alliance_id) for alliance_id in alliance_ids}
+
     async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
         windows = self._windows()
         return [
@@ -201,6 +204,22 @@ class FakeContributions(ContributionRepository):
             for e in self.entries
             if e.alliance_id == alliance_id and e.owner_id in versions and e.version > versions[e.owner_id]
         ]
+
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        return {
+            alliance_id: await self.chain_slice(alliance_id, sequence, None) for alliance_id, sequence in after.items()
+        }
+
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        alliance_of = {c.contribution_id: c.alliance_id for c in chain}
+        found: dict[str, list[Entry]] = {}
+        for e in self.entries:
+            if alliance_of.get(e.contribution_id) == e.alliance_id:
+                found.setdefault(e.alliance_id, []).append(e)
+        return found
+
+    async def entries_past_many(self, versions: Mapping[str, Mapping[str, int]]) -> dict[str, list[Entry]]:
+        return {alliance_id: await self.entries_past(alliance_id, dict(of)) for alliance_id, of in versions.items()}
 
 
 def _entry_key(entry: Entry) -> tuple[str, str, int]:
@@ -373,6 +392,10 @@ class FakeLedgerReadModel(LedgerReadModel):
     async def alliance_ids(self) -> list[str]:
         return await self._uow.alliances.all_ids()
 
+    async def chain_length(self, alliance_id: str) -> int | None:
+        books = await self._uow.alliances.read(alliance_id)
+        return None if books is None else books.chain_length
+
     async def members(self, alliance_id: str) -> list[str]:
         return sorted(m for a, m in self._uow.alliances.roles if a == alliance_id)
 
@@ -406,8 +429,22 @@ class FakeLedgerReadModel(LedgerReadModel):
         booked = await self._uow.contributions.of_alliance(alliance_id)
         return [f for f in flows_of(booked) if (kind is None or f.kind == kind) and f.value != 0]
 
+    async def member_totals(self, alliance_id: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        given: dict[str, Decimal] = {}
+        received: dict[str, Decimal] = {}
+        for f in await self.flows(alliance_id):
+            given[f.giver_id] = given.get(f.giver_id, Decimal("0.00")) + f.value
+            received[f.receiver_id] = received.get(f.receiver_id, Decimal("0.00")) + f.value
+        return given, received
+
     async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
         return await self._uow.contributions.chain_slice(alliance_id, after_sequence, limit)
+
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        return await self._uow.contributions.chain_tails(after)
+
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        return await self._uow.contributions.entries_posted_for(chain)
 
     async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
         return await self._uow.contributions.entries_for(alliance_id, first_sequence, last_sequence)

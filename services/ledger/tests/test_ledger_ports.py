@@ -483,6 +483,39 @@ class LedgerPortsContract:
             assert await read.chain_slice(HAMBURG, 0, 2) == [first, second]
             assert sorted(await read.entries_for(HAMBURG, 1, 1)) == sorted(first_entries)
 
+    async def test_the_tails_of_many_chains_their_entries_and_accounts_are_read_at_once(self, store: Store) -> None:
+        first, first_entries = posted("c1", 1)
+        second, second_entries = posted("c2", 2)
+        reversal, reversal_entries = posted("r1", 3, reverses="c1")
+        other, other_entries = posted("c1-berlin", 1, alliance_id=BERLIN)
+        async with store.uow() as uow:
+            await uow.contributions.add(
+                [first, second, reversal, other], first_entries + second_entries + reversal_entries + other_entries
+            )
+            await uow.accounts.save([Account(HAMBURG, "ada"), Account(BERLIN, "ada")], new=True)
+            await uow.commit()
+        async with store.uow() as uow:
+            tails = await uow.contributions.chain_tails({HAMBURG: 1, BERLIN: 0, "atlantis": 0})
+            assert tails == {HAMBURG: [second, reversal], BERLIN: [other], "atlantis": []}
+            posted_for = await uow.contributions.entries_posted_for([second, other])
+            assert {a: sorted(found) for a, found in posted_for.items()} == {
+                HAMBURG: sorted(second_entries),
+                BERLIN: sorted(other_entries),
+            }
+            past = await uow.contributions.entries_past_many({HAMBURG: {"ada": 2, "nobody": 0}, BERLIN: {"ada": 1}})
+            assert past == {HAMBURG: [e for e in reversal_entries if e.owner_id == "ada"], BERLIN: []}
+            held = await uow.accounts.all_of_many([HAMBURG, BERLIN, "atlantis"])
+            assert {a: [account.owner_id for account in found] for a, found in held.items()} == {
+                HAMBURG: ["ada"],
+                BERLIN: ["ada"],
+                "atlantis": [],
+            }
+        async with store.read_model() as read:
+            assert await read.chain_tails({HAMBURG: 2}) == {HAMBURG: [reversal]}
+            assert {a: sorted(found) for a, found in (await read.entries_posted_for([first])).items()} == {
+                HAMBURG: sorted(first_entries)
+            }
+
     @pytest.mark.parametrize(
         "taken",
         [

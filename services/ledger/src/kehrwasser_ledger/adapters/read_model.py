@@ -8,17 +8,18 @@ receiver, kind); so no index of its own is needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.analytics import Flow
 from ..domain.model import Account, Contribution, Entry
 from ..service_layer.read_model import BalanceMark, LedgerReadModel, StatementLine
-from .repository import account_of, chain_slice, entries_for, points
+from .repository import account_of, chain_slice, chain_tails, entries_for, entries_posted_for, points
 from .tables import accounts, contributions, entries, flows, ledger_alliances, ledger_members
 
 
@@ -89,6 +90,12 @@ class SqlLedgerReadModel(LedgerReadModel):
         )
         return found is not None
 
+    async def chain_length(self, alliance_id: str) -> int | None:
+        length: int | None = await self.connection.scalar(
+            select(ledger_alliances.c.chain_length).where(ledger_alliances.c.alliance_id == alliance_id)
+        )
+        return length
+
     async def alliance_ids(self) -> list[str]:
         return list(
             await self.connection.scalars(
@@ -158,19 +165,48 @@ class SqlLedgerReadModel(LedgerReadModel):
         return BalanceMark(row.version, points(row.balance_after_cents), row.contribution_id, row.recorded_at)
 
     async def flows(self, alliance_id: str, kind: str | None = None) -> list[Flow]:
-        # The maintained aggregates (`tables.flows`): a range of the primary key, however long the history.
-        query = select(
-            flows.c.giver_id, flows.c.receiver_id, flows.c.kind, flows.c.value_cents, flows.c.contributions
-        ).where(flows.c.alliance_id == alliance_id, flows.c.value_cents != 0)
+        # The maintained aggregates (`tables.flows`): a range of the primary key, however long the history, in
+        # key order (the matrix's), fetched at once rather than row by row.
+        query = (
+            select(flows.c.giver_id, flows.c.receiver_id, flows.c.kind, flows.c.value_cents, flows.c.contributions)
+            .where(flows.c.alliance_id == alliance_id, flows.c.value_cents != 0)
+            .order_by(flows.c.giver_id, flows.c.receiver_id, flows.c.kind)
+        )
         if kind is not None:
             query = query.where(flows.c.kind == kind)
+        rows = (await self.connection.execute(query)).all()
         return [
             Flow(giver_id, receiver_id, flow_kind, points(value_cents), count, alliance_id)
-            for giver_id, receiver_id, flow_kind, value_cents, count in await self.connection.execute(query)
+            for giver_id, receiver_id, flow_kind, value_cents, count in rows
         ]
+
+    async def member_totals(self, alliance_id: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        # The sums are taken by the database over the alliance's flows (a range of their primary key), so only
+        # a row per member comes back.
+        of_alliance = (flows.c.alliance_id == alliance_id) & (flows.c.value_cents != 0)
+        given = (
+            select(literal("given").label("side"), flows.c.giver_id.label("member_id"), func.sum(flows.c.value_cents))
+            .where(of_alliance)
+            .group_by(flows.c.giver_id)
+        )
+        received = (
+            select(literal("received"), flows.c.receiver_id, func.sum(flows.c.value_cents))
+            .where(of_alliance)
+            .group_by(flows.c.receiver_id)
+        )
+        totals: dict[str, dict[str, Decimal]] = {"given": {}, "received": {}}
+        for side, member_id, value_cents in await self.connection.execute(union_all(given, received)):
+            totals[side][member_id] = points(int(value_cents))
+        return totals["given"], totals["received"]
 
     async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
         return await chain_slice(self.connection, alliance_id, after_sequence, limit)
+
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        return await chain_tails(self.connection, after)
+
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        return await entries_posted_for(self.connection, chain)
 
     async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
         return await entries_for(self.connection, alliance_id, first_sequence, last_sequence)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -257,6 +258,15 @@ class SqlAccounts(AccountRepository):
         rows = await self._connection.execute(select(accounts).where(accounts.c.alliance_id == alliance_id))
         return [account_of(row) for row in rows]
 
+    async def all_of_many(self, alliance_ids: Collection[str]) -> dict[str, list[Account]]:
+        found: dict[str, list[Account]] = {alliance_id: [] for alliance_id in alliance_ids}
+        rows = await self._connection.execute(
+            select(accounts).where(one_of(self._connection, accounts.c.alliance_id, found))
+        )
+        for row in rows:
+            found[row.alliance_id].append(account_of(row))
+        return found
+
     async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
         # One statement per window in use (a handful): for each alliance with that window, a range of
         # ix_accounts_activity (alliance, green, last activity) up to the horizon.
@@ -343,6 +353,70 @@ class SqlContributions(ContributionRepository):
             )
             found += [record_of(Entry, row) for row in rows]
         return found
+
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        return await chain_tails(self._connection, after)
+
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        return await entries_posted_for(self._connection, chain)
+
+    async def entries_past_many(self, versions: Mapping[str, Mapping[str, int]]) -> dict[str, list[Entry]]:
+        keys = [(alliance_id, owner, version) for alliance_id, of in versions.items() for owner, version in of.items()]
+        found: dict[str, list[Entry]] = {alliance_id: [] for alliance_id in versions}
+        for row in await _rows_after(self._connection, entries, ("alliance_id", "owner_id"), "version", keys):
+            found[row.alliance_id].append(record_of(Entry, row))
+        return found
+
+
+async def chain_tails(connection: AsyncConnection, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+    """Every contribution of each alliance after its sequence, in chain order: a range of the chain's unique key
+    per alliance, all in one statement."""
+    found: dict[str, list[Contribution]] = {alliance_id: [] for alliance_id in after}
+    keys = list(after.items())
+    for row in await _rows_after(connection, contributions, ("alliance_id",), "sequence", keys):
+        found[row.alliance_id].append(record_of(Contribution, row))
+    for chain in found.values():
+        chain.sort(key=lambda c: c.sequence)
+    return found
+
+
+async def entries_posted_for(connection: AsyncConnection, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+    """The entries each alliance posted for these of its contributions (as `entries_for` reads a range of one
+    alliance's chain), found through ix_entries_contribution."""
+    alliance_of = {c.contribution_id: c.alliance_id for c in chain}
+    found: dict[str, list[Entry]] = defaultdict(list)
+    ids = list(alliance_of)
+    for start in range(0, len(ids), 5000):  # bounded lists for SQLite's parameters; one array on PostgreSQL
+        rows = await connection.execute(
+            select(entries).where(one_of(connection, entries.c.contribution_id, ids[start : start + 5000]))
+        )
+        for row in rows:
+            if alliance_of[row.contribution_id] == row.alliance_id:
+                found[row.alliance_id].append(record_of(Entry, row))
+    return dict(found)
+
+
+async def _rows_after(
+    connection: AsyncConnection, table: Table, equal: Sequence[str], after: str, keys: Sequence[tuple[Any, ...]]
+) -> list[Any]:
+    """The rows whose ``equal`` columns hold a key's first values and whose ``after`` column exceeds its last:
+    one index range per key. On PostgreSQL in one statement, the keys joined as arrays (planned as a nested loop
+    over the index); elsewhere OR-ed in bounded lists."""
+    names = [*equal, after]
+    if not keys:
+        return []
+    if uses_arrays(connection):
+        source = as_arrays(table, {name: [key[n] for key in keys] for n, name in enumerate(names)})
+        matching = and_(*(table.c[name] == source.c[name] for name in equal), table.c[after] > source.c[after])
+        return list((await connection.execute(select(table).join(source, matching))).all())
+    rows: list[Any] = []
+    for start in range(0, len(keys), 200):
+        ranges = [
+            and_(*(table.c[name] == key[n] for n, name in enumerate(equal)), table.c[after] > key[-1])
+            for key in keys[start : start + 200]
+        ]
+        rows += (await connection.execute(select(table).where(or_(*ranges)))).all()
+    return rows
 
 
 async def chain_slice(

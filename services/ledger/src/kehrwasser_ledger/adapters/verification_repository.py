@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kehrwasser_shared.persistence.bulk import one_of
 
 from ..domain.verification import AccountMark, Checkpoint
 from ..service_layer.unit_of_work import RunAlliance, VerificationRepository, VerifyRun
@@ -63,6 +65,33 @@ class SqlVerification(VerificationRepository):
         await self._connection.execute(
             delete(verify_checkpoints).where(verify_checkpoints.c.alliance_id == alliance_id)
         )
+
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint], now: datetime) -> None:
+        # The alliances are held by the caller (as for `save_checkpoint`): replacing their rows races no one.
+        if not checkpoints:
+            return
+        await self.drop_checkpoints([c.alliance_id for c in checkpoints])
+        await self._connection.execute(
+            insert(verify_checkpoints),
+            [
+                {
+                    "alliance_id": c.alliance_id,
+                    "sequence": c.sequence,
+                    "chain_head": c.chain_head,
+                    "accounts": marks_json(c.accounts),
+                    "verified_at": now,
+                }
+                for c in checkpoints
+            ],
+        )
+
+    async def drop_checkpoints(self, alliance_ids: Collection[str]) -> None:
+        if alliance_ids:
+            await self._connection.execute(
+                delete(verify_checkpoints).where(
+                    one_of(self._connection, verify_checkpoints.c.alliance_id, alliance_ids)
+                )
+            )
 
     async def add_run(
         self,
@@ -140,6 +169,21 @@ class SqlVerification(VerificationRepository):
             update(verify_runs).where(verify_runs.c.run_id == run_id).values(updated_at=now, lease_until=lease_until)
         )
 
+    async def save_walks(
+        self, run_id: str, walked: Sequence[RunAlliance], now: datetime, lease_until: datetime
+    ) -> None:
+        if walked:
+            table = verify_run_alliances
+            await self._connection.execute(
+                update(table)
+                .where(table.c.run_id == run_id, table.c.alliance_id == bindparam("b_alliance_id"))
+                .values({name: bindparam(f"b_{name}") for name in WALK_COLUMNS}),
+                [{f"b_{name}": value for name, value in _walk_row(w).items()} for w in walked],
+            )
+        await self._connection.execute(
+            update(verify_runs).where(verify_runs.c.run_id == run_id).values(updated_at=now, lease_until=lease_until)
+        )
+
     async def claim_abandoned(self, now: datetime, lease_until: datetime) -> list[str]:
         lapsed = list(
             await self._connection.scalars(
@@ -163,6 +207,22 @@ class SqlVerification(VerificationRepository):
             .where(verify_runs.c.run_id == run_id)
             .values(state=DONE, updated_at=now, finished_at=now)
         )
+
+
+WALK_COLUMNS = ("done", "sequence", "chain_head", "accounts", "contributions", "entries", "problems")
+
+
+def _walk_row(walked: RunAlliance) -> dict[str, Any]:
+    return {
+        "alliance_id": walked.alliance_id,
+        "done": walked.done,
+        "sequence": walked.walked.sequence,
+        "chain_head": walked.walked.chain_head,
+        "accounts": marks_json(walked.walked.accounts),
+        "contributions": walked.contributions,
+        "entries": walked.entries,
+        "problems": orjson.dumps(walked.problems).decode(),
+    }
 
 
 def _run_alliance(row: Any) -> RunAlliance:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -81,7 +81,8 @@ class AllianceHealth:
     active_givers: int
     total_given: Decimal
     gini: Decimal
-    one_way: tuple[OneWayFlow, ...]
+    one_way: tuple[str, ...]
+    """The members that are one-way flows, largest takers first."""
 
 
 def flows_of(contributions: Iterable[Contribution]) -> list[Flow]:
@@ -122,14 +123,24 @@ def one_way_flows(matrix: FlowMatrix, floor: Decimal = ONE_WAY_FLOOR) -> list[On
         sources[flow.receiver_id].add(flow.giver_id)
         if flow.kind == REFERRAL:
             referrals[flow.receiver_id] += flow.value
-    found = [
+    return [
         OneWayFlow(member, received, given, referrals[member], len(sources[member]))
-        for member, received in matrix.received.items()
-        if received > 0
-        and member != ALLIANCE_ACCOUNT  # the alliance's own account receives but is not a member
-        and (given := matrix.given.get(member, ZERO)) < floor * received
+        for member, received, given in one_way_members(matrix.given, matrix.received, floor)
     ]
-    return sorted(found, key=lambda f: (-f.received, f.member_id))
+
+
+def one_way_members(
+    given: Mapping[str, Decimal], received: Mapping[str, Decimal], floor: Decimal = ONE_WAY_FLOOR
+) -> list[tuple[str, Decimal, Decimal]]:
+    """(member, received, given) of the one-way flows among members' totals, largest takers first."""
+    found = [
+        (member, taken, gave)
+        for member, taken in received.items()
+        if taken > 0
+        and member != ALLIANCE_ACCOUNT  # the alliance's own account receives but is not a member
+        and (gave := given.get(member, ZERO)) < floor * taken
+    ]
+    return sorted(found, key=lambda f: (-f[1], f[0]))
 
 
 def gini(amounts: Iterable[Decimal]) -> Decimal:
@@ -144,16 +155,22 @@ def gini(amounts: Iterable[Decimal]) -> Decimal:
     return max(exact, Decimal(0)).quantize(GINI_PLACES, rounding=ROUND_DOWN)
 
 
-def alliance_health(members: Iterable[str], matrix: FlowMatrix, floor: Decimal = ONE_WAY_FLOOR) -> AllianceHealth:
-    """The health summary over the alliance's members (givers outside the member list are counted too)."""
-    everyone = set(members) | set(matrix.given)
-    giving = [matrix.given.get(member, ZERO) for member in everyone]
+def alliance_health(
+    members: Iterable[str],
+    given: Mapping[str, Decimal],
+    received: Mapping[str, Decimal],
+    floor: Decimal = ONE_WAY_FLOOR,
+) -> AllianceHealth:
+    """The health summary over the alliance's members, from what each gave and received (a `FlowMatrix`'s
+    totals); givers outside the member list are counted too."""
+    everyone = set(members) | set(given)
+    giving = [given.get(member, ZERO) for member in everyone]
     return AllianceHealth(
         members=len(everyone),
         active_givers=sum(1 for amount in giving if amount > 0),
         total_given=sum(giving, ZERO),
         gini=gini(giving),
-        one_way=tuple(one_way_flows(matrix, floor)),
+        one_way=tuple(member for member, _, _ in one_way_members(given, received, floor)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,38 +78,92 @@ async def balance_at(query: contracts.QueryBalanceAt, read: LedgerReadModel) -> 
     )
 
 
-async def flow_matrix(query: contracts.QueryFlowMatrix, read: LedgerReadModel) -> contracts.FlowMatrixView:
+class RecentMatrices:
+    """Flow-matrix replies kept with the alliance's chain length they were built at, the most recently used
+    first, up to ``max_cells`` cells in all.
+
+    The flows change only when contributions are booked, and every booked contribution lengthens its alliance's
+    chain in the same transaction (`booking`): a reply built after reading chain length n holds the flows of n
+    or later, so it answers every request that reads length n; a booking makes the next request read n + 1.
+    """
+
+    def __init__(self, max_cells: int = 200_000) -> None:
+        self._max_cells = max_cells
+        self._cells = 0
+        self._held: OrderedDict[tuple[str, str | None], tuple[int, contracts.FlowMatrixView]] = OrderedDict()
+
+    def get(self, alliance_id: str, kind: str | None, version: int) -> contracts.FlowMatrixView | None:
+        key = (alliance_id, kind)
+        held = self._held.get(key)
+        if held is None or held[0] != version:
+            return None
+        self._held.move_to_end(key, last=False)
+        return held[1]
+
+    def put(self, alliance_id: str, kind: str | None, version: int, reply: contracts.FlowMatrixView) -> None:
+        key = (alliance_id, kind)
+        if (replaced := self._held.pop(key, None)) is not None:
+            self._cells -= len(replaced[1].cells)
+        if len(reply.cells) > self._max_cells:
+            return
+        self._held[key] = (version, reply)
+        self._held.move_to_end(key, last=False)
+        self._cells += len(reply.cells)
+        while self._cells > self._max_cells:
+            _, (_, dropped) = self._held.popitem()
+            self._cells -= len(dropped.cells)
+
+
+async def flow_matrix(
+    query: contracts.QueryFlowMatrix, read: LedgerReadModel, recent: RecentMatrices | None = None
+) -> contracts.FlowMatrixView:
+    """The matrix from the maintained flows; with ``recent``, the reply built at the same chain length, if any."""
+    kind = query.kind.value if query.kind else None
     async with read:
-        await _known(read, query.alliance_id)
-        flows = await read.flows(query.alliance_id, query.kind.value if query.kind else None)
-    matrix = analytics.flow_matrix(flows)
-    return contracts.FlowMatrixView(
-        alliance_id=query.alliance_id,
-        kind=query.kind,
-        cells=[
-            contracts.FlowCell(
-                giver_id=f.giver_id,
-                receiver_id=f.receiver_id,
-                kind=contracts.ContributionKind(f.kind),
-                value=f.value,
-                contributions=f.contributions,
-            )
-            for f in matrix.flows
-        ],
-        given=matrix.given,
-        received=matrix.received,
-        total=matrix.total,
-        one_way=[
-            contracts.OneWayFlowView(
-                member_id=o.member_id,
-                received=o.received,
-                given=o.given,
-                referrals_received=o.referrals_received,
-                sources=o.sources,
-            )
-            for o in analytics.one_way_flows(matrix)
-        ],
-        one_way_floor=analytics.ONE_WAY_FLOOR,
+        version = await read.chain_length(query.alliance_id)
+        if version is None:
+            raise UnknownAlliance(query.alliance_id)
+        if recent is not None and (held := recent.get(query.alliance_id, kind, version)) is not None:
+            return held
+        flows = await read.flows(query.alliance_id, kind)
+    reply = _matrix_view(query, analytics.flow_matrix(flows))
+    if recent is not None:
+        recent.put(query.alliance_id, kind, version, reply)
+    return reply
+
+
+def _matrix_view(query: contracts.QueryFlowMatrix, matrix: analytics.FlowMatrix) -> contracts.FlowMatrixView:
+    # The reply validated once, from plain dicts, in pydantic's core: a model built per cell (thousands of them
+    # in a large alliance) cost most of the request.
+    return contracts.FlowMatrixView.model_validate(
+        {
+            "alliance_id": query.alliance_id,
+            "kind": query.kind,
+            "cells": [
+                {
+                    "giver_id": f.giver_id,
+                    "receiver_id": f.receiver_id,
+                    "kind": f.kind,
+                    "value": f.value,
+                    "contributions": f.contributions,
+                }
+                for f in matrix.flows
+            ],
+            "given": matrix.given,
+            "received": matrix.received,
+            "total": matrix.total,
+            "one_way": [
+                {
+                    "member_id": o.member_id,
+                    "received": o.received,
+                    "given": o.given,
+                    "referrals_received": o.referrals_received,
+                    "sources": o.sources,
+                }
+                for o in analytics.one_way_flows(matrix)
+            ],
+            "one_way_floor": analytics.ONE_WAY_FLOOR,
+        }
     )
 
 
@@ -151,7 +206,8 @@ def health_event_id(alliance_id: str, period_start: datetime) -> str:
 async def _health(read: LedgerReadModel, alliance_id: str) -> analytics.AllianceHealth:
     await _known(read, alliance_id)
     members = await read.members(alliance_id)
-    return analytics.alliance_health(members, analytics.flow_matrix(await read.flows(alliance_id)))
+    given, received = await read.member_totals(alliance_id)
+    return analytics.alliance_health(members, given, received)
 
 
 def _health_fields(health: analytics.AllianceHealth) -> dict[str, Any]:
@@ -161,7 +217,7 @@ def _health_fields(health: analytics.AllianceHealth) -> dict[str, Any]:
         "total_given": health.total_given,
         "gini": health.gini,
         "one_way_count": len(health.one_way),
-        "one_way_members": [o.member_id for o in health.one_way],
+        "one_way_members": list(health.one_way),
         "one_way_floor": analytics.ONE_WAY_FLOOR,
     }
 

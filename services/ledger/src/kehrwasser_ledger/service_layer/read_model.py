@@ -4,6 +4,7 @@ implement it over SQL, tests fake it). It only reads, so it needs no unit of wor
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +57,11 @@ class LedgerReadModel(abc.ABC):
     async def alliance_ids(self) -> list[str]: ...
 
     @abc.abstractmethod
+    async def chain_length(self, alliance_id: str) -> int | None:
+        """How many contributions the alliance has booked (None for an unknown alliance): it grows with every
+        change of the alliance's flows, so it tells whether a reply built from them is still current."""
+
+    @abc.abstractmethod
     async def members(self, alliance_id: str) -> list[str]: ...
 
     @abc.abstractmethod
@@ -82,9 +88,22 @@ class LedgerReadModel(abc.ABC):
         """Value and number of contributions per (giver, receiver, kind), net of reversals."""
 
     @abc.abstractmethod
+    async def member_totals(self, alliance_id: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """What each member gave and received, net of reversals: the flows summed by giver and by receiver (the
+        totals of `flows`, without reading every flow)."""
+
+    @abc.abstractmethod
     async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
         """Up to ``limit`` of the alliance's contributions after ``after_sequence``, in chain order."""
 
     @abc.abstractmethod
     async def entries_for(self, alliance_id: str, first_sequence: int, last_sequence: int) -> list[Entry]:
         """The entries posted for the alliance's contributions with a sequence in that range."""
+
+    @abc.abstractmethod
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        """Each alliance's contributions after its sequence, in chain order, in one read."""
+
+    @abc.abstractmethod
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        """By alliance, the entries it posted for these of its contributions."""

@@ -8,7 +8,7 @@ of work ends, so that no other writer changes them meanwhile.
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -112,6 +112,10 @@ class AccountRepository(abc.ABC):
     async def all_of(self, alliance_id: str) -> list[Account]: ...
 
     @abc.abstractmethod
+    async def all_of_many(self, alliance_ids: Collection[str]) -> dict[str, list[Account]]:
+        """`all_of` for each of these alliances (an empty list for one without accounts), in one read."""
+
+    @abc.abstractmethod
     async def turning_inactive(self, now: datetime, limit: int) -> list[Account]:
         """Up to ``limit`` green members' accounts in alliances with an inactivity window whose last gift (or,
         without one, opening) is at least that window before ``now``: the lights time alone changes. Read
@@ -154,6 +158,19 @@ class ContributionRepository(abc.ABC):
     async def entries_past(self, alliance_id: str, versions: dict[str, int]) -> list[Entry]:
         """The entries of these accounts after these versions (of other owners: none)."""
 
+    @abc.abstractmethod
+    async def chain_tails(self, after: Mapping[str, int]) -> dict[str, list[Contribution]]:
+        """Each alliance's contributions after its sequence, in chain order (`chain_slice` without a limit for
+        many alliances in one read; an empty list for one with nothing after it)."""
+
+    @abc.abstractmethod
+    async def entries_posted_for(self, chain: Sequence[Contribution]) -> dict[str, list[Entry]]:
+        """By alliance, the entries it posted for these of its contributions (as `entries_for` over a range)."""
+
+    @abc.abstractmethod
+    async def entries_past_many(self, versions: Mapping[str, Mapping[str, int]]) -> dict[str, list[Entry]]:
+        """`entries_past` for each alliance's accounts, in one read."""
+
 
 @dataclass(frozen=True)
 class RunAlliance:
@@ -192,6 +209,13 @@ class VerificationRepository(abc.ABC):
     async def drop_checkpoint(self, alliance_id: str) -> None: ...
 
     @abc.abstractmethod
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint], now: datetime) -> None:
+        """`save_checkpoint` for many alliances at once."""
+
+    @abc.abstractmethod
+    async def drop_checkpoints(self, alliance_ids: Collection[str]) -> None: ...
+
+    @abc.abstractmethod
     async def add_run(
         self,
         run_id: str,
@@ -209,6 +233,12 @@ class VerificationRepository(abc.ABC):
     @abc.abstractmethod
     async def save_walk(self, run_id: str, walked: RunAlliance, now: datetime, lease_until: datetime) -> None:
         """Store an alliance's walk so far (a restart resumes it there) and extend the run's lease."""
+
+    @abc.abstractmethod
+    async def save_walks(
+        self, run_id: str, walked: Sequence[RunAlliance], now: datetime, lease_until: datetime
+    ) -> None:
+        """`save_walk` for many alliances of the run at once."""
 
     @abc.abstractmethod
     async def claim_abandoned(self, now: datetime, lease_until: datetime) -> list[str]:

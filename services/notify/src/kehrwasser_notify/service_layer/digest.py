@@ -39,7 +39,7 @@ from ..domain.digest import (
     compose,
     digest_id,
 )
-from .handlers import Mailing, Preferred, _delivery, _queue
+from .handlers import Mailing, Preferred, delivery_for, queue_deliveries
 from .unit_of_work import NotifyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -232,8 +232,8 @@ async def queue_digest(alliance_id: str, week: Week, uow: DigestUnitOfWork, mail
             return emails.notice(sender=mailing.sender, contact=contact, kind=KIND, context=shown,
                                  message_id=message_id, now=now, unsubscribe=unsubscribe)  # fmt: skip
 
-        deliveries = [_delivery(cause, KIND, contacts[m], build, now, preferred) for m in recipients]
-        await _queue(uow, deliveries, now)
+        deliveries = [delivery_for(cause, KIND, contacts[m], build, now, preferred) for m in recipients]
+        await queue_deliveries(uow, deliveries, now)
         await uow.commit()
     return len(deliveries)
 

@@ -81,7 +81,7 @@ async def confirm_new_address(
                 now=now,
             )
 
-        await _queue(uow, [_delivery(event, "email-change", recipient, confirmation, now)], now)
+        await queue_deliveries(uow, [delivery_for(event, "email-change", recipient, confirmation, now)], now)
         await uow.commit()
 
 
@@ -134,11 +134,11 @@ async def warn_about_balance(
             )
 
         balance = Preferred("balance", preferences, links, critical=red, quiet_hours=quiet_hours)
-        deliveries = [_delivery(event, "balance-warning", member, warning, now, balance)]
+        deliveries = [delivery_for(event, "balance-warning", member, warning, now, balance)]
         deliveries += [
-            _delivery(event, "balance-escalation", contacts[m], escalation, now, balance) for m in data.escalate_to
+            delivery_for(event, "balance-escalation", contacts[m], escalation, now, balance) for m in data.escalate_to
         ]
-        await _queue(uow, deliveries, now)
+        await queue_deliveries(uow, deliveries, now)
         await uow.commit()
 
 
@@ -193,9 +193,9 @@ async def invite_to_meeting(
             )
 
         deliveries = [
-            _delivery(event, "meeting-invitation", contacts[m], invitation, now, meetings) for m in data.attendee_ids
+            delivery_for(event, "meeting-invitation", contacts[m], invitation, now, meetings) for m in data.attendee_ids
         ]
-        await _queue(uow, deliveries, now)
+        await queue_deliveries(uow, deliveries, now)
         await uow.commit()
 
 
@@ -230,7 +230,8 @@ async def _notify(
         return emails.notice(sender=mailing.sender, contact=contact, kind=kind, context=context,
                              message_id=message_id, now=now, unsubscribe=unsubscribe)  # fmt: skip
 
-    await _queue(uow, [_delivery(event, kind, contacts[m], build, now, preferred) for m in recipient_ids], now)
+    deliveries = [delivery_for(event, kind, contacts[m], build, now, preferred) for m in recipient_ids]
+    await queue_deliveries(uow, deliveries, now)
 
 
 async def tell_of_recovery(event: CloudEvent, data: ledger_contracts.BalanceRecoveredV2, uow: NotifyUnitOfWork,
@@ -409,8 +410,8 @@ async def _send_calendar(
                                      change=change, kind=kind, context=context, message_id=message_id, now=now,
                                      unsubscribe=unsubscribe)  # fmt: skip
 
-        deliveries = [_delivery(event, kind, contacts[m], build, now, preferred) for m in recipient_ids]
-        await _queue(uow, deliveries, now)
+        deliveries = [delivery_for(event, kind, contacts[m], build, now, preferred) for m in recipient_ids]
+        await queue_deliveries(uow, deliveries, now)
         await uow.commit()
 
 
@@ -518,7 +519,7 @@ def _view(record: model.DeliveryRecord) -> notify_contracts.DeliveryView:
     )
 
 
-async def _queue(uow: NotifyUnitOfWork, deliveries: list[model.Delivery], now: datetime) -> None:
+async def queue_deliveries(uow: NotifyUnitOfWork, deliveries: list[model.Delivery], now: datetime) -> None:
     """Queue the deliveries; one that could not be built is recorded failed and announced as such."""
     await uow.deliveries.add(deliveries, due=now)
     for delivery in deliveries:
@@ -583,7 +584,7 @@ class Cause(Protocol):
     def id(self) -> str: ...
 
 
-def _delivery(
+def delivery_for(
     event: Cause,
     kind: str,
     contact: model.Contact,

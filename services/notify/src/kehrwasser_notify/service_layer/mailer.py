@@ -97,16 +97,22 @@ async def deliver_due(
     marks = _Marks(uow_factory, clock, settings.retry, jitter)
     unstarted: list[str] = []
     attempted = 0
+    exhausted = False
 
     async def refill() -> None:
+        nonlocal exhausted
         async with refilling:
-            if waiting:
+            # One claim that found nothing ends the round for every connection: the others, queued on the lock
+            # behind it, would each claim again in a transaction of their own (contending for SQLite's one
+            # writer with the handlers queueing new mail). What fell due meanwhile is the next round's.
+            if waiting or exhausted:
                 return
             now = clock()
             claimed_until = now + settings.claim
             async with uow_factory() as uow:
                 due = await uow.deliveries.lease_due(now, claimed_until, settings.batch)
                 await uow.commit()
+            exhausted = not due
             # No send starts unless it can end, timeout and margin included, before its claim does.
             last_start = claimed_until - timedelta(seconds=settings.send_timeout) - settings.claim_margin
             waiting.extend((leased, last_start) for leased in due)

@@ -449,3 +449,15 @@ async def test_an_archived_alliance_and_one_without_a_known_moderator_contact_ge
     await feed(notify, alliances.ALLIANCE_ARCHIVED, archived, digest.note_archived)
     notify.clock.now = MONDAY_7 + timedelta(days=7)
     assert await notify.weekly().send_due() == 0
+
+
+async def test_an_alliance_founded_after_the_digest_fell_due_gets_its_first_the_next_week(notify: Notify) -> None:
+    await notify.know(ADA, GRACE)  # Hamburg, known before notify kept founding dates: digested
+    async with notify.uow() as uow:
+        await uow.alliances.save("kiel", "Kiel Founders", founded_at=MONDAY_7 + timedelta(hours=2))
+        await uow.moderators.appoint("kiel", ["ada"])
+        await uow.commit()
+    notify.clock.now = MONDAY_7 + timedelta(hours=3)
+    assert await notify.weekly().send_due() == 2  # Hamburg's two moderators, not Kiel's founder
+    notify.clock.now = MONDAY_7 + timedelta(days=7)
+    assert await notify.weekly().send_due() == 3  # the next week: Hamburg's two and Kiel's one

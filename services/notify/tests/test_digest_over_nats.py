@@ -52,6 +52,7 @@ def settings_for(nats_url: str, database_url: str, tmp_path: Path, sink: MailSin
         consumer_backoff_seconds=[0.2],
         mail_poll_seconds=0.2,
         digest_tick_seconds=0.2,
+        digest_enabled=True,  # off in tests unless asked for (the test plugin)
     )
 
 

@@ -278,7 +278,7 @@ class FakeAllianceNames(AllianceNames):
     def __init__(self, state: FakeState) -> None:
         self._state = state
 
-    async def save(self, alliance_id: str, name: str) -> None:
+    async def save(self, alliance_id: str, name: str, founded_at: datetime | None = None) -> None:
         self._state.alliances.setdefault(alliance_id, name)
 
     async def get(self, alliance_id: str) -> str | None:

@@ -19,6 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A week's digest goes to the alliances founded by the hour it fell due: not, minutes after its founding,
+    # to a new one (and the same set in every notify instance, whenever it gets there in the week).
+    op.add_column('alliance_names', sa.Column('founded_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table('digest_lights',
     sa.Column('alliance_id', sa.String(length=64), nullable=False),
     sa.Column('member_id', sa.String(length=64), nullable=False),
@@ -62,3 +65,5 @@ def downgrade() -> None:
     op.drop_table('digest_requests')
     op.drop_table('digest_health')
     op.drop_table('digest_lights')
+    with op.batch_alter_table('alliance_names') as batch:
+        batch.drop_column('founded_at')

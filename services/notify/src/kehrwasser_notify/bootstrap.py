@@ -214,5 +214,10 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
     endpoints.bind(privacy.NOTIFY_EXPORT, lambda query: member_changes.export_member(query, member_changes_uow()))
     weekly = digest.WeeklyDigest(settings.digest_schedule(), digest_uow, mailing, settings.digest_tick_seconds)
     return assemble(
-        settings, plumbing, MIGRATIONS, endpoints, consumers=consumers, background=[mailer.run, weekly.loop()]
+        settings,
+        plumbing,
+        MIGRATIONS,
+        endpoints,
+        consumers=consumers,
+        background=[mailer.run, *([weekly.loop()] if settings.digest_enabled else [])],
     )

@@ -58,6 +58,7 @@ class NotifySettings(ServiceSettings):
         None, description="Mailbox of the mailto unsubscribe link; default: unsubscribe@ the sender's domain"
     )
 
+    digest_enabled: bool = Field(True, description="Send the moderators' weekly digest")
     digest_weekday: str = Field(
         "monday", description="Day of the week the moderators' weekly digest falls due (monday … sunday)"
     )

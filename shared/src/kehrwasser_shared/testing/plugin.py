@@ -36,6 +36,7 @@ from .databases import (
 
 REQUIRE_POSTGRES_VARIABLE = "KEHRWASSER_REQUIRE_POSTGRES"
 HEALTH_PORT_VARIABLE = "KEHRWASSER_HEALTH_PORT"
+DIGEST_VARIABLE = "KEHRWASSER_DIGEST_ENABLED"
 _state: dict[str, Any] = {}
 
 
@@ -59,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Services started by tests serve no health endpoints unless a test asks for a port: many services run
     # side by side in one test run, and they must not contend for the default port.
     os.environ.setdefault(HEALTH_PORT_VARIABLE, "0")
+    # Nor do they send the moderators' weekly digest unless a test asks for it: it falls due by the wall clock,
+    # so it would land in the sink of any test that outlives the digest's tick and count mails.
+    os.environ.setdefault(DIGEST_VARIABLE, "false")
     backends = _backends()
     if os.environ.get(REQUIRE_POSTGRES_VARIABLE) == "1" and "postgresql" not in backends:
         raise pytest.UsageError(

@@ -100,10 +100,15 @@ class SqlDigestFacts(DigestFacts):
         if not await self._has(archived_alliances, {"alliance_id": alliance_id}):
             await self._connection.execute(insert(archived_alliances).values(alliance_id=alliance_id, archived_at=at))
 
-    async def alliances_to_digest(self) -> list[str]:
+    async def alliances_to_digest(self, due: datetime) -> list[str]:
         archived = exists().where(archived_alliances.c.alliance_id == alliance_names.c.alliance_id)
         moderated = exists().where(alliance_moderators.c.alliance_id == alliance_names.c.alliance_id)
-        query = select(alliance_names.c.alliance_id).where(moderated, ~archived).order_by(alliance_names.c.alliance_id)
+        founded = or_(alliance_names.c.founded_at.is_(None), alliance_names.c.founded_at <= due)
+        query = (
+            select(alliance_names.c.alliance_id)
+            .where(founded, moderated, ~archived)
+            .order_by(alliance_names.c.alliance_id)
+        )
         return list(await self._connection.scalars(query))
 
     async def _upsert(self, table: Table, key: dict[str, Any], values: dict[str, Any], *, newer: Any) -> None:

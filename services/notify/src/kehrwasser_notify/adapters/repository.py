@@ -46,9 +46,11 @@ class SqlAllianceNames(AllianceNames):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def save(self, alliance_id: str, name: str) -> None:
+    async def save(self, alliance_id: str, name: str, founded_at: datetime | None = None) -> None:
         if await self.get(alliance_id) is None:
-            await self._connection.execute(insert(alliance_names).values(alliance_id=alliance_id, name=name))
+            await self._connection.execute(
+                insert(alliance_names).values(alliance_id=alliance_id, name=name, founded_at=founded_at)
+            )
 
     async def get(self, alliance_id: str) -> str | None:
         return await self._connection.scalar(

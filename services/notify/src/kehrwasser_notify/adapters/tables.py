@@ -26,6 +26,7 @@ alliance_names = Table(
     metadata,
     Column("alliance_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("founded_at", UtcDateTime, nullable=True),  # None: learnt before notify kept it (0007)
 )
 
 deliveries = Table(

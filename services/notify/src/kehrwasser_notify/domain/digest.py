@@ -65,12 +65,16 @@ class DigestSchedule:
 
     def due_week(self, now: datetime) -> Week | None:
         """The week whose digest is due at ``now``, or None: this week's has not fallen due yet."""
-        zone = ZoneInfo(self.timezone)
-        local = now.astimezone(zone)
-        year, number, _ = local.isocalendar()
+        year, number, _ = now.astimezone(ZoneInfo(self.timezone)).isocalendar()
         week = Week(year, number)
-        due = datetime.combine(week.monday + timedelta(days=self.weekday), time(self.hour), tzinfo=zone)
-        return week if now >= due.astimezone(UTC) else None
+        return week if now >= self.due_at(week) else None
+
+    def due_at(self, week: Week) -> datetime:
+        """The instant ``week``'s digest falls due (UTC)."""
+        zone = ZoneInfo(self.timezone)
+        return datetime.combine(week.monday + timedelta(days=self.weekday), time(self.hour), tzinfo=zone).astimezone(
+            UTC
+        )
 
 
 def digest_id(alliance_id: str, week: Week) -> str:

@@ -90,8 +90,9 @@ class DigestFacts(abc.ABC):
     async def archive(self, alliance_id: str, at: datetime) -> None: ...
 
     @abc.abstractmethod
-    async def alliances_to_digest(self) -> list[str]:
-        """Alliances whose name notify knows, with moderators, not archived."""
+    async def alliances_to_digest(self, due: datetime) -> list[str]:
+        """Alliances whose name notify knows, founded by ``due`` (or before notify kept the date), with
+        moderators, not archived."""
 
 
 class DigestUnitOfWork(NotifyUnitOfWork):
@@ -296,7 +297,7 @@ class WeeklyDigest:
         if week is None or week == self._done:
             return 0
         async with self._uow() as uow:
-            alliance_ids = await uow.digest.alliances_to_digest()
+            alliance_ids = await uow.digest.alliances_to_digest(self._schedule.due_at(week))
         queued, failed = 0, 0
         for alliance_id in alliance_ids:
             try:

@@ -38,7 +38,7 @@ async def learn_alliance(event: CloudEvent, data: alliance_contracts.AllianceCre
     async with uow:
         if not await uow.claim_event(ALLIANCES_CONSUMER, event.id):
             return
-        await uow.alliances.save(data.alliance_id, data.name)
+        await uow.alliances.save(data.alliance_id, data.name, data.created_at)
         await uow.moderators.appoint(data.alliance_id, list(data.moderator_ids) or [data.moderator_id])
         await uow.commit()
 

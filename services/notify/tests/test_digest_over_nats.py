@@ -24,6 +24,8 @@ from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.testing import examples, running
 
+from .test_notify_over_nats import settings_for as notify_settings_for
+
 pytestmark = pytest.mark.integration
 
 MONDAY_7 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
@@ -43,17 +45,11 @@ class StandingClock:
 
 
 def settings_for(nats_url: str, database_url: str, tmp_path: Path, sink: MailSink) -> NotifySettings:
-    return NotifySettings(
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        database_url=database_url,
-        smtp_host=sink.host,
-        smtp_port=sink.port,
-        consumer_backoff_seconds=[0.2],
-        mail_poll_seconds=0.2,
-        digest_tick_seconds=0.2,
-        digest_enabled=True,  # off in tests unless asked for (the test plugin)
-    )
+    """The notify of the other tests over NATS, with its digest on (off in tests unless asked for) and looked for
+    every 0.2 s."""
+    settings = notify_settings_for(nats_url, database_url, tmp_path, sink)
+    digesting: NotifySettings = settings.model_copy(update={"digest_enabled": True, "digest_tick_seconds": 0.2})
+    return digesting
 
 
 async def publish(js: JetStreamContext, contract: Any, data: Any) -> int:

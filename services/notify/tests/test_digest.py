@@ -300,7 +300,7 @@ async def feed(notify: Notify, contract: Any, data: Any, note: Any) -> None:
 async def test_each_moderator_gets_one_digest_a_week_across_restarts(notify: Notify) -> None:
     await notify.know(ADA, GRACE, LINUS, EVE)
     day = MONDAY_7 - timedelta(days=2)
-    await feed(notify, ledger.BALANCE_WARNING, warning("linus", ledger.TrafficLight.RED, day), digest.note_warning)
+    await feed(notify, ledger.BALANCE_WARNING, warning("linus", ledger.TrafficLight.RED, day), digest.note_light)
     await feed(notify, ledger.ALLIANCE_HEALTH_PUBLISHED, health(day, "0.4231", ["linus"]), digest.note_health)
     await feed(notify, alliances.MEMBERSHIP_REQUESTED, requested("eve", day), digest.note_request)
     weekly = notify.weekly()
@@ -337,9 +337,9 @@ async def test_facts_that_arrive_out_of_order_keep_the_latest(notify: Notify) ->
         balance=Decimal("1"),
         occurred_at=day,
     )
-    await feed(notify, ledger.BALANCE_RECOVERED, recovered, digest.note_recovery)
+    await feed(notify, ledger.BALANCE_RECOVERED, recovered, digest.note_light)
     early = day - timedelta(hours=1)
-    await feed(notify, ledger.BALANCE_WARNING, warning("linus", ledger.TrafficLight.RED, early), digest.note_warning)
+    await feed(notify, ledger.BALANCE_WARNING, warning("linus", ledger.TrafficLight.RED, early), digest.note_light)
     await feed(notify, alliances.MEMBERSHIP_DECLINED, declined("eve", day), digest.note_declined)
     await feed(notify, alliances.MEMBERSHIP_REQUESTED, requested("eve", early), digest.note_request)
     await feed(notify, ledger.ALLIANCE_HEALTH_PUBLISHED, health(day, "0.1", []), digest.note_health)

@@ -193,12 +193,12 @@ def bootstrap(settings: NotifySettings, mail_sender: MailSender | None = None, c
                 Subscription(
                     ledger_contracts.BALANCE_WARNING,
                     noted(
-                        digest.note_warning,
+                        digest.note_light,
                         lambda e, d: handlers.warn_about_balance(e, d, uow(), mail_from, clock, links, quiet_hours),
                     ),
                 ),
                 Subscription(
-                    ledger_contracts.BALANCE_RECOVERED, noted(digest.note_recovery, notices(handlers.tell_of_recovery))
+                    ledger_contracts.BALANCE_RECOVERED, noted(digest.note_light, notices(handlers.tell_of_recovery))
                 ),
                 Subscription(
                     ledger_contracts.ALLIANCE_HEALTH_PUBLISHED,

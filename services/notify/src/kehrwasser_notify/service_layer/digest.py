@@ -112,14 +112,13 @@ async def _note(
         await uow.commit()
 
 
-async def note_warning(event: CloudEvent, data: ledger_contracts.BalanceWarningV2, uow: DigestUnitOfWork,
-                       consumer: str = DIGEST_CONSUMER) -> None:  # fmt: skip
-    light = MemberLight(data.member_id, data.light.value, data.occurred_at)
-    await _note(uow, consumer, event, lambda facts: facts.note_light(data.alliance_id, light))
-
-
-async def note_recovery(event: CloudEvent, data: ledger_contracts.BalanceRecoveredV2, uow: DigestUnitOfWork,
-                        consumer: str = DIGEST_CONSUMER) -> None:  # fmt: skip
+async def note_light(
+    event: CloudEvent,
+    data: ledger_contracts.BalanceWarningV2 | ledger_contracts.BalanceRecoveredV2,
+    uow: DigestUnitOfWork,
+    consumer: str = DIGEST_CONSUMER,
+) -> None:
+    """A warning or a recovery: the member's light as of then."""
     light = MemberLight(data.member_id, data.light.value, data.occurred_at)
     await _note(uow, consumer, event, lambda facts: facts.note_light(data.alliance_id, light))
 

@@ -8,12 +8,13 @@ receiver, kind); so no index of its own is needed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.analytics import Flow
@@ -181,23 +182,21 @@ class SqlLedgerReadModel(LedgerReadModel):
         ]
 
     async def member_totals(self, alliance_id: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        # The sums are taken by the database over the alliance's flows (a range of their primary key), so only
-        # a row per member comes back.
+        # The database sums the alliance's flows (a range of their primary key) by pair, one row per giver and
+        # receiver (n(n-1) at most); the two sides are added up here. Not one GROUP BY per side in a UNION ALL:
+        # PostgreSQL ran that as a parallel append, and starting its workers cost 25 ms of a 30 ms request.
         of_alliance = (flows.c.alliance_id == alliance_id) & (flows.c.value_cents != 0)
-        given = (
-            select(literal("given").label("side"), flows.c.giver_id.label("member_id"), func.sum(flows.c.value_cents))
+        pairs = (
+            select(flows.c.giver_id, flows.c.receiver_id, func.sum(flows.c.value_cents))
             .where(of_alliance)
-            .group_by(flows.c.giver_id)
+            .group_by(flows.c.giver_id, flows.c.receiver_id)
         )
-        received = (
-            select(literal("received"), flows.c.receiver_id, func.sum(flows.c.value_cents))
-            .where(of_alliance)
-            .group_by(flows.c.receiver_id)
-        )
-        totals: dict[str, dict[str, Decimal]] = {"given": {}, "received": {}}
-        for side, member_id, value_cents in await self.connection.execute(union_all(given, received)):
-            totals[side][member_id] = points(int(value_cents))
-        return totals["given"], totals["received"]
+        given: dict[str, int] = defaultdict(int)
+        received: dict[str, int] = defaultdict(int)
+        for giver_id, receiver_id, value_cents in await self.connection.execute(pairs):
+            given[giver_id] += int(value_cents)
+            received[receiver_id] += int(value_cents)
+        return _points(given), _points(received)
 
     async def chain_slice(self, alliance_id: str, after_sequence: int, limit: int) -> list[Contribution]:
         return await chain_slice(self.connection, alliance_id, after_sequence, limit)
@@ -226,3 +225,7 @@ def _line(row: Any) -> StatementLine:
         note=row.note,
         reverses=row.reverses,
     )
+
+
+def _points(cents: dict[str, int]) -> dict[str, Decimal]:
+    return {member_id: points(value) for member_id, value in cents.items()}

@@ -7,7 +7,8 @@ are kept order-independent: a light or health figure replaces the kept one only 
 a SEQUENCE at least as high, a request is open while its latest request is after its latest closing.
 
 The loop looks every `TICK` whether this week's digest has fallen due (`DigestSchedule`); that costs a clock
-reading, no query, until it has. Then for each alliance with moderators that is not archived it claims the
+reading, no query, until it has. Then for each alliance with moderators that is not archived and was founded by
+the hour the digest fell due (a new one waits for the next week's) it claims the
 digest's id (alliance and week, `digest.digest_id`) and queues one delivery per moderator in the same
 transaction, so each moderator gets one digest per alliance and week across restarts and notify instances.
 """

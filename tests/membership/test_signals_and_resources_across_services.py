@@ -89,7 +89,7 @@ async def test_a_red_member_is_discussed_and_needs_a_word_and_attendance_and_res
                     registered_at=datetime.now(UTC),
                 ),
             )
-        founded = await client.send_when_known(
+        founded, created = await client.send_when_known_for_events(
             alliances.CREATE,
             alliances.CreateAlliance(name="Hamburg Founders", moderator_id="ada", warning_threshold=Decimal("-5")),
         )
@@ -100,8 +100,12 @@ async def test_a_red_member_is_discussed_and_needs_a_word_and_attendance_and_res
             )
         policy = await client.send_when_known(
             ledger.SET_POLICY,
-            ledger.SetPolicy(
-                alliance_id=hamburg, requested_by="ada", book_attendance=True, attendance_points=Decimal("2")
+            ledger.SetPolicy(  # once the ledger has Ada as moderator, not just the alliance (`after`)
+                alliance_id=hamburg,
+                requested_by="ada",
+                book_attendance=True,
+                attendance_points=Decimal("2"),
+                after=created,
             ),
         )
         assert (policy.book_attendance, policy.attendance_points) == (True, Decimal("2.00"))

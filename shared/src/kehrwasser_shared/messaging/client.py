@@ -53,11 +53,24 @@ class CommandClient:
         Services learn of each other's entities from events, so right after a member registers, the
         alliances service may not know the member for a few milliseconds.
         """
+        result, _ = await self.send_when_known_for_events(contract, request, waiting_for=waiting_for, timeout=timeout)
+        return result
+
+    async def send_when_known_for_events(
+        self,
+        contract: CommandContract[Any, ResultT],
+        request: BaseModel,
+        *,
+        waiting_for: frozenset[str] = EVENTUALLY_CONSISTENT_CODES,
+        timeout: float = 15.0,
+    ) -> tuple[ResultT, list[EventRef]]:
+        """`send_when_known`, with the ids of the events the command published (for a later command's
+        ``after``)."""
         deadline = asyncio.get_running_loop().time() + timeout
         delay = 0.05
         while True:
             try:
-                return await self.send(contract, request)
+                return await self.send_for_events(contract, request)
             except CommandFailed as failure:
                 if failure.code not in waiting_for or asyncio.get_running_loop().time() > deadline:
                     raise

@@ -40,7 +40,7 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import running
-from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.databases import service_databases
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -59,15 +59,8 @@ PROBATION_LIMIT = Decimal("5")
 @pytest.fixture
 def databases(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Each service a database of its own, all of the parametrised kind."""
-    if database_url.startswith("sqlite"):
-        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in SERVICES}
-        return
-    admin_url = postgres_url_from_environment() or ""
-    with contextlib.ExitStack() as stack:
-        yield {
-            "ledger": database_url,
-            **{s: stack.enter_context(fresh_postgres_database(admin_url)) for s in SERVICES if s != "ledger"},
-        }
+    with service_databases(database_url, tmp_path, SERVICES, on_parametrised="ledger") as urls:
+        yield urls
 
 
 def recipient(message: EmailMessage) -> str:

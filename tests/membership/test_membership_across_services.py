@@ -33,7 +33,7 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.embedded.mail_sink import MailSink
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import running, service_events
-from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.databases import service_databases
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +43,8 @@ FOCUS = {"ada": ["compute", "saas"], "grace": ["compute"], "linus": ["kernels"],
 @pytest.fixture
 def databases(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The ledger on the parametrised database, alliances and notify on one each of the same kind."""
-    if database_url.startswith("sqlite"):
-        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in ("alliances", "ledger", "notify")}
-        return
-    admin_url = postgres_url_from_environment() or ""
-    with contextlib.ExitStack() as stack:
-        yield {
-            "ledger": database_url,
-            **{s: stack.enter_context(fresh_postgres_database(admin_url)) for s in ("alliances", "notify")},
-        }
+    with service_databases(database_url, tmp_path, ("alliances", "ledger", "notify"), on_parametrised="ledger") as urls:
+        yield urls
 
 
 async def register(js: Any, member_id: str) -> None:

@@ -28,7 +28,7 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import running
-from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.databases import service_databases
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +37,8 @@ NEXT_YEAR = datetime.now(UTC).year + 1
 
 @pytest.fixture
 def databases(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    if database_url.startswith("sqlite"):
-        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in ("alliances", "ledger")}
-        return
-    with fresh_postgres_database(postgres_url_from_environment() or "") as alliances_url:
-        yield {"ledger": database_url, "alliances": alliances_url}
+    with service_databases(database_url, tmp_path, ("alliances", "ledger"), on_parametrised="ledger") as urls:
+        yield urls
 
 
 async def publish(js: Any, contract: Any, data: Any, event_id: str | None = None, msg_id: str | None = None) -> None:

@@ -35,7 +35,7 @@ from kehrwasser_shared.contracts.replies import CommandFailed
 from kehrwasser_shared.contracts.subjects import stream_name
 from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.testing import fetch_exactly, running
-from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.databases import service_databases
 
 pytestmark = pytest.mark.integration
 
@@ -46,15 +46,8 @@ NEXT_YEAR = datetime.now(UTC).year + 1
 @pytest.fixture
 def databases(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Alliances on the parametrised database, the others on one each of the same kind."""
-    if database_url.startswith("sqlite"):
-        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in SERVICES}
-        return
-    admin_url = postgres_url_from_environment() or ""
-    with contextlib.ExitStack() as stack:
-        yield {
-            "alliances": database_url,
-            **{s: stack.enter_context(fresh_postgres_database(admin_url)) for s in ("members", "ledger")},
-        }
+    with service_databases(database_url, tmp_path, SERVICES, on_parametrised="alliances") as urls:
+        yield urls
 
 
 def network(nats_url: str, databases: dict[str, str], tmp_path: Path) -> list[Any]:

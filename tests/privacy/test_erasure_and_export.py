@@ -37,7 +37,7 @@ from kehrwasser_shared.messaging.client import CommandClient
 from kehrwasser_shared.persistence.database import create_engine
 from kehrwasser_shared.privacy import export_member
 from kehrwasser_shared.testing import running
-from kehrwasser_shared.testing.databases import fresh_postgres_database, postgres_url_from_environment
+from kehrwasser_shared.testing.databases import service_databases
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +51,8 @@ def recipient(message: EmailMessage) -> str:
 @pytest.fixture
 def databases(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The members service on the parametrised database, the others on one each of the same kind."""
-    if database_url.startswith("sqlite"):
-        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in SERVICES}
-        return
-    admin_url = postgres_url_from_environment() or ""
-    with contextlib.ExitStack() as stack:
-        yield {
-            "members": database_url,
-            **{s: stack.enter_context(fresh_postgres_database(admin_url)) for s in SERVICES[1:]},
-        }
+    with service_databases(database_url, tmp_path, SERVICES, on_parametrised="members") as urls:
+        yield urls
 
 
 def network(nats_url: str, databases: dict[str, str], tmp_path: Path, mail_sink: MailSink) -> list[Any]:

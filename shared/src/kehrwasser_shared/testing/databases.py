@@ -6,9 +6,10 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 TEST_DATABASE_URL_VARIABLE = "KEHRWASSER_TEST_DATABASE_URL"
 
@@ -30,6 +31,24 @@ def docker_reachable() -> bool:
 
 def postgres_url_from_environment() -> str | None:
     return os.environ.get(TEST_DATABASE_URL_VARIABLE) or None
+
+
+@contextmanager
+def service_databases(
+    database_url: str, tmp_path: Path, services: Sequence[str], *, on_parametrised: str
+) -> Iterator[dict[str, str]]:
+    """A database for each of ``services``, all of the kind of the test's parametrised ``database_url``: on
+    SQLite a file each in ``tmp_path``; on PostgreSQL ``on_parametrised`` takes ``database_url`` itself and the
+    others a fresh database each (dropped afterwards)."""
+    if database_url.startswith("sqlite"):
+        yield {s: f"sqlite+aiosqlite:///{tmp_path / s}.db" for s in services}
+        return
+    admin_url = postgres_url_from_environment() or ""
+    with ExitStack() as stack:
+        yield {
+            s: database_url if s == on_parametrised else stack.enter_context(fresh_postgres_database(admin_url))
+            for s in services
+        }
 
 
 @contextmanager

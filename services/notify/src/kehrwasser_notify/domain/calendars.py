@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from .emails import PRODID, Unsubscribe, _envelope, _vtimezone, header_text, packaged
+from .emails import PRODID, Unsubscribe, _address, _envelope, _vtimezone, header_text, packaged
 from .model import Contact
 from .templates import Templates
 
@@ -166,13 +166,6 @@ def _instance(
         event.add("location", location)
     _people(event, attendee, organizer, sender)
     return event
-
-
-def _address(email: str, **params: str) -> icalendar.vCalAddress:
-    address = icalendar.vCalAddress(f"mailto:{email}")
-    for key, value in params.items():
-        address.params[key] = value
-    return address
 
 
 def message(
